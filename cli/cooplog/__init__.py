@@ -1,0 +1,1 @@
+"""cooplog: an append-only, auditable log of an organization's cooperation work."""

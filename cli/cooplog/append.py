@@ -1,0 +1,180 @@
+"""Appending: the only way events enter the log (`add`, `correct`, `retract`, `import`).
+
+Everything is checked before anything is written, and a batch is written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from datetime import timezone
+from pathlib import Path
+
+from . import events, gitops
+from .check import Registry, registry_of
+from .errors import USAGE, CooplogError, Problem
+from .store import Store
+
+
+def recorder(root: Path, by: str | None) -> str:
+    """Who is appending: --by, else COOPLOG_USER, else git's user.email."""
+    who = by or os.environ.get("COOPLOG_USER") or gitops.config(root, "user.email")
+    if not who:
+        raise CooplogError(
+            "recorded_by: who is recording? pass --by EMAIL, set COOPLOG_USER, "
+            "or set git config user.email",
+            exit_code=USAGE,
+        )
+    return who
+
+
+def mint_ids(count: int) -> list[str]:
+    """Fresh ULIDs, increasing, so a batch keeps its order."""
+    from ulid import ULID
+
+    first = ULID()
+    return [str(ULID.from_int(int(first) + i)) for i in range(count)]
+
+
+def headline(event: events.Event) -> str:
+    """The event as one line of history: type, what it is about, and when."""
+    data = event.data
+    if event.type == "status.changed":
+        about = f"{data['subject']} {data['status']}"
+    else:
+        about = next(
+            (str(data[f]) for f in ("title", "name", "subject", "partnership", "change", "key", "target")
+             if f in data),
+            event.summary or "",
+        )
+    about = about if len(about) <= 100 else about[:99] + "…"
+    when = f" ({event.occurred})" if event.occurred else ""
+    return f"{event.type}: {about}{when}"
+
+
+def prepare(bodies: list[tuple[str, dict]], recorded_by: str) -> list[events.Event]:
+    """Assign ids and recording details, and validate; every problem of every body at once."""
+    ids = mint_ids(len(bodies))
+    problems: list[Problem] = []
+    prepared = []
+    for (label, body), event_id in zip(bodies, ids):
+        try:
+            body = events.new_body(body)
+            from ulid import ULID
+
+            when = ULID.from_str(event_id).datetime.astimezone(timezone.utc)
+            body = {
+                "id": event_id,
+                "recorded_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "recorded_by": recorded_by,
+                **body,
+            }
+            prepared.append(events.validate(body))
+        except events.Invalid as e:
+            problems += e.at(label)
+    if problems:
+        raise CooplogError(f"{len(problems)} problem(s); nothing was written", problems=problems)
+    return prepared
+
+
+def check_references(store: Store, batch: list[tuple[str, events.Event]]) -> None:
+    """Refuse a batch naming an organization, entity or event the log does not have, or
+    creating a key that exists. Keys created in the batch count."""
+    if not any(_has_references(e) for _, e in batch):
+        return
+    registry = registry_of(store)
+    _check_against(registry, batch)
+
+
+def _has_references(event: events.Event) -> bool:
+    return bool(
+        events.org_references(event) or event.spec.entity_refs or event.spec.creates
+        or event.type.startswith("event.")
+    )
+
+
+def _check_against(registry: Registry, batch: list[tuple[str, events.Event]]) -> None:
+    problems = []
+    for label, event in batch:
+        created = events.created_key(event)
+        existing = created and (registry.orgs if created[0] == "org" else registry.entities)
+        if created and created[1] in existing:
+            problems.append(Problem(label, "data.key", f"{created[1]!r} exists already: "
+                                                       "choose another key"))
+        registry.add(event)
+    for label, event in batch:
+        problems += [Problem(label, f, m) for f, m in registry.missing(event)]
+    if problems:
+        raise CooplogError(f"{len(problems)} problem(s); nothing was written", problems=problems)
+
+
+def append(
+    store: Store,
+    bodies: Iterable[tuple[str, dict]],
+    *,
+    by: str | None = None,
+    commit: bool = True,
+    message: str | None = None,
+    progress=None,
+) -> list[tuple[events.Event, Path]]:
+    """Validate, write and (in a git repository) commit new events. `bodies` are
+    (label for errors, event body) pairs. All or nothing."""
+    bodies = list(bodies)
+    recorded_by = recorder(store.root, by)
+    prepared = prepare(bodies, recorded_by)
+    check_references(store, list(zip((label for label, _ in bodies), prepared)))
+    written: list[Path] = []
+    try:
+        for event in prepared:
+            written.append(store.write(event))
+            if progress:
+                progress(1)
+        if commit and gitops.is_repository(store.root):
+            if message is None:
+                message = (headline(prepared[0]) if len(prepared) == 1
+                           else f"import: {len(prepared)} events")
+            gitops.commit_files(store.root, written, message, recorded_by)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return list(zip(prepared, written))
+
+
+def find(store: Store, event_id: str) -> events.Event:
+    """The event with this id, or an error saying so."""
+    if not events.ULID_RE.fullmatch(event_id or ""):
+        raise CooplogError(f"{event_id!r}: not an event id (a ULID of 26 characters)",
+                           exit_code=USAGE)
+    path = store.path_for(event_id)
+    if not path.exists():
+        raise CooplogError(f"{store.relpath(path)}: no event has the id {event_id}")
+    try:
+        return store.read(path)
+    except events.Invalid as e:
+        raise CooplogError(f"{event_id} is not a valid event", problems=store.problem(path, e)) \
+            from None
+
+
+def correct(store: Store, target: str, changes: dict, reason: str, **options):
+    """Append an `event.corrected`, refusing one that would leave its target invalid."""
+    original = find(store, target)
+    for name in changes:
+        if problem := events.settable_problem(name):
+            raise CooplogError(f"--set {name}: {problem}", exit_code=USAGE)
+    try:
+        events.validate(events.apply_corrections(events.to_dict(original), [changes]))
+    except events.Invalid as e:
+        raise CooplogError(
+            f"the correction would make {target} invalid; nothing was written",
+            problems=[Problem(f"--set {f}" if f else "--set", "", m) for f, m in e.problems],
+        ) from None
+    body = {"type": "event.corrected", "data": {"target": target, "set": changes,
+                                                "reason": reason}}
+    return append(store, [("correct", body)], **options)
+
+
+def retract(store: Store, target: str, reason: str, **options):
+    find(store, target)
+    body = {"type": "event.retracted", "data": {"target": target, "reason": reason}}
+    return append(store, [("retract", body)], **options)

@@ -1,0 +1,165 @@
+"""Rules that span files: ids unique, keys created once, references resolved, corrections
+that still make a valid event. `validate` applies them to the whole log; the projection
+applies the same per-event functions incrementally."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgspec
+
+from . import events
+from .errors import Problem
+from .store import Store
+
+
+def corrected(event: events.Event, corrections: list[events.Event]):
+    """The event as its corrections (in id order) leave it, and (correction id, problem) for
+    each correction that would make it invalid and so is not applied."""
+    body = events.to_dict(event)
+    current = event
+    refused = []
+    for correction in sorted(corrections, key=lambda c: c.id):
+        candidate = events.apply_corrections(body, [correction.data["set"]])
+        try:
+            current = events.validate(candidate)
+        except events.Invalid as e:
+            refused.append((correction.id, f"would make {event.id} invalid: {e}"))
+            continue
+        body = candidate
+    return current, refused
+
+
+def retracted(by_id: dict[str, events.Event]) -> set[str]:
+    """Ids retracted by a retraction that is not itself retracted."""
+    targets: dict[str, list[str]] = {}
+    for event in by_id.values():
+        if event.type == "event.retracted":
+            targets.setdefault(event.data["target"], []).append(event.id)
+
+    memo: dict[str, bool] = {}
+
+    def is_retracted(event_id: str, seen: frozenset = frozenset()) -> bool:
+        if event_id not in memo:
+            memo[event_id] = any(
+                r not in seen and not is_retracted(r, seen | {event_id})
+                for r in targets.get(event_id, ())
+            )
+        return memo[event_id]
+
+    return {event_id for event_id in by_id if is_retracted(event_id)}
+
+
+@dataclass
+class Registry:
+    """Keys known to the log: org keys, entity keys with their kind, event ids."""
+
+    orgs: dict[str, str] = field(default_factory=dict)  # key -> id of the event creating it
+    entities: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (kind, id)
+    ids: set[str] = field(default_factory=set)
+
+    def add(self, event: events.Event) -> str | None:
+        """Record what the event creates; the problem if a smaller id created it first."""
+        self.ids.add(event.id)
+        created = events.created_key(event)
+        if created is None:
+            return None
+        namespace, key = created
+        table = self.orgs if namespace == "org" else self.entities
+        entry = event.id if namespace == "org" else (event.spec.creates, event.id)
+        earlier = table.get(key)
+        earlier_id = earlier if namespace == "org" else earlier and earlier[1]
+        if earlier_id and earlier_id < event.id:
+            return f"the key {key!r} was already created by {earlier_id}: choose another key"
+        table[key] = entry
+        return None
+
+    def missing(self, event: events.Event) -> list[tuple[str, str]]:
+        """(field, problem) for every reference the registry cannot resolve."""
+        problems = [
+            (where, f"unknown organization {key!r}: register it with "
+                    f"`cooplog add organization --key {key} ...` or fix the key")
+            for where, key in events.org_references(event)
+            if key not in self.orgs
+        ]
+        for where, key, kinds in events.entity_references(event):
+            kind = self.entities.get(key, (None,))[0]
+            if kind not in kinds:
+                what = " or ".join(kinds)
+                problems.append((where, f"no {what} has the key {key!r}: record it first or "
+                                        "fix the key"))
+        if event.type in ("event.corrected", "event.retracted"):
+            target = event.data["target"]
+            if target not in self.ids:
+                problems.append(("data.target", f"no event has the id {target}"))
+        return problems
+
+
+def check_log(store: Store) -> list[Problem]:
+    """Every problem in the log, per file and across files."""
+    problems: list[Problem] = []
+    by_id: dict[str, events.Event] = {}
+    paths: dict[str, str] = {}
+    for path in store.files():
+        rel = store.relpath(path)
+        try:
+            event = store.read(path)
+        except events.Invalid as e:
+            problems += e.at(rel)
+            continue
+        except OSError as e:
+            problems.append(Problem(rel, "", f"cannot be read ({e.strerror}): check it"))
+            continue
+        if event.id in by_id:
+            problems.append(Problem(rel, "id", f"duplicate: {paths[event.id]} has this id"))
+            continue
+        by_id[event.id] = event
+        paths[event.id] = rel
+    problems += _cross_file(by_id, paths)
+    return sorted(problems)
+
+
+def _cross_file(by_id: dict[str, events.Event], paths: dict[str, str]) -> list[Problem]:
+    problems: list[Problem] = []
+    gone = retracted(by_id)
+    corrections: dict[str, list[events.Event]] = {}
+    for event in by_id.values():
+        if event.type == "event.corrected" and event.id not in gone:
+            corrections.setdefault(event.data["target"], []).append(event)
+
+    current: dict[str, events.Event] = {}
+    for event_id in sorted(by_id):
+        event = by_id[event_id]
+        if event_id in gone or event.type.startswith("event."):
+            continue
+        current[event_id], refused = corrected(event, corrections.get(event_id, []))
+        problems += [Problem(paths[c], "data.set", message) for c, message in refused]
+
+    registry = Registry(ids=set(by_id))
+    for event_id in sorted(current):
+        problem = registry.add(current[event_id])
+        if problem:
+            problems.append(Problem(paths[event_id], "data.key", problem))
+    for event_id in sorted(by_id):
+        event = current.get(event_id, by_id[event_id])
+        if event_id in gone and not event.type.startswith("event."):
+            continue
+        problems += [Problem(paths[event_id], f, m) for f, m in registry.missing(event)]
+    return problems
+
+
+def registry_of(store: Store) -> Registry:
+    """The keys the log's valid, current events create (for checking a new event)."""
+    by_id = {}
+    for path in store.files():
+        try:
+            event = store.read(path)
+        except (events.Invalid, OSError, msgspec.ValidationError):
+            continue
+        by_id.setdefault(event.id, event)
+    gone = retracted(by_id)
+    registry = Registry(ids=set(by_id))
+    for event_id in sorted(by_id):
+        if event_id not in gone and not by_id[event_id].type.startswith("event."):
+            registry.add(by_id[event_id])
+    return registry

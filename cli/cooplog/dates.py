@@ -1,0 +1,59 @@
+"""EDTF level 0 dates without times: `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, or two joined by `/`.
+
+The `edtf` package parses far more than level 0 (uncertainty, seasons, times), which we would
+have to refuse anyway, and importing it costs more than a whole command-line append; the
+test suite checks these bounds against it instead.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date
+
+_PART = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+class DateError(ValueError):
+    pass
+
+
+def _bounds(part: str) -> tuple[date, date]:
+    match = _PART.fullmatch(part)
+    if not match:
+        raise DateError(f"{part!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
+    year, month, day = (int(g) if g else None for g in match.groups())
+    if month is None:
+        return date(year, 1, 1), date(year, 12, 31)
+    if not 1 <= month <= 12:
+        raise DateError(f"{part!r} has no month {month:02d}")
+    last = calendar.monthrange(year, month)[1]
+    if day is None:
+        return date(year, month, 1), date(year, month, last)
+    if not 1 <= day <= last:
+        raise DateError(f"{part!r} is not a calendar day")
+    return date(year, month, day), date(year, month, day)
+
+
+def parse(value: str) -> tuple[date, date]:
+    """The first and last calendar day that an `occurred` value covers."""
+    if not isinstance(value, str):
+        raise DateError("a date must be a string such as 2009, 2009-03 or 2009-03-23")
+    parts = value.split("/")
+    if len(parts) == 1:
+        return _bounds(value)
+    if len(parts) == 2:
+        start, _ = _bounds(parts[0])
+        _, end = _bounds(parts[1])
+        if end < start:
+            raise DateError(f"{value!r} ends before it starts")
+        return start, end
+    raise DateError(f"{value!r} has more than one '/'")
+
+
+def start(value: str) -> date:
+    return parse(value)[0]
+
+
+def end(value: str) -> date:
+    return parse(value)[1]

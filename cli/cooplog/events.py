@@ -1,0 +1,478 @@
+"""The event model, schema 1 (DESIGN.md, "The event file").
+
+`TYPES` is the one table of event types: validation, the `add` subcommands and the projection
+are all driven by it, so a new type is one `data` struct and one entry.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+import msgspec
+import msgspec.structs
+
+from . import dates
+from .errors import Problem
+
+SCHEMA = 1
+KEY_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
+ULID_RE = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
+
+Key = Annotated[str, msgspec.Meta(pattern=f"^{KEY_RE.pattern}$")]
+Ulid = Annotated[str, msgspec.Meta(pattern=f"^{ULID_RE.pattern}$")]
+Text = Annotated[str, msgspec.Meta(min_length=1)]
+Country = Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")]
+Timestamp = Annotated[
+    str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+]
+
+CATEGORIES = ("unep", "mea", "un", "intergovernmental", "network", "other")
+MEETING_ROLES = ("participant", "observer", "presenter", "organizer", "co-organizer", "host")
+AGREEMENT_KINDS = ("mou", "agreement", "letter", "partnership", "other")
+PARTNERSHIP_ROLES = ("member", "observer", "partner")
+STATUS_RE = r"^[a-z][a-z-]*$"
+
+
+
+class Strict(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
+    pass
+
+
+class Location(Strict, kw_only=True):
+    city: Text | None = None
+    country: Country | None = None
+
+
+class Document(Strict, kw_only=True):
+    symbol: Text | None = None
+    title: Text | None = None
+    url: Text | None = None
+
+
+class OrganizationRegistered(Strict, kw_only=True):
+    key: Key
+    name: Text
+    acronym: Text | None = None
+    category: Literal[CATEGORIES]  # type: ignore[valid-type]
+    parent: Key | None = None
+    url: Text | None = None
+
+
+class OrganizationUpdated(Strict, kw_only=True):
+    key: Key
+    name: Text | None = None
+    acronym: Text | None = None
+    category: Literal[CATEGORIES] | None = None  # type: ignore[valid-type]
+    parent: Key | None = None
+    url: Text | None = None
+
+
+class MeetingAttended(Strict, kw_only=True):
+    title: Text
+    role: Literal[MEETING_ROLES]  # type: ignore[valid-type]
+    location: Location | None = None
+    online: bool | None = None
+    organizer: list[Key] = []
+
+
+class MeetingPlanned(MeetingAttended, kw_only=True):
+    pass
+
+
+class AgreementSigned(Strict, kw_only=True):
+    key: Key
+    kind: Literal[AGREEMENT_KINDS]  # type: ignore[valid-type]
+    title: Text
+    parties: Annotated[list[Key], msgspec.Meta(min_length=1)]
+
+
+class AgreementRevised(Strict, kw_only=True):
+    agreement: Key
+    change: Text
+
+
+class SubmissionMade(Strict, kw_only=True):
+    key: Key
+    to: Key
+    body: Text | None = None
+    title: Text
+    items: list[Text] = []
+
+
+class RequestMade(Strict, kw_only=True):
+    key: Key
+    to: Key
+    subject: Text
+
+
+class ProjectProposed(Strict, kw_only=True):
+    key: Key
+    title: Text
+    funder: Key | None = None
+    countries: list[Country] = []
+
+
+class StatusChanged(Strict, kw_only=True):
+    subject: Key
+    status: Annotated[str, msgspec.Meta(pattern=STATUS_RE)]
+    note: Text | None = None
+
+
+class PartnershipJoined(Strict, kw_only=True):
+    partnership: Text
+    role: Literal[PARTNERSHIP_ROLES]  # type: ignore[valid-type]
+
+
+class ActivityNoted(Strict, kw_only=True):
+    pass
+
+
+class EventCorrected(Strict, kw_only=True):
+    target: Ulid
+    set: Annotated[dict[str, Any], msgspec.Meta(min_length=1)]
+    reason: Text
+
+
+class EventRetracted(Strict, kw_only=True):
+    target: Ulid
+    reason: Text
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    command: str  # the `cooplog add` subcommand
+    data: type[Strict]
+    help: str
+    dated: bool = True  # needs `occurred` and `summary`
+    creates: str | None = None  # "org" or an entity kind: `data.key` is a new key of it
+    org_refs: tuple[str, ...] = ()  # data fields holding org keys (one or a list)
+    entity_refs: dict[str, tuple[str, ...]] | None = None  # data field -> kinds it may name
+
+
+ENTITY_KINDS = ("agreement", "submission", "request", "project")
+
+TYPES: dict[str, EventType] = {
+    t.name: t
+    for t in (
+        EventType(
+            "organization.registered", "organization", OrganizationRegistered,
+            "Register an organization under one of the annex's groups.",
+            dated=False, creates="org", org_refs=("parent",),
+        ),
+        EventType(
+            "organization.updated", "organization-update", OrganizationUpdated,
+            "Change an organization's name, acronym, category, parent or url.",
+            dated=False, org_refs=("key", "parent"),
+        ),
+        EventType(
+            "meeting.attended", "meeting", MeetingAttended,
+            "A meeting the secretariat attended.", org_refs=("organizer",),
+        ),
+        EventType(
+            "meeting.planned", "planned-meeting", MeetingPlanned,
+            "A meeting still to come.", org_refs=("organizer",),
+        ),
+        EventType(
+            "agreement.signed", "agreement", AgreementSigned,
+            "An agreement, MoU or letter signed.", creates="agreement", org_refs=("parties",),
+        ),
+        EventType(
+            "agreement.revised", "revision", AgreementRevised,
+            "A change to an agreement already signed.",
+            entity_refs={"agreement": ("agreement",)},
+        ),
+        EventType(
+            "submission.made", "submission", SubmissionMade,
+            "A submission made to an organization or one of its bodies.",
+            creates="submission", org_refs=("to",),
+        ),
+        EventType(
+            "request.made", "request", RequestMade,
+            "A request made to an organization.", creates="request", org_refs=("to",),
+        ),
+        EventType(
+            "project.proposed", "project", ProjectProposed,
+            "A project proposed, with its funder and countries.",
+            creates="project", org_refs=("funder",),
+        ),
+        EventType(
+            "status.changed", "status", StatusChanged,
+            "What became of an agreement, submission, request or project.",
+            entity_refs={"subject": ENTITY_KINDS},
+        ),
+        EventType(
+            "partnership.joined", "partnership", PartnershipJoined,
+            "A partnership or initiative joined.",
+        ),
+        EventType(
+            "activity.noted", "activity", ActivityNoted,
+            "Any other cooperation activity, described by its summary.",
+        ),
+        EventType(
+            "event.corrected", "correction", EventCorrected,
+            "Correct fields of an earlier event.", dated=False,
+        ),
+        EventType(
+            "event.retracted", "retraction", EventRetracted,
+            "Retract an earlier event.", dated=False,
+        ),
+    )
+}
+
+ASSIGNED = ("id", "recorded_at", "recorded_by")
+UNCORRECTABLE = ("id", "type", "schema", "recorded_at", "recorded_by")
+
+
+class Event(Strict, kw_only=True):
+    id: Ulid
+    type: str
+    schema: int
+    recorded_at: Timestamp
+    recorded_by: Text
+    occurred: str | None = None
+    summary: Text | None = None
+    orgs: list[Key]
+    mandates: list[Text] = []
+    documents: list[Document] = []
+    source: Text | None = None
+    data: dict[str, Any]
+
+    @property
+    def spec(self) -> EventType:
+        return TYPES[self.type]
+
+
+ENVELOPE_FIELDS = Event.__struct_fields__
+
+
+class Invalid(Exception):
+    """The problems that keep one file or body from being an event (path filled in later)."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{f}: {m}" if f else m for f, m in problems))
+        self.problems = problems
+
+    def at(self, path: str) -> list[Problem]:
+        return [Problem(path, field, message) for field, message in self.problems]
+
+
+_MSGSPEC_ERROR = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(?P<name>[^`]+)`")
+_MISSING_FIELD = re.compile(r"Object missing required field `(?P<name>[^`]+)`")
+
+
+def choices(struct: type[Strict], name: str) -> tuple[str, ...]:
+    """The words a vocabulary field of `struct` allows (empty if it is not one)."""
+    for field in msgspec.structs.fields(struct):
+        if field.name == name:
+            for tp in (field.type, *get_args(field.type)):
+                if get_origin(tp) is Literal:
+                    return get_args(tp)
+    return ()
+
+
+def _explain(
+    error: msgspec.ValidationError, prefix: str = "", struct: type[Strict] | None = None
+) -> tuple[str, str]:
+    """Turn a msgspec message into (field, what is wrong and what to do)."""
+    match = _MSGSPEC_ERROR.match(str(error))
+    message = match["message"]
+    field = prefix + (match["path"] or "").lstrip(".")
+    if m := _UNKNOWN_FIELD.match(message):
+        field = ".".join(filter(None, [field, m["name"]]))
+        return field, "unknown field: remove it or check its spelling against DESIGN.md"
+    if m := _MISSING_FIELD.match(message):
+        field = ".".join(filter(None, [field, m["name"]]))
+        return field, "missing: this field is required"
+    last = re.split(r"[.\[]", field)[-1]
+    if message.startswith("Invalid enum value") and struct and choices(struct, last):
+        message += f"; use one of: {', '.join(choices(struct, last))}"
+    elif "matching regex" in message:
+        message = _PATTERN_HINTS.get(last, message)
+    return field, message
+
+
+_PATTERN_HINTS = {
+    "id": "not a ULID (26 characters of Crockford base32)",
+    "target": "not an event id (a ULID of 26 characters)",
+    "recorded_at": "not an RFC 3339 UTC timestamp such as 2026-11-27T09:31:18Z",
+    "country": "not an ISO 3166-1 alpha-2 code such as CH or CN",
+    "countries": "not an ISO 3166-1 alpha-2 code such as CH or CN",
+    "status": "a status is one lower-case word such as pending, accepted or rejected",
+}
+_KEY_HINT = "not a key: use lower-case letters, digits and '-', starting with a letter or digit"
+
+
+def _country_problems(codes: list[str], field: str) -> list[tuple[str, str]]:
+    if not codes:
+        return []
+    import pycountry  # loaded only when a country is given: it is slow to import
+
+    return [
+        (field, f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+        for code in codes
+        if pycountry.countries.get(alpha_2=code) is None
+    ]
+
+
+def decode(raw: bytes) -> dict:
+    """Bytes of a file (or an `add --json` body) as a JSON object, or Invalid."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise Invalid([("", f"not UTF-8 text (byte {e.start}): save the file as UTF-8")]) from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise Invalid([("", "starts with a byte-order mark: save it as UTF-8 without BOM")])
+    try:
+        body = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise Invalid([("", f"not valid JSON ({e}): fix the syntax")]) from None
+    if not isinstance(body, dict):
+        raise Invalid([("", f"a JSON {type(body).__name__} where an event object belongs")])
+    return body
+
+
+def validate(body: dict) -> Event:
+    """A whole event (as read from a file) checked against schema 1, or Invalid with every
+    problem found. References to other events are not checked here: see `references`."""
+    schema = body.get("schema")
+    if type(schema) is int and schema > SCHEMA:
+        raise Invalid([("schema", f"schema {schema} was written by a newer cooplog: upgrade")])
+    if schema != SCHEMA or type(schema) is not int:
+        raise Invalid([("schema", f"must be the integer {SCHEMA}, not {schema!r}")])
+    try:
+        event = msgspec.convert(body, Event)
+    except msgspec.ValidationError as e:
+        raise Invalid([_explain(e)]) from None
+    problems = _check(event)
+    if problems:
+        raise Invalid(problems)
+    return event
+
+
+def _check(event: Event) -> list[tuple[str, str]]:
+    spec = TYPES.get(event.type)
+    if spec is None:
+        return [("type", f"unknown type {event.type!r}; use one of: {', '.join(TYPES)}")]
+    problems: list[tuple[str, str]] = []
+    try:
+        data = msgspec.convert(event.data, spec.data)
+    except msgspec.ValidationError as e:
+        field, message = _explain(e, "data.", spec.data)
+        if "matching regex" in message and field != "data.status":
+            message = _KEY_HINT
+        problems.append((field, message))
+        data = None
+    if spec.dated:
+        for field in ("occurred", "summary"):
+            if getattr(event, field) is None:
+                problems.append((field, f"missing: required for {event.type}"))
+    if event.occurred is not None:
+        try:
+            dates.parse(event.occurred)
+        except dates.DateError as e:
+            problems.append(
+                ("occurred", f"{e}: use EDTF level 0 such as 2009, 2009-03, 2009-03-23 "
+                             "or 2009-03-23/2009-05-11")
+            )
+    for i, doc in enumerate(event.documents):
+        if doc.symbol is None and doc.title is None and doc.url is None:
+            problems.append((f"documents[{i}]", "give at least one of symbol, title, url"))
+    if data is not None:
+        problems += _check_data(event.type, data)
+    return problems
+
+
+def _check_data(type_: str, data: Strict) -> list[tuple[str, str]]:
+    if isinstance(data, MeetingAttended) and data.location and data.location.country:
+        return _country_problems([data.location.country], "data.location.country")
+    if isinstance(data, ProjectProposed):
+        return _country_problems(data.countries, "data.countries")
+    if isinstance(data, OrganizationUpdated):
+        changes = [f for f in data.__struct_fields__ if f != "key" and getattr(data, f)]
+        if not changes:
+            return [("data", "say what changes: name, acronym, category, parent or url")]
+    if isinstance(data, EventCorrected):
+        return [
+            (f"data.set.{name}", problem)
+            for name in data.set
+            if (problem := settable_problem(name))
+        ]
+    return []
+
+
+def settable_problem(name: str) -> str | None:
+    """Why a correction may not set this field, or None if it may."""
+    if name in UNCORRECTABLE:
+        return "cannot be corrected: record a new event instead"
+    head, _, rest = name.partition(".")
+    if head == "data" and rest and "." not in rest:
+        return None
+    if name in ENVELOPE_FIELDS and name != "data":
+        return None
+    return "not a field: use an envelope field (summary, occurred, orgs, …) or data.FIELD"
+
+
+def org_references(event: Event) -> list[tuple[str, str]]:
+    """(field, org key) for every organization the event names."""
+    refs = [(f"orgs[{i}]", key) for i, key in enumerate(event.orgs)]
+    for field in event.spec.org_refs:
+        value = event.data.get(field)
+        if isinstance(value, str):
+            refs.append((f"data.{field}", value))
+        elif isinstance(value, list):
+            refs += [(f"data.{field}[{i}]", key) for i, key in enumerate(value)]
+    return refs
+
+
+def entity_references(event: Event) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(field, entity key, kinds it may be) for every agreement, submission… it names."""
+    return [
+        (f"data.{field}", event.data[field], kinds)
+        for field, kinds in (event.spec.entity_refs or {}).items()
+    ]
+
+
+def created_key(event: Event) -> tuple[str, str] | None:
+    """(namespace, key) this event creates: ("org", key) or ("entity", key)."""
+    if event.spec.creates is None:
+        return None
+    return ("org" if event.spec.creates == "org" else "entity", event.data["key"])
+
+
+def apply_corrections(body: dict, sets: list[dict]) -> dict:
+    """The body with each correction's `set` applied in order (later wins)."""
+    body = {**body, "data": dict(body.get("data", {}))}
+    for changes in sets:
+        for name, value in changes.items():
+            head, _, rest = name.partition(".")
+            if head == "data" and rest:
+                if value is None:
+                    body["data"].pop(rest, None)
+                else:
+                    body["data"][rest] = value
+            elif value is None:
+                body.pop(name, None)
+            else:
+                body[name] = value
+    return body
+
+
+def new_body(body: dict) -> dict:
+    """An `add --json` / `import` body with the defaults filled in; refuses assigned fields."""
+    given = [f for f in ASSIGNED if f in body]
+    if given:
+        raise Invalid([(f, "assigned by cooplog when it appends: remove it") for f in given])
+    return {"schema": SCHEMA, "orgs": [], "data": {}, **body}
+
+
+def encode(event: Event | dict) -> bytes:
+    """The file's bytes: 2-space indented UTF-8 JSON, non-ASCII as itself, a final newline."""
+    return msgspec.json.format(msgspec.json.encode(event), indent=2) + b"\n"
+
+
+def to_dict(event: Event) -> dict:
+    return msgspec.to_builtins(event)

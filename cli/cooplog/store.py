@@ -1,0 +1,110 @@
+"""The event files: where each one lives, how it is written (atomically, never over another)
+and how the log is read back in a stable order."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import events
+from .errors import CooplogError, Problem
+
+EVENTS = "events"
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+LAYOUT = re.compile(r"events/(\d{4})/(\d{2})/([^/]+)\.json")
+
+
+def ulid_month(event_id: str) -> tuple[str, str]:
+    """The UTC year and month a ULID was minted in (its first 48 bits are milliseconds)."""
+    millis = 0
+    for char in event_id[:10]:
+        millis = millis * 32 + CROCKFORD.index(char)
+    when = datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+    return f"{when.year:04d}", f"{when.month:02d}"
+
+
+class Store:
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        self.events_dir = self.root / EVENTS
+
+    def path_for(self, event_id: str) -> Path:
+        year, month = ulid_month(event_id)
+        return self.events_dir / year / month / f"{event_id}.json"
+
+    def relpath(self, path: Path) -> str:
+        return Path(os.path.relpath(path, self.root)).as_posix()
+
+    def files(self) -> Iterator[Path]:
+        """Every `*.json` file under events/, in path order (so in id order where the layout
+        is kept); misplaced ones included, so that checks can name them."""
+        if self.events_dir.is_dir():
+            yield from _walk(self.events_dir)
+
+    def read(self, path: Path) -> events.Event:
+        """The event in a file, or `events.Invalid` naming what is wrong with it."""
+        if path.is_symlink():
+            raise events.Invalid([("", "a symbolic link, not an event file: remove it")])
+        if path.is_dir():
+            raise events.Invalid([("", "a folder named like an event file: rename it")])
+        event = events.validate(events.decode(path.read_bytes()))
+        problems = self.placement_problems(path, event.id)
+        if problems:
+            raise events.Invalid(problems)
+        return event
+
+    def placement_problems(self, path: Path, event_id: str) -> list[tuple[str, str]]:
+        if path.stem != event_id:
+            return [("id", f"the file is named {path.name} but holds id {event_id}: "
+                           f"an event lives in {event_id}.json")]
+        match = LAYOUT.fullmatch(self.relpath(path))
+        expected = self.relpath(self.path_for(event_id))
+        if not match or self.relpath(path) != expected:
+            return [("id", f"misplaced: an event with this id belongs at {expected}")]
+        return []
+
+    def problem(self, path: Path, invalid: events.Invalid) -> list[Problem]:
+        return invalid.at(self.relpath(path))
+
+    def write(self, event: events.Event) -> Path:
+        """Write a new event file atomically; an existing file is never replaced."""
+        path = self.path_for(event.id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.parent / f".{event.id}.{secrets.token_hex(4)}.tmp"
+        try:
+            with open(temporary, "xb") as f:
+                f.write(events.encode(event))
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(temporary, path)  # unlike rename, fails rather than replace
+            except FileExistsError:
+                raise CooplogError(
+                    f"{self.relpath(path)}: id: already exists; nothing was written"
+                ) from None
+        finally:
+            temporary.unlink(missing_ok=True)
+        _fsync_dir(path.parent)
+        return path
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    with os.scandir(folder) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        if entry.name.endswith(".json"):
+            yield Path(entry.path)
+        elif entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path))
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
