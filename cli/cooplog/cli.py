@@ -390,5 +390,27 @@ def validate(ctx: typer.Context):
     typer.echo(f"{count} event file(s), no problems", err=True)
 
 
+# --- the projection and the main job ---------------------------------------------------
+
+
+def _projection(ctx: typer.Context):
+    from .projection import project
+
+    return project(ctx.obj.root, ctx.obj.db)
+
+
+@app.command()
+def build(ctx: typer.Context):
+    """Rebuild the database from the files, in place, in one transaction."""
+    with reporting():
+        projection = _projection(ctx)
+        total = sum(1 for _ in projection.store.files())
+        with typer.progressbar(length=total, label="building", file=sys.stderr) as bar:
+            result = projection.build(progress=bar.update)
+        problems = projection.conn.execute("select count(*) from problems").fetchone()[0]
+        projection.close()
+    typer.echo(f"{result['files']} file(s) into {projection.db_path}; {problems} problem(s)")
+
+
 def main() -> None:
     app(prog_name="cooplog")

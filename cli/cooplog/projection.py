@@ -1,0 +1,571 @@
+"""The SQLite projection: a function of the files under events/ alone.
+
+A file is *ingested* (its original body becomes an `events` row, or its problems are
+recorded) and then every event it affects is *refreshed*: its retraction and corrections are
+resolved from the other rows, and its rows in the derived tables are rewritten. Nothing
+depends on the order files arrive in, so applying them one by one, in any order, ends where
+a full `build` does. Each file is applied in one transaction together with its `_files`
+record (path, size, sha256) saying it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import singledispatch
+from pathlib import Path
+
+import msgspec
+import sqlite_utils
+
+from . import check, dates, events
+from .errors import CooplogError
+from .schema import ENTITY_TABLES, TABLES, ensure_shape
+from .store import Store
+
+BATCH = 1000
+DERIVED = ("event_orgs", "meetings", "statuses", "partnerships", "revisions", "mandates",
+           "_keys", "_refs")
+CATEGORY_ORDER = {c: i for i, c in enumerate(events.CATEGORIES, start=1)}
+
+
+def default_db(root: Path) -> Path:
+    return Path(root) / ".cooplog" / "cooplog.db"
+
+
+def open_db(path: Path) -> sqlite_utils.Database:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(path)
+    db.execute("pragma busy_timeout = 10000")
+    ensure_shape(db)
+    return db
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _dumps(value) -> str | None:
+    return None if value in (None, [], {}) else json.dumps(value, ensure_ascii=False)
+
+
+# --- rows derived from one current event, by type ---------------------------------------
+
+
+@dataclass
+class Rows:
+    """Rows to insert, by table."""
+
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+
+    def add(self, table: str, **row) -> None:
+        self.tables.setdefault(table, []).append(row)
+
+
+def _when(event: events.Event) -> dict:
+    if event.occurred is None:
+        return {"occurred": None, "occurred_start": None, "occurred_end": None}
+    start, end = dates.parse(event.occurred)
+    return {"occurred": event.occurred, "occurred_start": start.isoformat(),
+            "occurred_end": end.isoformat()}
+
+
+@singledispatch
+def derive(data: events.Strict, event: events.Event, rows: Rows) -> None:
+    """Rows of the type's own tables (none for types described by their summary alone)."""
+
+
+@derive.register
+def _(data: events.OrganizationRegistered, event, rows):
+    rows.add("_keys", namespace="org", key=data.key, kind="organization", role="create",
+             event_id=event.id)
+
+
+@derive.register
+def _(data: events.OrganizationUpdated, event, rows):
+    rows.add("_keys", namespace="org", key=data.key, kind="organization", role="update",
+             event_id=event.id)
+
+
+@derive.register
+def _(data: events.MeetingAttended, event, rows):
+    when = _when(event)
+    location = data.location or events.Location()
+    rows.add("meetings", event_id=event.id, title=data.title, role=data.role,
+             planned=int(event.type == "meeting.planned"), city=location.city,
+             country=location.country, online=None if data.online is None else int(data.online),
+             organizer=_dumps(data.organizer), **when, year=int(when["occurred_start"][:4]))
+
+
+def _entity(data, event, rows):
+    rows.add("_keys", namespace="entity", key=data.key, kind=event.spec.creates,
+             role="create", event_id=event.id)
+
+
+for _type in (events.AgreementSigned, events.SubmissionMade, events.RequestMade,
+              events.ProjectProposed):
+    derive.register(_type, _entity)
+
+
+@derive.register
+def _(data: events.AgreementRevised, event, rows):
+    when = _when(event)
+    rows.add("revisions", event_id=event.id, agreement=data.agreement, change=data.change,
+             occurred=event.occurred, occurred_end=when["occurred_end"])
+
+
+@derive.register
+def _(data: events.StatusChanged, event, rows):
+    rows.add("statuses", event_id=event.id, subject=data.subject, status=data.status,
+             note=data.note, **_when(event))
+
+
+@derive.register
+def _(data: events.PartnershipJoined, event, rows):
+    rows.add("partnerships", event_id=event.id, partnership=data.partnership, role=data.role,
+             occurred=event.occurred, year=int(_when(event)["occurred_start"][:4]))
+
+
+def references(event: events.Event, rows: Rows) -> None:
+    for where, key in events.org_references(event):
+        rows.add("_refs", event_id=event.id, field=where, namespace="org", key=key,
+                 kinds="organization")
+    for where, key, kinds in events.entity_references(event):
+        rows.add("_refs", event_id=event.id, field=where, namespace="entity", key=key,
+                 kinds=",".join(kinds))
+    if event.type in ("event.corrected", "event.retracted"):
+        rows.add("_refs", event_id=event.id, field="data.target", namespace="event",
+                 key=event.data["target"], kinds="event")
+
+
+def current_rows(event: events.Event, rows: Rows) -> None:
+    """Everything a current (not retracted) event puts in the derived tables."""
+    references(event, rows)
+    if event.type.startswith("event."):
+        return
+    for org in dict.fromkeys(event.orgs):
+        rows.add("event_orgs", event_id=event.id, org_key=org)
+    for mandate in dict.fromkeys(event.mandates):
+        rows.add("mandates", event_id=event.id, mandate=mandate)
+    derive(msgspec.convert(event.data, event.spec.data), event, rows)
+
+
+def event_columns(event: events.Event) -> dict:
+    """The `events` columns that show an event's current (corrected) values."""
+    when = _when(event)
+    data = event.data
+    title = next((data[f] for f in ("title", "name", "subject", "partnership") if f in data),
+                 None)
+    return {
+        "type": event.type, **when,
+        "year": int(when["occurred_start"][:4]) if when["occurred_start"] else None,
+        "summary": event.summary, "title": title, "orgs": _dumps(event.orgs),
+        "mandates": _dumps(event.mandates),
+        "documents": _dumps([msgspec.to_builtins(d) for d in event.documents]),
+        "source": event.source, "data": _dumps(data) or "{}",
+        "recorded_at": event.recorded_at, "recorded_by": event.recorded_by,
+        "target": data.get("target") if event.type.startswith("event.") else None,
+    }
+
+
+# --- resolving retractions and corrections -------------------------------------------------
+
+
+@dataclass
+class Resolved:
+    event: events.Event  # as corrected
+    retracted_by: str | None
+    corrected_by: list[str]
+    refused: list[tuple[str, str]]  # (correction id, why it is not applied)
+
+
+class Lookups:
+    """What resolving one event needs to know about the others, from the database."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def retractions_of(self, event_id: str) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "select id from events where target = ? and type = 'event.retracted' order by id",
+            [event_id])]
+
+    def corrections_of(self, event_id: str) -> list[events.Event]:
+        return [_event(r[0]) for r in self.conn.execute(
+            "select original from events where target = ? and type = 'event.corrected' "
+            "order by id", [event_id])]
+
+
+def _event(original: str) -> events.Event:
+    return msgspec.convert(json.loads(original), events.Event)
+
+
+def retracted_by(lookups, event_id: str, seen: frozenset = frozenset()) -> str | None:
+    """The retraction in force on this event: one not itself retracted (cycles ignored)."""
+    for retraction in lookups.retractions_of(event_id):
+        if retraction not in seen and not retracted_by(lookups, retraction, seen | {event_id}):
+            return retraction
+    return None
+
+
+def resolve(lookups, original: events.Event) -> Resolved:
+    retraction = retracted_by(lookups, original.id)
+    if original.type.startswith("event."):
+        return Resolved(original, retraction, [], [])
+    corrections = [c for c in lookups.corrections_of(original.id)
+                   if not retracted_by(lookups, c.id)]
+    current, refused = check.corrected(original, corrections)
+    refused_ids = {c for c, _ in refused}
+    applied = [c.id for c in corrections if c.id not in refused_ids]
+    return Resolved(current, retraction, applied, refused)
+
+
+# --- the projection -------------------------------------------------------------------------
+
+
+@dataclass
+class Touched:
+    """Keys whose rows depend on the events just refreshed."""
+
+    orgs: set[str] = field(default_factory=set)
+    entities: set[str] = field(default_factory=set)
+
+
+class Projection:
+    def __init__(self, store: Store, db_path: Path | None = None):
+        self.store = store
+        self.db_path = Path(db_path) if db_path else default_db(store.root)
+        self.db = open_db(self.db_path)
+        self.conn = self.db.conn
+
+    def close(self) -> None:
+        self.db.close()
+
+    # Applying single files (the watcher, catch-up) -------------------------------------
+
+    def apply(self, path: Path) -> bool:
+        """Bring one file's state into the database, in one transaction. False if the file
+        was already applied as it is."""
+        with self.conn:
+            dirty = self._ingest(path)
+            if dirty is None:
+                return False
+            self._refresh(dirty)
+        return True
+
+    def forget(self, rel: str) -> bool:
+        """The file at `rel` is gone: remove what it contributed."""
+        with self.conn:
+            row = self.conn.execute("select event_id from _files where path = ?",
+                                    [rel]).fetchone()
+            if row is None:
+                return False
+            self.conn.execute("delete from _files where path = ?", [rel])
+            self.conn.execute("delete from _file_problems where path = ?", [rel])
+            self._refresh(self._release(row[0], rel) if row[0] else set())
+        return True
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> dict:
+        """Compare the files with what the database recorded (path, size, sha256) and
+        apply the difference; an empty database gets a full build."""
+        known = dict(self.conn.execute("select path, event_id from _files"))
+        if not known:
+            return self.build(progress)
+        applied = removed = 0
+        seen = set()
+        for path in self.store.files():
+            rel = self.store.relpath(path)
+            seen.add(rel)
+            applied += self.apply(path)
+            if progress:
+                progress(1)
+        for rel in known.keys() - seen:
+            removed += self.forget(rel)
+        return {"applied": applied, "removed": removed}
+
+    def _ingest(self, path: Path) -> set[str] | None:
+        rel = self.store.relpath(path)
+        previous = self.conn.execute(
+            "select size, mtime_ns, sha256, event_id from _files where path = ?", [rel]
+        ).fetchone()
+        try:
+            stat = path.lstat()
+            raw = b"" if path.is_dir() or path.is_symlink() else path.read_bytes()
+        except OSError as e:
+            stat, raw = None, None
+            problem = [("", f"cannot be read ({e.strerror}): check its permissions")]
+        if stat and previous and previous[:2] == (stat.st_size, stat.st_mtime_ns):
+            return None
+        sha = hashlib.sha256(raw).hexdigest() if raw is not None else None
+        if previous and sha == previous[2] and sha is not None:
+            self.conn.execute("update _files set mtime_ns = ? where path = ?",
+                              [stat.st_mtime_ns, rel])
+            return None
+        event = None
+        if raw is not None:
+            try:
+                event = self.store.read(path)
+                problem = []
+            except events.Invalid as e:
+                problem = e.problems
+        self.conn.execute("delete from _file_problems where path = ?", [rel])
+        self.conn.executemany(
+            "insert or ignore into _file_problems (path, field, message) values (?, ?, ?)",
+            [(rel, f, m) for f, m in problem])
+        self.conn.execute(
+            "insert or replace into _files (path, size, mtime_ns, sha256, event_id, "
+            "_applied_at) values (?, ?, ?, ?, ?, ?)",
+            [rel, stat.st_size if stat else None, stat.st_mtime_ns if stat else None, sha,
+             event.id if event else None, _now()])
+        dirty: set[str] = set()
+        if previous and previous[3] and previous[3] != (event.id if event else None):
+            dirty |= self._release(previous[3], rel)
+        if event:
+            holder = self.conn.execute("select path from events where id = ?",
+                                       [event.id]).fetchone()
+            if holder is None or holder[0] >= rel:
+                self._put_original(event, rel)
+                dirty.add(event.id)
+        return dirty
+
+    def _release(self, event_id: str, rel: str) -> set[str]:
+        """`rel` no longer holds `event_id`: another file with that id takes over its row,
+        or the row goes."""
+        row = self.conn.execute("select path, target from events where id = ?",
+                                [event_id]).fetchone()
+        if row is None or row[0] != rel:
+            return set()
+        dirty = {event_id} | ({row[1]} if row[1] else set())
+        for (other,) in self.conn.execute(
+            "select path from _files where event_id = ? and path != ? order by path",
+            [event_id, rel]).fetchall():
+            try:
+                self._put_original(self.store.read(self.store.root / other), other)
+                return dirty
+            except (events.Invalid, OSError):
+                continue
+        self.conn.execute("delete from events where id = ?", [event_id])
+        return dirty
+
+    def _put_original(self, event: events.Event, rel: str) -> None:
+        columns = {"id": event.id, **event_columns(event), "path": rel, "retracted": 0,
+                   "retracted_by": None, "corrected": 0, "corrected_by": None,
+                   "original": json.dumps(events.to_dict(event), ensure_ascii=False)}
+        names = ", ".join(columns)
+        self.conn.execute(
+            f"insert or replace into events ({names}) values ({', '.join('?' * len(columns))})",
+            list(columns.values()))
+
+    def _refresh(self, dirty: Iterable[str]) -> None:
+        """Re-resolve these events and everything that follows from them."""
+        lookups = Lookups(self.conn)
+        touched = Touched()
+        queue, seen = list(dirty), set()
+        while queue:
+            event_id = queue.pop()
+            if event_id in seen:
+                continue
+            seen.add(event_id)
+            self._touched_by(event_id, touched)
+            self._clear(event_id)
+            row = self.conn.execute("select original from events where id = ?",
+                                    [event_id]).fetchone()
+            if row is None:
+                continue
+            resolved = resolve(lookups, _event(row[0]))
+            rows = self._rewrite(resolved)
+            self._insert(rows)
+            self._touched_by(event_id, touched)
+            if resolved.event.type.startswith("event."):
+                queue.append(resolved.event.data["target"])
+        self.refresh_orgs(touched.orgs)
+        self.refresh_entities(touched.entities)
+
+    def _touched_by(self, event_id: str, touched: Touched) -> None:
+        touched.orgs.update(k for (k,) in self.conn.execute(
+            "select org_key from event_orgs where event_id = ?", [event_id]))
+        for namespace, key in self.conn.execute(
+                "select namespace, key from _keys where event_id = ?", [event_id]):
+            (touched.orgs if namespace == "org" else touched.entities).add(key)
+        touched.entities.update(k for (k,) in self.conn.execute(
+            "select subject from statuses where event_id = ? union "
+            "select agreement from revisions where event_id = ?", [event_id, event_id]))
+
+    def _clear(self, event_id: str) -> None:
+        for table in DERIVED:
+            self.conn.execute(f"delete from [{table}] where event_id = ?", [event_id])
+        self.conn.execute("delete from _correction_problems where target = ?", [event_id])
+
+    def _rewrite(self, resolved: Resolved) -> Rows:
+        """Update the event's own row to its resolved state; the derived rows it needs."""
+        event = resolved.event
+        columns = {**event_columns(event), "retracted": int(bool(resolved.retracted_by)),
+                   "retracted_by": resolved.retracted_by,
+                   "corrected": int(bool(resolved.corrected_by)),
+                   "corrected_by": _dumps(resolved.corrected_by)}
+        assignments = ", ".join(f"[{name}] = ?" for name in columns)
+        self.conn.execute(f"update events set {assignments} where id = ?",
+                          [*columns.values(), event.id])
+        rows = Rows()
+        for correction, message in resolved.refused:
+            rows.add("_correction_problems", target=event.id, correction=correction,
+                     message=message)
+        if not resolved.retracted_by:
+            current_rows(event, rows)
+        return rows
+
+    def _insert(self, rows: Rows) -> None:
+        for table, items in rows.tables.items():
+            names = list(TABLES[table][0])
+            self.conn.executemany(
+                f"insert or replace into [{table}] ({', '.join(names)}) "
+                f"values ({', '.join('?' * len(names))})",
+                [[item.get(n) for n in names] for item in items])
+
+    # Rows that gather many events ------------------------------------------------------
+
+    def refresh_orgs(self, keys: Iterable[str] | None = None) -> None:
+        """Rewrite organizations: the first registration (smallest id) with its updates in
+        id order, and its activity figures. All of them when `keys` is None."""
+        if keys is None:
+            keys = [k for (k,) in self.conn.execute(
+                "select key from _keys where namespace = 'org' union select key from "
+                "organizations")]
+        for key in keys:
+            entries = self.conn.execute(
+                "select k.role, e.id, e.data from _keys k join events e on e.id = k.event_id "
+                "where k.namespace = 'org' and k.key = ? order by k.event_id", [key]).fetchall()
+            creators = [e for e in entries if e[0] == "create"]
+            self.conn.execute("delete from organizations where key = ?", [key])
+            if not creators:
+                continue
+            registered_by = creators[0][1]
+            org = {f: None for f in ("name", "acronym", "category", "parent", "url")}
+            org.update({k: v for k, v in json.loads(creators[0][2]).items() if k != "key"})
+            for role, _, data in entries:
+                if role == "update":
+                    org.update({k: v for k, v in json.loads(data).items() if k != "key"})
+            first, last, count = self.conn.execute(
+                "select min(e.occurred_start), max(e.occurred_end), count(*) "
+                "from event_orgs eo join events e on e.id = eo.event_id "
+                "where eo.org_key = ? and e.type not like 'organization.%'", [key]).fetchone()
+            self._insert(Rows({"organizations": [dict(
+                key=key, **org, group_order=CATEGORY_ORDER[org["category"]],
+                registered_by=registered_by, first_activity=first, last_activity=last,
+                activity_count=count)]}))
+
+    def refresh_entities(self, keys: Iterable[str] | None = None) -> None:
+        """Rewrite agreements, submissions, requests and projects from the event that
+        created each key first, with their revisions and current status."""
+        if keys is None:
+            keys = [k for (k,) in self.conn.execute(
+                "select key from _keys where namespace = 'entity' union "
+                + " union ".join(f"select key from {t}" for t in ENTITY_TABLES.values()))]
+        for key in keys:
+            for table in ENTITY_TABLES.values():
+                self.conn.execute(f"delete from {table} where key = ?", [key])
+            creator = self.conn.execute(
+                "select k.kind, e.id, e.data, e.occurred, e.year from _keys k "
+                "join events e on e.id = k.event_id where k.namespace = 'entity' "
+                "and k.key = ? and k.role = 'create' order by k.event_id limit 1",
+                [key]).fetchone()
+            if creator is None:
+                continue
+            kind, event_id, data, occurred, year = creator
+            data = json.loads(data)
+            status = self.conn.execute(
+                "select status, occurred from statuses where subject = ? "
+                "order by occurred_end desc, event_id desc limit 1", [key]).fetchone()
+            row = {"key": key, "event_id": event_id, "occurred": occurred, "year": year,
+                   "status": status[0] if status else None,
+                   "status_since": status[1] if status else None}
+            if kind == "agreement":
+                count, last = self.conn.execute(
+                    "select count(*), max(occurred_end) from revisions where agreement = ?",
+                    [key]).fetchone()
+                row.update(kind=data["kind"], title=data["title"],
+                           parties=_dumps(data["parties"]), revisions=count, last_revised=last)
+            elif kind == "submission":
+                row.update(to_org=data["to"], body=data.get("body"), title=data["title"],
+                           items=_dumps(data.get("items")))
+            elif kind == "request":
+                row.update(to_org=data["to"], subject=data["subject"])
+            else:
+                row.update(title=data["title"], funder=data.get("funder"),
+                           countries=_dumps(data.get("countries")))
+            self._insert(Rows({ENTITY_TABLES[kind]: [row]}))
+
+    # The full build --------------------------------------------------------------------
+
+    def build(self, progress: Callable[[int], None] | None = None) -> dict:
+        """Rebuild every table from the files, in place, in one transaction: readers see
+        the old tables until it commits, and an interrupted build leaves them intact."""
+        with self.conn:
+            for table in TABLES:
+                self.conn.execute(f"delete from [{table}]")
+            count = 0
+            for path in self.store.files():
+                self._ingest(path)
+                count += 1
+                if progress:
+                    progress(1)
+            self._refresh_all()
+        return {"files": count}
+
+    def _refresh_all(self) -> None:
+        lookups = _PreloadedLookups(self.conn)
+        ids = [i for (i,) in self.conn.execute("select id from events order by id")]
+        for start in range(0, len(ids), BATCH):
+            rows = Rows()
+            for (original,) in self.conn.execute(
+                    "select original from events where id in (%s)"
+                    % ",".join("?" * len(ids[start:start + BATCH])), ids[start:start + BATCH]):
+                resolved = resolve(lookups, _event(original))
+                batch_rows = self._rewrite(resolved)
+                for table, items in batch_rows.tables.items():
+                    rows.tables.setdefault(table, []).extend(items)
+            self._insert(rows)
+        self.refresh_orgs()
+        self.refresh_entities()
+
+
+class _PreloadedLookups(Lookups):
+    """Lookups for a full build: every retraction and correction read once."""
+
+    def __init__(self, conn):
+        super().__init__(conn)
+        self.retractions: dict[str, list[str]] = {}
+        self.corrections: dict[str, list[events.Event]] = {}
+        for event_id, type_, target, original in conn.execute(
+                "select id, type, target, original from events where type like 'event.%' "
+                "order by id"):
+            if type_ == "event.retracted":
+                self.retractions.setdefault(target, []).append(event_id)
+            else:
+                self.corrections.setdefault(target, []).append(_event(original))
+
+    def retractions_of(self, event_id):
+        return self.retractions.get(event_id, [])
+
+    def corrections_of(self, event_id):
+        return self.corrections.get(event_id, [])
+
+
+def project(root: Path, db_path: Path | None = None) -> Projection:
+    store = Store(root)
+    if not store.events_dir.is_dir():
+        raise CooplogError(f"{store.events_dir}: no events/ folder here: pass --root or run "
+                           "`cooplog init`", exit_code=2)
+    return Projection(store, db_path)
+
+
+def catch_up(root: Path, db_path: Path | None = None) -> dict:
+    """For other modules (sync): bring the database in step with the files."""
+    projection = project(root, db_path)
+    try:
+        return projection.catch_up()
+    finally:
+        projection.close()
