@@ -412,5 +412,39 @@ def build(ctx: typer.Context):
     typer.echo(f"{result['files']} file(s) into {projection.db_path}; {problems} problem(s)")
 
 
+@app.command()
+def watch(
+    ctx: typer.Context,
+    polling: Annotated[bool, typer.Option(help="Poll instead of inotify (network drives).")]
+    = False,
+):
+    """Keep the database in step with the files until stopped (Ctrl-C)."""
+    from . import watch as watching
+
+    with reporting():
+        projection = _projection(ctx)  # checks the folder and the database first
+        projection.close()
+        typer.echo(f"cooplog: watching {projection.store.events_dir} (Ctrl-C stops)", err=True)
+        watching.watch(ctx.obj.root, projection.db_path, polling=polling)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+    polling: Annotated[bool, typer.Option(help="Poll instead of inotify (network drives).")]
+    = False,
+):
+    """Catch up, watch, and publish the log read-only with Datasette: the main job."""
+    from . import serve as serving
+
+    with reporting():
+        projection = _projection(ctx)
+        projection.close()
+        serving.serve(ctx.obj.root, projection.db_path, host, port, polling=polling,
+                      announce=lambda line: typer.echo(line, err=True))
+
+
 def main() -> None:
     app(prog_name="cooplog")

@@ -269,9 +269,11 @@ class Projection:
         return True
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> dict:
-        """Compare the files with what the database recorded (path, size, sha256) and
-        apply the difference; an empty database gets a full build."""
-        known = dict(self.conn.execute("select path, event_id from _files"))
+        """Compare the files with what the database recorded (path, size, then sha256) and
+        apply the difference; an empty database gets a full build. Never a timestamp
+        watermark: `git pull` delivers old events late."""
+        known = {path: (size, mtime) for path, size, mtime in self.conn.execute(
+            "select path, size, mtime_ns from _files")}
         if not known:
             return self.build(progress)
         applied = removed = 0
@@ -279,7 +281,13 @@ class Projection:
         for path in self.store.files():
             rel = self.store.relpath(path)
             seen.add(rel)
-            applied += self.apply(path)
+            try:
+                stat = path.lstat()
+                unchanged = known.get(rel) == (stat.st_size, stat.st_mtime_ns)
+            except OSError:
+                unchanged = False
+            if not unchanged:
+                applied += self.apply(path)
             if progress:
                 progress(1)
         for rel in known.keys() - seen:

@@ -1,0 +1,93 @@
+"""The main job: catch up, watch, and publish the database read-only with Datasette."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .projection import default_db
+from .store import Store
+from .watch import Watcher
+
+# Read-only and quick: no suggested facets (they dominate page time on a large table), a
+# SQL time limit, capped results, nothing to download.
+SETTINGS = {
+    "sql_time_limit_ms": 1000,
+    "max_returned_rows": 1000,
+    "suggest_facets": False,
+    "allow_download": False,
+    "default_page_size": 50,
+    "facet_time_limit_ms": 500,
+}
+
+# The running watcher's status, for the health endpoint (`/-/cooplog.json`).
+WATCHER: Watcher | None = None
+
+
+def assets(root: Path) -> Path | None:
+    """The `datasette/` folder: the log's own, else the one beside cooplog's source."""
+    for folder in (Path(root) / "datasette", Path(__file__).resolve().parents[2] / "datasette"):
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def metadata(root: Path, db_path: Path) -> dict:
+    """cooplog's metadata.yml (table descriptions, facets, canned queries) under the log's
+    own (its title, description, licence and source win), keyed to the database as
+    Datasette names it."""
+    ours = _load(Path(__file__).resolve().parents[2] / "metadata.yml")
+    theirs = _load(Path(root) / "metadata.yml")
+    merged = {**ours, **{k: v for k, v in theirs.items() if k != "databases"}}
+    databases = {}
+    for name in {*ours.get("databases", {}), *theirs.get("databases", {})}:
+        base = ours.get("databases", {}).get(name) or {}
+        override = theirs.get("databases", {}).get(name) or {}
+        databases[name] = {**base, **override}
+    if "cooplog" in databases and db_path.stem != "cooplog":
+        databases[db_path.stem] = databases.pop("cooplog")
+    merged["databases"] = databases
+    return merged
+
+
+def _load(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def datasette(root: Path, db_path: Path | None = None):
+    """A Datasette over the projection, as `serve` runs it (tests use it in-process)."""
+    from datasette.app import Datasette
+
+    db_path = Path(db_path) if db_path else default_db(root)
+    folder = assets(root)
+    return Datasette(
+        [str(db_path)],
+        metadata=metadata(root, db_path),
+        settings=SETTINGS,
+        template_dir=str(folder / "templates") if folder else None,
+        plugins_dir=str(folder / "plugins") if folder else None,
+        static_mounts=[("static", str(folder / "static"))] if folder else None,
+    )
+
+
+def serve(root: Path, db_path: Path | None, host: str, port: int, polling: bool = False,
+          announce=print) -> None:
+    """Run until Ctrl-C; the watcher is stopped and joined on the way out."""
+    import uvicorn
+
+    global WATCHER
+    db_path = Path(db_path) if db_path else default_db(root)
+    watcher = Watcher(Store(root), db_path, polling=polling)
+    watcher.start()
+    WATCHER = watcher
+    try:
+        app = datasette(root, db_path).app()
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        announce(f"cooplog: serving {root} at http://{host}:{port}/ (Ctrl-C stops)")
+        server.run()
+    finally:
+        watcher.stop()
+        WATCHER = None

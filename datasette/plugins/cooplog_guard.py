@@ -1,0 +1,60 @@
+"""Keep the published log read-only and on-site, and report the watcher's health.
+
+Datasette already opens the database with mode=ro; this refuses every method that could
+write before any view sees it, and 404s paths that Datasette 0.65 would redirect off-site
+(`//host`, `/\\host`, `/%5Chost`)."""
+
+import time
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+OFF_SITE = ("//", "/\\", "/%5c")
+
+
+async def _plain(send, status: int, text: str) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+    await send({"type": "http.response.body", "body": text.encode()})
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        async def guarded(scope, receive, send):
+            if scope["type"] == "http":
+                raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+                if raw.lower().startswith(OFF_SITE) or scope["path"].startswith(OFF_SITE[:2]):
+                    return await _plain(send, 404, "Not found")
+                if scope["method"] not in READ_METHODS:
+                    return await _plain(send, 405, "This log is published read-only.")
+            return await app(scope, receive, send)
+
+        return guarded
+
+    return wrap
+
+
+async def cooplog_status(datasette):
+    from cooplog import serve
+
+    watcher = serve.WATCHER
+    status = watcher.status if watcher else None
+    body = {"watcher": "not running"} if status is None else {
+        "watcher": "alive" if status.alive else "stopped",
+        "applied": status.applied,
+        "last_applied": status.last_applied,
+        "seconds_since_last_applied": status.last_applied_at and round(
+            time.time() - status.last_applied_at, 1),
+        "seconds_since_reconcile": status.last_reconcile_at and round(
+            time.time() - status.last_reconcile_at, 1),
+        "healed_by_reconciliation": status.healed,
+        "recent_errors": status.errors[-5:],
+    }
+    return Response.json(body, status=200 if status and status.alive else 503)
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/cooplog\.json$", cooplog_status)]
