@@ -11,6 +11,7 @@ import json
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -444,6 +445,43 @@ def serve(
         projection.close()
         serving.serve(ctx.obj.root, projection.db_path, host, port, polling=polling,
                       announce=lambda line: typer.echo(line, err=True))
+
+
+class ReportFormat(str, Enum):
+    md = "md"
+    html = "html"
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Option(help="EDTF period, e.g. 2008/2009 or 2009-03.")],
+    format_: Annotated[ReportFormat, typer.Option("--format", help="md or html.")]
+    = ReportFormat.md,
+    output: Annotated[Optional[Path], typer.Option(help="Write here instead of stdout.")]
+    = None,
+    org: Annotated[Optional[str], typer.Option(help="Only this organization (its key).")]
+    = None,
+    group: Annotated[Optional[str], typer.Option(
+        help="Only this group: unep, mea, un, intergovernmental, network or other.")] = None,
+):
+    """The annex-style report for a period, from the log as it is now."""
+    from . import report as reporting_
+
+    with reporting():
+        projection = _projection(ctx)
+        try:
+            projection.catch_up()
+            content = reporting_.build(projection.conn, period, org=org, group=group)
+        finally:
+            projection.close()
+        text = (reporting_.markdown(content) if format_ is ReportFormat.md
+                else reporting_.html_document(content))
+        if output is None:
+            typer.echo(text, nl=False)
+        else:
+            output.write_text(text, encoding="utf-8")
+            typer.echo(f"wrote {output}", err=True)
 
 
 def main() -> None:

@@ -1,0 +1,157 @@
+"""The annex-style report: the five groups in the annex's order, each organization under its
+group, its activities in the period as bullets by date. Built from the projection, so
+retracted events are left out and corrected ones read as corrected."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import date
+
+from . import dates
+from .errors import USAGE, CooplogError
+
+GROUPS = {
+    "unep": "UNEP",
+    "mea": "MEAs",
+    "un": "UN Agencies and organizations",
+    "intergovernmental": "Other international and regional organizations",
+    "network": "Non-governmental organizations / Networks",
+    "other": "Other organizations",
+}
+
+
+@dataclass
+class Activity:
+    occurred: str
+    summary: str
+    place: str | None
+    event_id: str
+
+
+@dataclass
+class Organization:
+    key: str
+    name: str
+    acronym: str | None
+    activities: list[Activity] = field(default_factory=list)
+
+    @property
+    def heading(self) -> str:
+        if self.acronym and self.acronym not in self.name:
+            return f"{self.name} ({self.acronym})"
+        return self.name
+
+
+@dataclass
+class Report:
+    title: str
+    period: str
+    groups: list[tuple[str, list[Organization]]]  # (heading, organizations)
+
+
+def title_for(start: date, end: date) -> str:
+    if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31):
+        if end.year == start.year + 1:
+            return ("Report on international cooperation over the biennium "
+                    f"{start.year}–{end.year}")
+        if end.year == start.year:
+            return f"Report on international cooperation in {start.year}"
+    return f"Report on international cooperation from {start.isoformat()} to {end.isoformat()}"
+
+
+def _place(city: str | None, country: str | None) -> str | None:
+    if country:
+        import pycountry
+
+        found = pycountry.countries.get(alpha_2=country)
+        country = getattr(found, "common_name", None) or (found.name if found else country)
+    return ", ".join(p for p in (city, country) if p) or None
+
+
+def build(conn, period: str, org: str | None = None, group: str | None = None) -> Report:
+    """The report's content from a connection to the projection."""
+    try:
+        start, end = dates.parse(period)
+    except dates.DateError as e:
+        raise CooplogError(f"--period: {e}: use e.g. 2008/2009 or 2009-01/2009-06",
+                           exit_code=USAGE) from None
+    if group is not None and group not in GROUPS:
+        raise CooplogError(f"--group: {group!r} is not a group; use one of: "
+                           f"{', '.join(GROUPS)}", exit_code=USAGE)
+    if org is not None and not conn.execute("select 1 from organizations where key = ?",
+                                            [org]).fetchone():
+        raise CooplogError(f"--org: no organization has the key {org!r}", exit_code=USAGE)
+    rows = conn.execute(
+        """
+        select o.category, o.key, o.name, o.acronym, e.occurred, e.summary, m.city,
+               m.country, e.id
+          from organizations o
+          join event_orgs eo on eo.org_key = o.key
+          join events e on e.id = eo.event_id
+          left join meetings m on m.event_id = e.id
+         where e.retracted = 0 and e.occurred_start <= :end and e.occurred_end >= :start
+           and (:org is null or o.key = :org) and (:group is null or o.category = :group)
+         order by o.group_order, o.registered_by, o.key, e.occurred_start, e.occurred_end,
+                  e.id
+        """,
+        {"start": start.isoformat(), "end": end.isoformat(), "org": org, "group": group},
+    ).fetchall()
+    by_group: dict[str, list[Organization]] = {}
+    for category, key, name, acronym, occurred, summary, city, country, event_id in rows:
+        orgs = by_group.setdefault(category, [])
+        if not orgs or orgs[-1].key != key:
+            orgs.append(Organization(key, name, acronym))
+        orgs[-1].activities.append(Activity(occurred, summary, _place(city, country),
+                                            event_id))
+    groups = [(GROUPS[c], by_group[c]) for c in GROUPS if c in by_group]
+    return Report(title_for(start, end), period, groups)
+
+
+def markdown(report: Report) -> str:
+    lines = [f"# {report.title}", ""]
+    if not report.groups:
+        lines += ["No activities recorded in this period.", ""]
+    for heading, organizations in report.groups:
+        lines += [f"## {heading}", ""]
+        for org in organizations:
+            lines += [f"### {org.heading}", ""]
+            for activity in org.activities:
+                place = f" ({activity.place})" if activity.place else ""
+                lines.append(f"- {activity.occurred}{place}: {activity.summary}")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def html_body(report: Report) -> str:
+    """The report as an HTML fragment (the Datasette page wraps it in the site's layout)."""
+    e = html.escape
+    parts = [f"<h1>{e(report.title)}</h1>"]
+    if not report.groups:
+        parts.append("<p>No activities recorded in this period.</p>")
+    parts.append('<table class="cooplog-report"><thead><tr><th>International and regional '
+                 "organizations and multilateral environmental agreements</th>"
+                 "<th>Activities</th></tr></thead><tbody>")
+    for heading, organizations in report.groups:
+        parts.append(f'<tr class="group"><th colspan="2">{e(heading)}</th></tr>')
+        for org in organizations:
+            bullets = "".join(
+                f'<li><span class="when">{e(a.occurred)}</span>'
+                + (f' <span class="where">({e(a.place)})</span>' if a.place else "")
+                + f": {e(a.summary)}</li>"
+                for a in org.activities
+            )
+            parts.append(f"<tr><td>{e(org.heading)}</td><td><ul>{bullets}</ul></td></tr>")
+    parts.append("</tbody></table>")
+    return "\n".join(parts)
+
+
+def html_document(report: Report) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(report.title)}</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.4em;"
+        "vertical-align:top;text-align:left}tr.group th{background:#eee}</style>"
+        f"</head><body>\n{html_body(report)}\n</body></html>\n"
+    )

@@ -1,0 +1,35 @@
+"""`/report`: the annex-style report rendered from the live database, as `cooplog report`
+renders it (same groups, same bullets)."""
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+
+
+async def report_page(datasette, request):
+    from cooplog import report
+    from cooplog.errors import CooplogError
+
+    db = datasette.get_database()
+    period = request.args.get("period")
+    if not period:
+        latest = (await db.execute("select max(year) from events where retracted = 0")).first()
+        year = latest[0] if latest and latest[0] else None
+        period = f"{year - 1}/{year}" if year else "2008/2009"
+    org = request.args.get("org") or None
+    group = request.args.get("group") or None
+    status, body, title = 200, None, "Report"
+    try:
+        content = await db.execute_fn(lambda conn: report.build(conn, period, org, group))
+        body, title = report.html_body(content), content.title
+    except CooplogError as e:
+        status = 400
+        error = str(e)
+    context = {"title": title, "period": period, "org": org or "", "group": group or "",
+               "groups": report.GROUPS, "body": body, "error": None if body else error}
+    html = await datasette.render_template("report.html", context, request=request)
+    return Response.html(html, status=status)
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/report$", report_page)]
