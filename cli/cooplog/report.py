@@ -1,6 +1,8 @@
 """The annex-style report: the five groups in the annex's order, each organization under its
 group, its activities in the period as bullets by date. Built from the projection, so
-retracted events are left out and corrected ones read as corrected."""
+retracted events are left out and corrected ones read as corrected. Every partner (an
+organization some activity involves) is listed, as the annex lists them all, with a line
+saying so when the period holds nothing for it."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from datetime import date
 
 from . import dates
 from .errors import USAGE, CooplogError
+
+NOTHING = "No activity recorded in this period."
 
 GROUPS = {
     "unep": "UNEP",
@@ -87,11 +91,12 @@ def build(conn, period: str, org: str | None = None, group: str | None = None) -
         select o.category, o.key, o.name, o.acronym, e.occurred, e.summary, m.city,
                m.country, e.id
           from organizations o
-          join event_orgs eo on eo.org_key = o.key
-          join events e on e.id = eo.event_id
+          left join event_orgs eo on eo.org_key = o.key
+          left join events e on e.id = eo.event_id and e.retracted = 0
+               and e.occurred_start <= :end and e.occurred_end >= :start
           left join meetings m on m.event_id = e.id
-         where e.retracted = 0 and e.occurred_start <= :end and e.occurred_end >= :start
-           and (:org is null or o.key = :org) and (:group is null or o.category = :group)
+         where (:org is null or o.key = :org) and (:group is null or o.category = :group)
+           and (o.activity_count > 0 or o.key = :org)
          order by o.group_order, o.registered_by, o.key, e.occurred_start, e.occurred_end,
                   e.id
         """,
@@ -102,8 +107,9 @@ def build(conn, period: str, org: str | None = None, group: str | None = None) -
         orgs = by_group.setdefault(category, [])
         if not orgs or orgs[-1].key != key:
             orgs.append(Organization(key, name, acronym))
-        orgs[-1].activities.append(Activity(occurred, summary, _place(city, country),
-                                            event_id))
+        if event_id is not None:
+            orgs[-1].activities.append(Activity(occurred, summary, _place(city, country),
+                                                event_id))
     groups = [(GROUPS[c], by_group[c]) for c in GROUPS if c in by_group]
     return Report(title_for(start, end), period, groups)
 
@@ -119,6 +125,8 @@ def markdown(report: Report) -> str:
             for activity in org.activities:
                 place = f" ({activity.place})" if activity.place else ""
                 lines.append(f"- {activity.occurred}{place}: {activity.summary}")
+            if not org.activities:
+                lines.append(f"- {NOTHING}")
             lines.append("")
     return "\n".join(lines)
 
@@ -140,7 +148,7 @@ def html_body(report: Report) -> str:
                 + (f' <span class="where">({e(a.place)})</span>' if a.place else "")
                 + f": {e(a.summary)}</li>"
                 for a in org.activities
-            )
+            ) or f"<li>{NOTHING}</li>"
             parts.append(f"<tr><td>{e(org.heading)}</td><td><ul>{bullets}</ul></td></tr>")
     parts.append("</tbody></table>")
     return "\n".join(parts)
