@@ -43,7 +43,8 @@ def headline(event: events.Event) -> str:
         about = f"{data['subject']} {data['status']}"
     else:
         about = next(
-            (str(data[f]) for f in ("title", "name", "subject", "partnership", "change", "key", "target")
+            (str(data[f])
+             for f in ("title", "name", "subject", "partnership", "change", "key", "target")
              if f in data),
             event.summary or "",
         )
@@ -57,7 +58,7 @@ def prepare(bodies: list[tuple[str, dict]], recorded_by: str) -> list[events.Eve
     ids = mint_ids(len(bodies))
     problems: list[Problem] = []
     prepared = []
-    for (label, body), event_id in zip(bodies, ids):
+    for (label, body), event_id in zip(bodies, ids, strict=True):
         try:
             body = events.new_body(body)
             from ulid import ULID
@@ -122,7 +123,9 @@ def append(
     bodies = list(bodies)
     recorded_by = recorder(store.root, by)
     prepared = prepare(bodies, recorded_by)
-    check_references(store, list(zip((label for label, _ in bodies), prepared)))
+    batch = list(zip((label for label, _ in bodies), prepared, strict=True))
+    check_references(store, batch)
+    check_corrections(store, batch)
     written: list[Path] = []
     try:
         for event in prepared:
@@ -138,12 +141,12 @@ def append(
         for path in written:
             path.unlink(missing_ok=True)
         raise
-    return list(zip(prepared, written))
+    return list(zip(prepared, written, strict=True))
 
 
 def find(store: Store, event_id: str) -> events.Event:
     """The event with this id, or an error saying so."""
-    if not events.ULID_RE.fullmatch(event_id or ""):
+    if not events.ULID_RE.fullmatch(event_id or "") or event_id[:10] > events.LAST_ULID_TIME:
         raise CooplogError(f"{event_id!r}: not an event id (a ULID of 26 characters)",
                            exit_code=USAGE)
     path = store.path_for(event_id)
@@ -162,16 +165,36 @@ def correct(store: Store, target: str, changes: dict, reason: str, **options):
     for name in changes:
         if problem := events.settable_problem(name):
             raise CooplogError(f"--set {name}: {problem}", exit_code=USAGE)
-    try:
-        events.validate(events.apply_corrections(events.to_dict(original), [changes]))
-    except events.Invalid as e:
+    if problems := correction_problems(store, original, changes):
         raise CooplogError(
             f"the correction would make {target} invalid; nothing was written",
-            problems=[Problem(f"--set {f}" if f else "--set", "", m) for f, m in e.problems],
-        ) from None
+            problems=[Problem(f"--set {f}" if f else "--set", "", m) for f, m in problems],
+        )
     body = {"type": "event.corrected", "data": {"target": target, "set": changes,
                                                 "reason": reason}}
     return append(store, [("correct", body)], **options)
+
+
+def correction_problems(store: Store, target: events.Event, changes: dict):
+    """(field, problem) for the target as `changes` would leave it: its own fields, and the
+    organizations and entities it would name that the log does not have."""
+    try:
+        fixed = events.validate(events.apply_corrections(events.to_dict(target), [changes]))
+    except events.Invalid as e:
+        return e.problems
+    return registry_of(store).missing(fixed)
+
+
+def check_corrections(store: Store, batch: list[tuple[str, events.Event]]) -> None:
+    """Refuse a correction (from `add --json` or `import` too) that `validate` would refuse."""
+    problems = [
+        Problem(label, "data.set", f"would make {target.id} invalid: " + (f"{f}: {m}" if f else m))
+        for label, event in batch if event.type == "event.corrected"
+        for target in [store.read(store.path_for(event.data["target"]))]
+        for f, m in correction_problems(store, target, event.data["set"])
+    ]
+    if problems:
+        raise CooplogError(f"{len(problems)} problem(s); nothing was written", problems=problems)
 
 
 def retract(store: Store, target: str, reason: str, **options):

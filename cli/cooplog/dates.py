@@ -11,7 +11,8 @@ import calendar
 import re
 from datetime import date
 
-_PART = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+# [0-9], not \d: \d also matches other scripts' digits (٢٠٠٩), which EDTF does not allow.
+_PART = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 
 
 class DateError(ValueError):
@@ -23,6 +24,8 @@ def _bounds(part: str) -> tuple[date, date]:
     if not match:
         raise DateError(f"{part!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
     year, month, day = (int(g) if g else None for g in match.groups())
+    if year == 0:  # EDTF allows it (1 BC), Python's dates do not, and no log needs it
+        raise DateError(f"{part!r}: the year 0000 is not supported")
     if month is None:
         return date(year, 1, 1), date(year, 12, 31)
     if not 1 <= month <= 12:

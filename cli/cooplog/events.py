@@ -19,13 +19,16 @@ from .errors import Problem
 SCHEMA = 1
 KEY_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 ULID_RE = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
+# The time part of the last ULID minted in 9999-12-31: later ones have no YYYY/MM folder.
+LAST_ULID_TIME = "76EZ91ZPZZ"
 
 Key = Annotated[str, msgspec.Meta(pattern=f"^{KEY_RE.pattern}$")]
 Ulid = Annotated[str, msgspec.Meta(pattern=f"^{ULID_RE.pattern}$")]
 Text = Annotated[str, msgspec.Meta(min_length=1)]
 Country = Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")]
 Timestamp = Annotated[
-    str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+    # (?a): \d is 0-9 only, not every script's digits
+    str, msgspec.Meta(pattern=r"(?a)^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 ]
 
 CATEGORIES = ("unep", "mea", "un", "intergovernmental", "network", "other")
@@ -280,19 +283,35 @@ def _explain(
     """Turn a msgspec message into (field, what is wrong and what to do)."""
     match = _MSGSPEC_ERROR.match(str(error))
     message = match["message"]
-    field = prefix + (match["path"] or "").lstrip(".")
+    field = ".".join(filter(None, [prefix, (match["path"] or "").lstrip(".")]))
     if m := _UNKNOWN_FIELD.match(message):
         field = ".".join(filter(None, [field, m["name"]]))
         return field, "unknown field: remove it or check its spelling against DESIGN.md"
     if m := _MISSING_FIELD.match(message):
         field = ".".join(filter(None, [field, m["name"]]))
         return field, "missing: this field is required"
-    last = re.split(r"[.\[]", field)[-1]
+    last = re.sub(r"\[\d+\]", "", field).rpartition(".")[2]  # data.countries[1] -> countries
     if message.startswith("Invalid enum value") and struct and choices(struct, last):
         message += f"; use one of: {', '.join(choices(struct, last))}"
     elif "matching regex" in message:
-        message = _PATTERN_HINTS.get(last, message)
+        message = _PATTERN_HINTS.get(last, _KEY_HINT)  # every other pattern is a key's
+    elif m := _EXPECTED.match(message):
+        message = f"must be {_words(m['want'])}, not {_words(m['got'])}"
+    elif m := _EMPTY.match(message):
+        message = "empty: " + ("write some text" if m["what"] == "str" else "give at least one")
     return field, message
+
+
+_EXPECTED = re.compile(r"^Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`$")
+_EMPTY = re.compile(r"^Expected `(?P<what>\w+)` of length >= 1$")
+_TYPE_WORDS = {"str": "text", "int": "a whole number", "float": "a number",
+               "bool": "true or false", "array": "a list", "object": "an object"}
+
+
+def _words(types: str) -> str:
+    """msgspec's `str | null` as words a person knows: "text"."""
+    names = [t for t in types.split(" | ") if t != "null"] or ["null"]
+    return " or ".join(_TYPE_WORDS.get(t, t) for t in names)
 
 
 _PATTERN_HINTS = {
@@ -330,8 +349,10 @@ def decode(raw: bytes) -> dict:
         body = msgspec.json.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
         raise Invalid([("", f"not valid JSON ({e}): fix the syntax")]) from None
-    if not isinstance(body, dict):
-        raise Invalid([("", f"a JSON {type(body).__name__} where an event object belongs")])
+    if not isinstance(body, dict):  # named as JSON names it, not as Python does (NoneType)
+        what = {list: "array", str: "string", int: "number", float: "number",
+                bool: "boolean"}.get(type(body), "null")
+        raise Invalid([("", f"a JSON {what} where an event object belongs")])
     return body
 
 
@@ -358,13 +379,12 @@ def _check(event: Event) -> list[tuple[str, str]]:
     if spec is None:
         return [("type", f"unknown type {event.type!r}; use one of: {', '.join(TYPES)}")]
     problems: list[tuple[str, str]] = []
+    if event.id[:10] > LAST_ULID_TIME:
+        problems.append(("id", "its time is after the year 9999: not an id cooplog can file"))
     try:
         data = msgspec.convert(event.data, spec.data)
     except msgspec.ValidationError as e:
-        field, message = _explain(e, "data.", spec.data)
-        if "matching regex" in message and field != "data.status":
-            message = _KEY_HINT
-        problems.append((field, message))
+        problems.append(_explain(e, "data", spec.data))
         data = None
     if spec.dated:
         for field in ("occurred", "summary"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import CooplogError
@@ -62,10 +63,29 @@ def commit_files(root: Path, paths: list[Path], message: str, identity: str) -> 
     ident = []
     if not config(root, "user.email"):
         ident = ["-c", f"user.email={identity}", "-c", f"user.name={identity}"]
-    added = _retrying(root, "add", "--", *relative)
-    if added.returncode != 0:
-        raise CooplogError(f"git add failed: {_last_line(added)}")
-    committed = _retrying(root, *ident, "commit", "--quiet", "-m", message, "--", *relative)
-    if committed.returncode != 0:
-        _retrying(root, "reset", "--quiet", "--", *relative)
-        raise CooplogError(f"git commit failed: {_last_line(committed)}")
+    with _one_at_a_time(root):
+        added = _retrying(root, "add", "--", *relative)
+        if added.returncode != 0:
+            raise CooplogError(f"git add failed: {_last_line(added)}")
+        committed = _retrying(root, *ident, "commit", "--quiet", "-m", message, "--",
+                              *relative)
+        if committed.returncode != 0:
+            _retrying(root, "reset", "--quiet", "--", *relative)
+            raise CooplogError(f"git commit failed: {_last_line(committed)}")
+
+
+@contextmanager
+def _one_at_a_time(root: Path):
+    """Let one cooplog at a time add and commit. `git commit -- PATHS` reads the index
+    before it takes index.lock and writes that copy back, so another process's `git add`
+    in between is lost (its commit then fails) and a commit just made can show as a
+    staged deletion. Retrying on index.lock alone does not prevent that."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: git's index lock and the retries are all there is
+        yield
+        return
+    git_dir = Path(run(root, "rev-parse", "--git-dir").stdout.strip())
+    with open((root / git_dir) / "cooplog.lock", "a") as lock:  # root / absolute = absolute
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # unlocked when the file is closed

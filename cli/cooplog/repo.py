@@ -47,6 +47,7 @@ def install_hook(root: Path) -> Path:
         raise CooplogError(
             f"{hook}: a pre-commit hook that cooplog did not write is there; "
             "move it aside, then run `cooplog hooks install` again",
+            exit_code=USAGE,  # nothing is wrong with the data
         )
     hook.write_text(PRE_COMMIT)
     hook.chmod(hook.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)

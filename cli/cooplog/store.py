@@ -58,6 +58,11 @@ class Store:
         return event
 
     def placement_problems(self, path: Path, event_id: str) -> list[tuple[str, str]]:
+        """Only one file can sit where an id belongs, so a duplicate id shows up here."""
+        expected = self.path_for(event_id)
+        if self.relpath(path) != self.relpath(expected) and expected.exists():
+            return [("id", f"duplicate: {self.relpath(expected)} has this id: "
+                           "remove this copy")]
         if path.stem != event_id:
             return [("id", f"the file is named {path.name} but holds id {event_id}: "
                            f"an event lives in {event_id}.json")]

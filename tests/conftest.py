@@ -1,0 +1,87 @@
+"""Every test gets a git that ignores the user's configuration, and no cooplog settings."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cooplog import append, repo
+from cooplog.cli import app
+from cooplog.store import Store
+from helpers import RECORDER, SEED, git
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _isolate(patch: pytest.MonkeyPatch, home: Path) -> None:
+    patch.setenv("HOME", str(home))
+    patch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for role in ("AUTHOR", "COMMITTER"):
+        patch.setenv(f"GIT_{role}_NAME", "Test Author")
+        patch.setenv(f"GIT_{role}_EMAIL", "author@example.org")
+    for name in ("COOPLOG_USER", "COOPLOG_ROOT", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        patch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def isolated_git(tmp_path_factory, monkeypatch):
+    _isolate(monkeypatch, tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture(scope="session")
+def _templates(tmp_path_factory) -> tuple[Path, Path]:
+    """A new log and a seeded one, made once (with git isolated too) and copied per test."""
+    with pytest.MonkeyPatch.context() as patch:
+        _isolate(patch, tmp_path_factory.mktemp("home"))
+        empty = tmp_path_factory.mktemp("new") / "log"
+        repo.init(empty)
+        git(empty, "config", "user.email", RECORDER)
+        git(empty, "config", "user.name", "Recorder")
+        seeded = tmp_path_factory.mktemp("seeded") / "log"
+        shutil.copytree(empty, seeded, symlinks=True)
+        append.append(Store(seeded), [(f"seed {i}", body) for i, body in enumerate(SEED)],
+                      message="seed")
+    return empty, seeded
+
+
+@pytest.fixture
+def log(tmp_path, _templates) -> Path:
+    """A new, empty log with a recorder identity in its git config."""
+    return shutil.copytree(_templates[0], tmp_path / "log", symlinks=True)
+
+
+@pytest.fixture
+def seeded(tmp_path, _templates) -> Path:
+    """A log where the organizations and entities of helpers.SEED exist (one commit)."""
+    return shutil.copytree(_templates[1], tmp_path / "log", symlinks=True)
+
+
+@pytest.fixture
+def cli():
+    """Run `cooplog --root ROOT ARGS...` in-process; stdout and stderr stay apart."""
+    runner = CliRunner()
+
+    def invoke(root, *args, input=None):
+        return runner.invoke(app, ["--root", str(root), *map(str, args)], input=input,
+                             catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory) -> Path:
+    """The repository's sample log (events/, 2008–2009) built once into a scratch database:
+    tests that read the real record share it and never touch the repository."""
+    from cooplog.projection import Projection
+
+    db = tmp_path_factory.mktemp("sample") / "cooplog.db"
+    projection = Projection(Store(REPO), db)
+    try:
+        projection.build()
+    finally:
+        projection.close()
+    return db

@@ -1,0 +1,294 @@
+"""Appending through the core: checked before written, all or nothing, committed alone, and
+whatever it accepts passes `validate`."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cooplog import append, events
+from cooplog.check import check_log
+from cooplog.errors import CooplogError, Problem
+from cooplog.store import Store
+from helpers import ENTITIES, ORGS, RECORDER, SEED, commits, committed_files, event_files, git
+from strategies import bodies, level0
+
+ACTIVITY = {"type": "activity.noted", "occurred": "2009-05", "summary": "Gave a lecture.",
+            "orgs": ["wco"]}
+
+
+def test_append_writes_validates_and_commits_one_event(seeded):
+    store = Store(seeded)
+    before = event_files(seeded)
+    (event, path), = append.append(store, [("t", ACTIVITY)])
+    assert event.recorded_by == RECORDER
+    assert event_files(seeded) == sorted([*before, store.relpath(path)])
+    assert store.read(path) == event
+    assert commits(seeded)[0] == "activity.noted: Gave a lecture. (2009-05)"
+    assert committed_files(seeded) == [store.relpath(path)]
+    assert git(seeded, "status", "--porcelain").stdout == ""
+
+
+def test_a_batch_is_all_or_nothing_and_names_every_bad_body(seeded):
+    before, head = event_files(seeded), commits(seeded)
+    batch = [("line 1", ACTIVITY), ("line 2", {**ACTIVITY, "occurred": "2009-13"}),
+             ("line 3", ACTIVITY), ("line 4", {**ACTIVITY, "orgs": ["nowhere"]})]
+    with pytest.raises(CooplogError) as refused:
+        append.append(Store(seeded), batch)
+    assert str(refused.value) == "1 problem(s); nothing was written"
+    assert [str(p) for p in refused.value.problems] == [
+        "line 2: occurred: '2009-13' has no month 13: use EDTF level 0 such as 2009, 2009-03, "
+        "2009-03-23 or 2009-03-23/2009-05-11"]
+    del batch[1]
+    with pytest.raises(CooplogError) as refused:
+        append.append(Store(seeded), batch)
+    assert [p.path for p in refused.value.problems] == ["line 4"]
+    assert (event_files(seeded), commits(seeded)) == (before, head)
+
+
+def test_a_batch_may_register_what_it_names(log):
+    batch = [("1", {**ACTIVITY, "orgs": ["basel"]}),
+             ("2", {"type": "organization.registered",
+                    "data": {"key": "basel", "name": "Basel Convention", "category": "mea"}})]
+    written = append.append(Store(log), batch, message="import: 2 events")
+    assert [e.type for e, _ in written] == ["activity.noted", "organization.registered"]
+    assert [e.id for e, _ in written] == sorted(e.id for e, _ in written)  # order kept
+    assert commits(log)[0] == "import: 2 events"
+    assert check_log(Store(log)) == []
+
+
+def test_a_key_is_created_once(seeded):
+    body = {"type": "agreement.signed", "occurred": "2009", "summary": "Signed again.",
+            "data": {"key": "wco-mou", "kind": "mou", "title": "Another", "parties": ["wco"]}}
+    with pytest.raises(CooplogError) as refused:
+        append.append(Store(seeded), [("t", body), ("u", {**body, "data": {
+            **body["data"], "key": "new-mou"}}), ("v", {**body, "data": {
+                **body["data"], "key": "new-mou"}})])
+    assert refused.value.problems == [
+        Problem("t", "data.key", "'wco-mou' exists already: choose another key"),
+        Problem("v", "data.key", "'new-mou' exists already: choose another key"),
+    ]
+
+
+def test_who_records_it(log, monkeypatch):
+    store = Store(log)
+    assert append.append(store, [("t", ACTIVITY | {"orgs": []})])[0][0].recorded_by == RECORDER
+    monkeypatch.setenv("COOPLOG_USER", "office@example.org")
+    assert append.recorder(log, None) == "office@example.org"
+    assert append.recorder(log, "me@example.org") == "me@example.org"
+    monkeypatch.delenv("COOPLOG_USER")
+    git(log, "config", "--unset", "user.email")
+    with pytest.raises(CooplogError) as refused:
+        append.append(store, [("t", ACTIVITY | {"orgs": []})])
+    assert (refused.value.exit_code, str(refused.value)) == (2, (
+        "recorded_by: who is recording? pass --by EMAIL, set COOPLOG_USER, "
+        "or set git config user.email"))
+
+
+def test_a_commit_takes_only_its_own_file(seeded):
+    (seeded / "notes.txt").write_text("staged, not mine")
+    git(seeded, "add", "notes.txt")
+    (event, path), = append.append(Store(seeded), [("t", ACTIVITY)])
+    assert committed_files(seeded) == [Store(seeded).relpath(path)]
+    assert git(seeded, "status", "--porcelain").stdout == "A  notes.txt\n"
+
+
+def test_no_commit_and_no_repository(seeded, tmp_path):
+    (event, path), = append.append(Store(seeded), [("t", ACTIVITY)], commit=False)
+    assert git(seeded, "status", "--porcelain", "--untracked-files=all").stdout == (
+        f"?? {Store(seeded).relpath(path)}\n")
+    plain = tmp_path / "plain"
+    (event, path), = append.append(Store(plain), [("t", {**ACTIVITY, "orgs": []})],
+                                   by="a@example.org")
+    assert path.is_file() and not (plain / ".git").exists()
+
+
+def test_headline():
+    def headline(**body):
+        return append.headline(events.Event(
+            id="01M8E5GJKGV3RS3DTR98H6BCFN", schema=1, recorded_at="2026-11-27T09:31:18Z",
+            recorded_by="a", orgs=[], **body))
+
+    assert headline(type="meeting.attended", occurred="2010-03-02/2010-03-05", summary="S.",
+                    data={"title": "29th session of the WCO Enforcement Committee",
+                          "role": "presenter"}) == (
+        "meeting.attended: 29th session of the WCO Enforcement Committee "
+        "(2010-03-02/2010-03-05)")
+    assert headline(type="status.changed", occurred="2009", summary="S.",
+                    data={"subject": "hs", "status": "accepted"}) == (
+        "status.changed: hs accepted (2009)")
+    assert headline(type="activity.noted", occurred="2009", summary="x" * 120, data={}) == (
+        "activity.noted: " + "x" * 99 + "… (2009)")
+
+
+# --- correct and retract -----------------------------------------------------------------
+
+
+def _meeting(root) -> events.Event:
+    body = {"type": "meeting.attended", "occurred": "2009-03", "summary": "Attended.",
+            "orgs": ["wco"], "data": {"title": "Enforcement Committee", "role": "observer"}}
+    return append.append(Store(root), [("t", body)])[0][0]
+
+
+def test_correct_appends_a_correction(seeded):
+    meeting = _meeting(seeded)
+    (correction, path), = append.correct(Store(seeded), meeting.id, {
+        "data.role": "presenter", "orgs": ["wco", "unep"]}, "It was a presentation.")
+    assert events.to_dict(correction) == {
+        "id": correction.id, "type": "event.corrected", "schema": 1,
+        "recorded_at": correction.recorded_at, "recorded_by": RECORDER, "orgs": [],
+        "data": {"target": meeting.id, "set": {"data.role": "presenter",
+                                               "orgs": ["wco", "unep"]},
+                 "reason": "It was a presentation."}}
+    assert commits(seeded)[0] == f"event.corrected: {meeting.id}"
+    assert check_log(Store(seeded)) == []
+
+
+@pytest.mark.parametrize(("changes", "problems"), [
+    ({"occurred": "2009-13"}, ["--set occurred: '2009-13' has no month 13: use EDTF level 0 "
+                               "such as 2009, 2009-03, 2009-03-23 or 2009-03-23/2009-05-11"]),
+    ({"data.role": "boss"}, ["--set data.role: Invalid enum value 'boss'; use one of: "
+                             "participant, observer, presenter, organizer, co-organizer, host"]),
+    ({"data.title": None}, ["--set data.title: missing: this field is required"]),
+    ({"orgs": ["nowhere"]}, ["--set orgs[0]: unknown organization 'nowhere': register it with "
+                             "`cooplog add organization --key nowhere ...` or fix the key"]),
+])
+def test_correct_refuses_a_change_that_makes_the_target_invalid(seeded, changes, problems):
+    meeting = _meeting(seeded)
+    before, head = event_files(seeded), commits(seeded)
+    with pytest.raises(CooplogError) as refused:
+        append.correct(Store(seeded), meeting.id, changes, "Because.")
+    assert str(refused.value) == f"the correction would make {meeting.id} invalid; " \
+                                 "nothing was written"
+    assert [str(p) for p in refused.value.problems] == problems
+    assert (event_files(seeded), commits(seeded)) == (before, head)
+
+
+def test_correct_and_retract_refuse_an_unknown_target(seeded):
+    unknown = append.mint_ids(1)[0]
+    where = Store(seeded).relpath(Store(seeded).path_for(unknown))
+    for attempt in (lambda: append.correct(Store(seeded), unknown, {"summary": "S."}, "R."),
+                    lambda: append.retract(Store(seeded), unknown, "R.")):
+        with pytest.raises(CooplogError) as refused:
+            attempt()
+        assert (refused.value.exit_code, str(refused.value)) == (
+            1, f"{where}: no event has the id {unknown}")
+
+
+def test_retract_and_retract_the_retraction(seeded):
+    meeting = _meeting(seeded)
+    (retraction, _), = append.retract(Store(seeded), meeting.id, "Recorded twice.")
+    assert retraction.data == {"target": meeting.id, "reason": "Recorded twice."}
+    (undo, _), = append.retract(Store(seeded), retraction.id, "It was not a duplicate.")
+    assert undo.data["target"] == retraction.id
+    assert commits(seeded)[:2] == [f"event.retracted: {retraction.id}",
+                                   f"event.retracted: {meeting.id}"]
+    assert check_log(Store(seeded)) == []
+
+
+# --- properties --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A log holding helpers.SEED, not a git repository: copied for each example."""
+    root = tmp_path_factory.mktemp("template")
+    append.append(Store(root), [(str(i), body) for i, body in enumerate(SEED)],
+                  by="seed@example.org", commit=False)
+    return root
+
+
+def _copy(template: Path, folder: str) -> Store:
+    shutil.copytree(template, Path(folder) / "log")
+    return Store(Path(folder) / "log")
+
+
+PROPERTY = settings(max_examples=40, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+KINDS = {}
+for _key, _kind in ENTITIES.items():
+    KINDS.setdefault(_kind, []).append(_key)
+
+
+def _entity(kinds):
+    return st.sampled_from([key for kind in kinds for key in KINDS.get(kind, [])])
+
+
+VALID = dict(types=[t for t in events.TYPES if not t.startswith("event.")],
+             org=st.sampled_from(sorted(ORGS)),
+             new_key=st.from_regex(r"new-[a-z0-9]{1,8}", fullmatch=True), entity=_entity)
+
+
+@PROPERTY
+@given(bodies(**VALID))
+def test_add_accepts_every_valid_body_and_validate_agrees(template, body):
+    with tempfile.TemporaryDirectory() as folder:
+        store = _copy(template, folder)
+        (event, path), = append.append(store, [("t", body)], by="a@example.org",
+                                       commit=False)
+        assert store.read(path) == event
+        assert check_log(store) == []
+
+
+MESSY = dict(VALID, org=st.sampled_from([*sorted(ORGS), "nowhere"]),
+             new_key=st.sampled_from(["new-one", "wco", "wco-mou"]),
+             entity=lambda kinds: st.sampled_from(sorted(ENTITIES) + ["missing"]),
+             when=st.one_of(level0, st.sampled_from(["2009-13", "0000", "", "2009?"])))
+
+
+@PROPERTY
+@given(bodies(**MESSY))
+def test_whatever_add_writes_passes_validate(template, body):
+    with tempfile.TemporaryDirectory() as folder:
+        store = _copy(template, folder)
+        before = event_files(store.root)
+        try:
+            append.append(store, [("t", body)], by="a@example.org", commit=False)
+        except CooplogError:
+            assert event_files(store.root) == before
+        else:
+            assert check_log(store) == []
+
+
+orgs_or_not = st.sampled_from(["wco", "unep", "nowhere"])
+CHANGES = {  # a field and values for it, right and wrong
+    "summary": st.sampled_from(["A summary.", ""]),
+    "occurred": st.one_of(level0, st.sampled_from(["2009-13", "0000"])),
+    "orgs": st.lists(orgs_or_not, max_size=2),
+    "source": st.sampled_from(["A source.", None]),
+    "data.title": st.sampled_from(["A title.", None]),
+    "data.to": orgs_or_not,
+    "data.parent": st.one_of(orgs_or_not, st.none()),
+    "data.parties": st.lists(orgs_or_not, max_size=2),
+    "data.funder": orgs_or_not,
+    "data.category": st.sampled_from(["mea", "ngo"]),
+}
+changes = st.lists(st.sampled_from(sorted(CHANGES)), min_size=1, max_size=2, unique=True) \
+    .flatmap(lambda names: st.fixed_dictionaries({name: CHANGES[name] for name in names}))
+
+
+@settings(PROPERTY, max_examples=100)
+@given(st.integers(0, len(SEED) - 1), changes, st.booleans())
+def test_whatever_a_correction_writes_passes_validate(template, index, change, as_json):
+    """Through `correct`, or as an event.corrected body given to `add --json`."""
+    with tempfile.TemporaryDirectory() as folder:
+        store = _copy(template, folder)
+        target = sorted(store.files())[index].stem
+        before = event_files(store.root)
+        try:
+            if as_json:
+                append.append(store, [("stdin", {"type": "event.corrected", "data": {
+                    "target": target, "set": change, "reason": "Because."}})],
+                              by="a@example.org", commit=False)
+            else:
+                append.correct(store, target, change, "Because.", by="a@example.org",
+                               commit=False)
+        except CooplogError:
+            assert event_files(store.root) == before
+        else:
+            assert check_log(store) == []
