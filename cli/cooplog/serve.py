@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 
 import yaml
@@ -21,6 +23,11 @@ SETTINGS = {
     "facet_time_limit_ms": 500,
 }
 
+# What cooplog's own metadata.yml says about the sample log it ships with, not about
+# cooplog: a log with its own metadata.yml gets none of it.
+DESCRIPTIVE = {"title", "description", "description_html", "license", "license_url",
+               "source", "source_url"}
+
 # The running watcher's status, for the health endpoint (`/-/cooplog.json`).
 WATCHER: Watcher | None = None
 
@@ -39,6 +46,8 @@ def metadata(root: Path, db_path: Path) -> dict:
     Datasette names it."""
     ours = _load(Path(__file__).resolve().parents[2] / "metadata.yml")
     theirs = _load(Path(root) / "metadata.yml")
+    if theirs:  # a log that describes itself: none of the sample log's description
+        ours = {k: v for k, v in ours.items() if k not in DESCRIPTIVE}
     merged = {**ours, **{k: v for k, v in theirs.items() if k != "databases"}}
     databases = {}
     for name in {*ours.get("databases", {}), *theirs.get("databases", {})}:
@@ -87,7 +96,22 @@ def serve(root: Path, db_path: Path | None, host: str, port: int, polling: bool 
         app = datasette(root, db_path).app()
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
         announce(f"cooplog: serving {root} at http://{host}:{port}/ (Ctrl-C stops)")
-        server.run()
+        # uvicorn re-raises the signal that stopped it once it has shut down: Ctrl-C comes
+        # back as KeyboardInterrupt, and SIGTERM (a service manager's stop) is made to as
+        # well, so that both end here cleanly, with the watcher joined, and exit 0.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
     finally:
         watcher.stop()
         WATCHER = None
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -4,10 +4,21 @@ Datasette already opens the database with mode=ro; this refuses every method tha
 write before any view sees it, and 404s paths that Datasette 0.65 would redirect off-site
 (`//host`, `/\\host`, `/%5Chost`)."""
 
+import logging
 import time
 
+import datasette.handle_exception as default_handler
 from datasette import hookimpl
 from datasette.utils.asgi import Response
+
+# Datasette 0.65's default error handler prints every exception with rich when rich is
+# installed (typer brings it): a traceback with its locals for each 404, and for a path that
+# matches no route (`/a/b/c/d/e`) rich itself raises ("Value for 'trace' required"), so the
+# 404 becomes a 500. The handler still renders the page; server errors are logged below.
+if getattr(default_handler, "rich", None) is not None:
+    default_handler.rich = None
+
+log = logging.getLogger("cooplog.serve")
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 OFF_SITE = ("//", "/\\", "/%5c")
@@ -53,6 +64,13 @@ async def cooplog_status(datasette):
         "recent_errors": status.errors[-5:],
     }
     return Response.json(body, status=200 if status and status.alive else 503)
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    if getattr(exception, "status", 500) >= 500:
+        log.error("%s %s: %s", request.method, request.path, exception, exc_info=exception)
+    return None  # Datasette's own handler renders the error page
 
 
 @hookimpl

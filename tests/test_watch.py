@@ -1,0 +1,328 @@
+"""The watcher (cooplog.watch.Watcher) with the real watchdog observers, in a temporary log:
+notifications apply files as they come, a start catches up with whatever changed while
+stopped, and the periodic reconciliation heals notifications that never arrived. Every test
+stops and joins its watcher; none may leave a `cooplog-watch` thread behind."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from ulid import ULID
+
+from cooplog import events, watch
+from cooplog.projection import Projection
+from cooplog.store import Store
+
+TIMEOUT = 20.0
+QUIET = 600.0  # a reconciliation period no test outlives: only notifications can help
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_behind():
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        left = [t for t in threading.enumerate() if t.is_alive() and t not in before]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not [t for t in threading.enumerate() if t.name == "cooplog-watch"]
+    assert not left, f"threads left running: {left}"
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    store = Store(tmp_path / "log")
+    store.events_dir.mkdir(parents=True)
+    return store
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    return tmp_path / "db" / "cooplog.db"
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def new_ids(count: int, when: datetime | None = None) -> list[str]:
+    first = ULID.from_datetime(when) if when else ULID()
+    return [str(ULID.from_int(int(first) + i)) for i in range(count)]
+
+
+def body(event_id: str, summary: str | None = None) -> dict:
+    recorded = ULID.from_str(event_id).datetime.astimezone(timezone.utc)
+    return {"id": event_id, "type": "activity.noted", "schema": 1,
+            "recorded_at": recorded.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "recorded_by": "watch@example.org", "occurred": "2009",
+            "summary": summary or f"Activity {event_id}.", "orgs": [], "data": {}}
+
+
+def write(store: Store, event_id: str, summary: str | None = None) -> Path:
+    """An event file, as `cooplog add` writes one (atomically)."""
+    return store.write(events.validate(body(event_id, summary)))
+
+
+def drop(store: Store, event_id: str) -> Path:
+    """An event file written in place, without ceremony (as a copy or a checkout would)."""
+    path = store.path_for(event_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(events.encode(body(event_id)))
+    return path
+
+
+def query(db: Path, sql: str, params=()) -> list[tuple]:
+    conn = sqlite3.connect(db, timeout=10)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def wait_for(db: Path, sql: str, predicate, params=(), timeout: float = TIMEOUT,
+             what: str = "") -> list[tuple]:
+    """Poll the database (a separate connection) until predicate(rows) holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = query(db, sql, params)
+        if predicate(rows):
+            return rows
+        if time.monotonic() > deadline:
+            pytest.fail(f"after {timeout} s, {what or sql} still fails; last rows: {rows[:5]}")
+        time.sleep(0.05)
+
+
+def event_ids(db: Path) -> set[str]:
+    return {i for (i,) in query(db, "select id from events")}
+
+
+def wait_for_ids(db: Path, expected: set[str], timeout: float = TIMEOUT) -> None:
+    wait_for(db, "select id from events", lambda rows: {i for (i,) in rows} == expected,
+             timeout=timeout, what=f"events == {len(expected)} expected ids")
+
+
+def problems(db: Path) -> set[str]:
+    return {p for (p,) in query(db, "select path from problems")}
+
+
+@contextlib.contextmanager
+def watching(store: Store, db: Path, **options):
+    options.setdefault("reconcile_every", QUIET)
+    watcher = watch.Watcher(store, db, **options)
+    with watcher:
+        assert watcher.status.alive
+        yield watcher
+    assert not watcher.status.alive
+
+
+def events_rows(db: Path) -> list[tuple]:
+    return query(db, "select * from events order by id")
+
+
+def fresh_build(store: Store, db: Path) -> Path:
+    other = db.parent / "fresh.db"
+    other.unlink(missing_ok=True)
+    projection = Projection(store, other)
+    try:
+        projection.build()
+    finally:
+        projection.close()
+    return other
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+def test_a_burst_of_2000_files_all_arrive(store, db):
+    ids = new_ids(2000)
+    files = [(store.path_for(i), events.encode(body(i))) for i in ids]
+    files[0][0].parent.mkdir(parents=True)  # so that only file notifications tell
+    with watching(store, db) as w:
+        for path, raw in files:  # all at once, as a checkout writes them
+            path.write_bytes(raw)
+        wait_for(db, "select count(*) from events", lambda rows: rows[0][0] == 2000,
+                 timeout=40, what="2,000 events")
+        assert event_ids(db) == set(ids)
+        assert query(db, "select count(*) from problems") == [(0,)]
+        assert w.status.errors == []
+        assert w.status.healed == 0  # every one of them came by notification
+
+
+def test_a_file_moved_in_from_outside_arrives(store, db, tmp_path):
+    (event_id,) = new_ids(1)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    staged = outside / f"{event_id}.json"
+    staged.write_bytes(events.encode(body(event_id)))
+    store.path_for(event_id).parent.mkdir(parents=True)
+    with watching(store, db) as w:
+        os.rename(staged, store.path_for(event_id))
+        wait_for_ids(db, {event_id})
+        assert w.status.healed == 0
+
+
+def test_a_file_renamed_inside_events_follows_its_new_name(store, db):
+    """A misplaced file renamed to where it belongs: the problem goes, the event stays."""
+    (event_id,) = new_ids(1)
+    right = store.path_for(event_id)
+    wrong = right.parent / f"x{event_id}.json"
+    right.parent.mkdir(parents=True)
+    wrong.write_bytes(events.encode(body(event_id)))
+    with watching(store, db):
+        assert problems(db) == {store.relpath(wrong)}
+        os.rename(wrong, right)
+        wait_for(db, "select path from problems", lambda rows: rows == [],
+                 what="the misplaced file's problem goes")
+        wait_for(db, "select path from events", lambda rows: rows == [(store.relpath(right),)])
+
+
+def test_a_file_written_slowly_ends_projected_not_a_problem(store, db):
+    (event_id,) = new_ids(1)
+    path = store.path_for(event_id)
+    path.parent.mkdir(parents=True)
+    raw = events.encode(body(event_id))
+    with watching(store, db) as w:
+        with open(path, "wb") as f:
+            f.write(raw[: len(raw) // 2])
+            f.flush()
+            time.sleep(0.3)  # a slow writer, not an assertion
+            f.write(raw[len(raw) // 2:])
+        wait_for_ids(db, {event_id})
+        wait_for(db, "select path from problems", lambda rows: rows == [],
+                 what="no problem left for the slowly written file")
+        # the half-written file was retried, never applied as a broken file first
+        assert w.status.applied == 1
+        assert w.status.errors == []
+
+
+def test_a_file_in_a_new_month_folder_arrives(store, db):
+    ids = new_ids(3, datetime(2031, 1, 15, tzinfo=timezone.utc))
+    with watching(store, db):
+        assert not (store.events_dir / "2031").exists()
+        for event_id in ids:
+            path = write(store, event_id)
+            assert store.relpath(path).startswith("events/2031/01/")
+        wait_for_ids(db, set(ids))
+        assert problems(db) == set()
+
+
+def test_a_file_deleted_while_running_disappears(store, db):
+    keep, gone = new_ids(2)
+    write(store, keep)
+    path = write(store, gone)
+    with watching(store, db):
+        assert event_ids(db) == {keep, gone}
+        path.unlink()
+        wait_for_ids(db, {keep})
+    assert query(db, "select path from _files") == [(store.relpath(store.path_for(keep)),)]
+
+
+def test_a_bad_file_stays_a_problem_until_removed(store, db):
+    bad_id, good_id = new_ids(2)
+    bad = store.path_for(bad_id)
+    bad.parent.mkdir(parents=True)
+    with watching(store, db):
+        bad.write_text('{"id": "' + bad_id + '", "type": ', encoding="utf-8")
+        rel = store.relpath(bad)
+        wait_for(db, "select path, message from problems", lambda rows: [p for p, _ in rows]
+                 == [rel], what="the bad file is a problem")
+        (message,) = [m for p, m in query(db, "select path, message from problems")]
+        assert message  # in words a person can act on
+        write(store, good_id)
+        wait_for_ids(db, {good_id})
+        assert problems(db) == {rel}  # a new good file fixes nothing about it
+        bad.unlink()
+        wait_for(db, "select path from problems", lambda rows: rows == [],
+                 what="removing the bad file clears its problem")
+        assert event_ids(db) == {good_id}
+
+
+def test_the_polling_observer_works(store, db):
+    (event_id,) = new_ids(1)
+    store.path_for(event_id).parent.mkdir(parents=True)
+    with watching(store, db, polling=True) as w:
+        write(store, event_id)
+        wait_for_ids(db, {event_id})
+        assert w.status.healed == 0
+
+
+# --- catching up ------------------------------------------------------------------------------
+
+
+def test_a_restart_catches_up_with_what_changed_while_stopped(store, db):
+    ids = new_ids(6)
+    for event_id in ids[:4]:
+        write(store, event_id)
+    with watching(store, db):
+        assert event_ids(db) == set(ids[:4])
+    # stopped: two files added (one in a new month), two removed
+    later = new_ids(1, datetime(2031, 2, 1, tzinfo=timezone.utc))
+    for event_id in ids[4:] + later:
+        write(store, event_id)
+    for event_id in ids[:2]:
+        store.path_for(event_id).unlink()
+    with watching(store, db):
+        # start() returns once caught up: no waiting needed
+        assert event_ids(db) == set(ids[2:] + later)
+        assert events_rows(db) == events_rows(fresh_build(store, db))
+
+
+def test_stop_joins_even_with_work_pending(store, db):
+    ids = new_ids(300)
+    store.path_for(ids[0]).parent.mkdir(parents=True)
+    w = watch.Watcher(store, db, reconcile_every=QUIET)
+    w.start()
+    try:
+        for event_id in ids:
+            drop(store, event_id)
+    finally:
+        started = time.monotonic()
+        w.stop()
+    assert time.monotonic() - started < 10
+    assert not w.status.alive
+    # whatever it had not applied, the next start catches up with
+    with watching(store, db):
+        assert event_ids(db) == set(ids)
+
+
+# --- reconciliation ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def blind(monkeypatch):
+    """A handler that hears nothing, as when the kernel's queue overflows."""
+    monkeypatch.setattr(watch._Handler, "on_any_event", lambda self, event: None)
+
+
+@pytest.mark.parametrize("already", [0, 2], ids=["empty-log", "log-with-files"])
+def test_dropped_notifications_are_healed_by_reconciliation(store, db, blind, caplog, already):
+    old = new_ids(already)
+    for event_id in old:
+        write(store, event_id)
+    every = 1.0
+    with caplog.at_level(logging.WARNING, logger="cooplog.watch"):
+        with watching(store, db, reconcile_every=every) as w:
+            assert event_ids(db) == set(old)
+            (event_id,) = new_ids(1)
+            write(store, event_id)
+            written = time.monotonic()
+            wait_for_ids(db, {*old, event_id}, timeout=every + 10)
+            assert time.monotonic() - written < every + 5
+            wait_for(db, "select 1", lambda rows: w.status.healed >= 1, timeout=5,
+                     what="status.healed counts the change")
+            if old:  # a removal no notification reported is healed too
+                store.path_for(old[0]).unlink()
+                wait_for_ids(db, {*old[1:], event_id}, timeout=every + 10)
+    warnings = [r for r in caplog.records
+                if r.name == "cooplog.watch" and r.levelno == logging.WARNING]
+    assert warnings, "reconciliation healed a change silently"
+    assert "reconciliation" in warnings[0].getMessage()
