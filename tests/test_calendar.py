@@ -1,0 +1,179 @@
+"""Meetings as iCalendar (calendar_export, `cooplog export ics`, the `.ics` feed): all-day
+spans with the exclusive DTEND that RFC 5545 requires, partial dates as README's "Calendar"
+says, read back with a real parser (icalendar)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import icalendar
+import pytest
+from ulid import ULID
+
+from cooplog import append, calendar_export, serve
+from cooplog.projection import Projection
+from cooplog.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+BY = "calendar@example.org"
+
+
+def vevents(data: bytes) -> dict[str, icalendar.Event]:
+    """The calendar's events by UID, after a strict parse."""
+    cal = icalendar.Calendar.from_ical(data)
+    assert cal["version"] == "2.0" and cal["prodid"]
+    return {str(e["uid"]): e for e in cal.walk("VEVENT")}
+
+
+def sample_export(sample_db):
+    conn = sqlite3.connect(sample_db)
+    try:
+        return calendar_export.export(conn)
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("occurred, expected", [
+    ("2009-03-24/2009-03-26", (date(2009, 3, 24), date(2009, 3, 27))),
+    ("2009-07-13", (date(2009, 7, 13), date(2009, 7, 14))),
+    ("2009-12-31", (date(2009, 12, 31), date(2010, 1, 1))),
+    ("2009-11", (date(2009, 11, 1), date(2009, 12, 1))),
+    ("2009-02", (date(2009, 2, 1), date(2009, 3, 1))),
+    ("2009-11/2010-02", (date(2009, 11, 1), date(2010, 3, 1))),
+    ("2009-03-23/2009-05", (date(2009, 3, 23), date(2009, 6, 1))),
+    ("2009", None),
+    ("2008/2009", None),
+    ("2009-11-04/2010", None),
+])
+def test_spans_are_all_day_with_an_exclusive_end(occurred, expected):
+    assert calendar_export.span(occurred) == expected
+
+
+def test_the_sample_log_exports_every_meeting_with_days_or_months(sample_db):
+    data, left_out = sample_export(sample_db)
+    events = vevents(data)
+    conn = sqlite3.connect(sample_db)
+    meetings = dict(conn.execute("select event_id, occurred from meetings").fetchall())
+    conn.close()
+    assert len(events) + len(left_out) == len(meetings) == 40
+    assert {row["occurred"] for row in left_out} == {"2009", "2008/2009"}
+    for uid, event in events.items():
+        event_id = uid.removesuffix("@cooplog")
+        first, end = calendar_export.span(meetings[event_id])
+        # all-day: dates, not date-times, and no time zone to move them
+        assert type(event.decoded("dtstart")) is date and type(event.decoded("dtend")) is date
+        assert (event.decoded("dtstart"), event.decoded("dtend")) == (first, end)
+        assert event.decoded("dtend") > event.decoded("dtstart")
+        assert event.decoded("dtstamp").tzinfo is not None
+
+
+def test_a_three_day_meeting_is_written_as_the_standard_says(sample_db):
+    data, _ = sample_export(sample_db)
+    text = data.decode("utf-8")
+    assert "\r\n" in text  # RFC 5545 lines end in CRLF
+    block = next(b for b in text.split("BEGIN:VEVENT")
+                 if "Regional workshop on Trade and Environment" in b)
+    assert "DTSTART;VALUE=DATE:20090324\r\n" in block
+    assert "DTEND;VALUE=DATE:20090327\r\n" in block
+    assert "TRANSP:OPAQUE" in block
+
+
+def test_a_month_only_meeting_spans_its_month_marked_and_free(sample_db):
+    data, _ = sample_export(sample_db)
+    gef = next(e for e in vevents(data).values()
+               if str(e["summary"]).startswith("GEF Council meetings"))
+    assert (gef.decoded("dtstart"), gef.decoded("dtend")) == (date(2009, 11, 1),
+                                                              date(2009, 12, 1))
+    assert str(gef["summary"]) == "GEF Council meetings (2009-11, days not recorded)"
+    assert str(gef["transp"]) == "TRANSPARENT"
+    assert "Recorded as 2009-11: the exact days are not known." in str(gef["description"])
+
+
+def test_place_coordinates_and_kind_are_carried(sample_db):
+    data, _ = sample_export(sample_db)
+    enforcement = next(e for e in vevents(data).values()
+                       if str(e["summary"]) == "29th session of the WCO Enforcement Committee")
+    assert str(enforcement["location"]) == "Brussels, Belgium"
+    latitude, longitude = enforcement["geo"].latitude, enforcement["geo"].longitude
+    assert (round(latitude), round(longitude)) == (51, 4)
+    assert [str(c) for c in enforcement["categories"].cats] == ["meeting", "attended"]
+    planned = [e for e in vevents(data).values() if "planned" in e["categories"].cats]
+    assert len(planned) == 1
+
+
+def test_the_export_is_a_function_of_the_log(sample_db, tmp_path):
+    first, _ = sample_export(sample_db)
+    again = Projection(Store(REPO), tmp_path / "cooplog.db")
+    try:
+        again.build()
+        second, _ = calendar_export.export(again.conn)
+    finally:
+        again.close()
+    assert first == second
+
+
+def test_the_datasette_feed_says_what_the_file_says(sample_db):
+    ds = serve.datasette(REPO, sample_db)
+    response = asyncio.run(ds.client.get("/cooplog/meetings_calendar.ics"))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/calendar")
+    feed = icalendar.Calendar.from_ical(response.content)
+    assert str(feed["x-wr-calname"]) == "Meetings calendar"
+    data, _ = sample_export(sample_db)
+
+    def fields(events):
+        return {uid: (e.decoded("dtstart"), e.decoded("dtend"), str(e["summary"]))
+                for uid, e in events.items()}
+
+    assert fields(vevents(response.content)) == fields(vevents(data))
+    page = asyncio.run(ds.client.get("/cooplog/meetings_calendar"))
+    assert "/cooplog/meetings_calendar.ics" in page.text  # offered on the query page
+
+
+def test_export_ics_command(sample_db, cli, tmp_path):
+    target = tmp_path / "meetings.ics"
+    result = cli(REPO, "--db", sample_db, "export", "ics", "--output", target)
+    assert result.exit_code == 0, result.output
+    assert len(vevents(target.read_bytes())) == 34
+    assert "left out, dated only to the year" in result.stderr
+    assert "Children, Environment and Health Conference" in result.stderr
+    to_stdout = cli(REPO, "--db", sample_db, "export", "ics")
+    assert to_stdout.exit_code == 0
+    assert to_stdout.stdout_bytes == target.read_bytes()
+
+
+def test_a_correction_moves_the_event_and_its_stamp(log, monkeypatch):
+    def minted_at(when: datetime):
+        monkeypatch.setattr(append, "mint_ids", lambda count: [
+            str(ULID.from_timestamp(when.timestamp() + i)) for i in range(count)])
+
+    store = Store(log)
+    minted_at(datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc))
+    (org, _), (meeting, _) = append.append(store, [
+        ("org", {"type": "organization.registered",
+                 "data": {"key": "wco", "name": "World Customs Organization",
+                          "category": "intergovernmental"}}),
+        ("meeting", {"type": "meeting.planned", "occurred": "2026-03-02/2026-03-05",
+                     "summary": "The Secretariat will present at the Enforcement Committee.",
+                     "orgs": ["wco"],
+                     "data": {"title": "Enforcement Committee", "role": "presenter",
+                              "location": {"city": "Brussels", "country": "BE"}}}),
+    ], by=BY, commit=False)
+    minted_at(datetime(2026, 2, 1, 12, 30, tzinfo=timezone.utc))
+    append.correct(store, meeting.id, {"occurred": "2026-03-03/2026-03-06"}, "moved by a day",
+                   by=BY, commit=False)
+    projection = Projection(store)
+    try:
+        projection.build()
+        data, left_out = calendar_export.export(projection.conn)
+    finally:
+        projection.close()
+    assert left_out == []
+    (event,) = vevents(data).values()
+    assert (event.decoded("dtstart"), event.decoded("dtend")) == (date(2026, 3, 3),
+                                                                  date(2026, 3, 7))
+    assert event.decoded("dtstamp") == datetime(2026, 2, 1, 12, 30, tzinfo=timezone.utc)
+    assert str(event["uid"]) == f"{meeting.id}@cooplog"

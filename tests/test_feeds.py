@@ -1,0 +1,147 @@
+"""What the published log offers beyond tables, configured in metadata.yml: the Atom feed of
+newly recorded events (datasette-atom), the map (datasette-cluster-map) and the dashboard
+(datasette-dashboards), over the repository's sample log, in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from cooplog import append, serve
+from cooplog.projection import Projection
+from cooplog.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+BY = "feeds@example.org"
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.fixture(scope="module")
+def ds(sample_db):
+    return serve.datasette(REPO, sample_db)
+
+
+def get(ds, path: str, **params):
+    response = asyncio.run(ds.client.get(path, params=params or None))
+    assert response.status_code == 200, (path, response.status_code, response.text[:500])
+    return response
+
+
+def sql(ds, query: str) -> list[dict]:
+    return get(ds, "/cooplog.json", sql=query, _shape="objects").json()["rows"]
+
+
+# --- Atom ----------------------------------------------------------------------------------
+
+
+def test_the_atom_feed_lists_the_newest_events_first(ds):
+    response = get(ds, "/cooplog/recent_events.atom")
+    assert response.headers["content-type"].startswith("application/xml")
+    feed = ET.fromstring(response.content)
+    assert feed.tag == f"{ATOM}feed"
+    assert feed.findtext(f"{ATOM}title") == "Newly recorded events"
+    entries = feed.findall(f"{ATOM}entry")
+    assert len(entries) == 100  # of 164: the latest hundred
+    keys = [(e.findtext(f"{ATOM}updated"), e.findtext(f"{ATOM}id")) for e in entries]
+    assert keys == sorted(keys, reverse=True)
+    newest = sql(ds, "select id from events order by recorded_at desc, id desc limit 1")[0]
+    assert keys[0][1] == f"urn:cooplog:event:{newest['id']}"
+    for entry in entries:
+        assert entry.findtext(f"{ATOM}title").strip()
+        assert entry.find(f"{ATOM}link").get("href").startswith("/cooplog/events/")
+        assert entry.findtext(f"{ATOM}author/{ATOM}name") == "secretariat@basel.example"
+
+
+def test_events_without_a_summary_get_a_title(log):
+    store = Store(log)
+    (org, _), (note, _) = append.append(store, [
+        ("org", {"type": "organization.registered",
+                 "data": {"key": "wco", "name": "World Customs Organization",
+                          "category": "intergovernmental"}}),
+        ("note", {"type": "activity.noted", "occurred": "2009-02", "orgs": ["wco"],
+                  "summary": "Sent a note to the customs network."}),
+    ], by=BY, commit=False)
+    (correction, _), = append.correct(store, note.id, {"occurred": "2009-03"}, "wrong month",
+                                      by=BY, commit=False)
+    (retraction, _), = append.retract(store, note.id, "sent by mistake", by=BY, commit=False)
+    projection = Projection(store)
+    try:
+        projection.build()
+    finally:
+        projection.close()
+    rows = get(serve.datasette(log), "/cooplog/recent_events.json",
+               _shape="objects").json()["rows"]
+    assert {r["atom_id"]: r["atom_title"] for r in rows} == {
+        f"urn:cooplog:event:{org.id}": "Registered: World Customs Organization",
+        f"urn:cooplog:event:{note.id}": "[retracted] Sent a note to the customs network.",
+        f"urn:cooplog:event:{correction.id}": f"Corrected {note.id}: wrong month",
+        f"urn:cooplog:event:{retraction.id}": f"Retracted {note.id}: sent by mistake",
+    }
+
+
+# --- the map -------------------------------------------------------------------------------
+
+
+def test_the_meetings_table_is_a_map(ds):
+    page = get(ds, "/cooplog/meetings").text
+    assert "datasette-cluster-map.js" in page
+    assert 'DATASETTE_CLUSTER_MAP_LATITUDE_COLUMN = "latitude"' in page
+    # Leaflet comes with the plugins, not from a CDN
+    assert "/-/static-plugins/datasette-leaflet/leaflet-v1.7.1.js" in page
+    assert "unpkg.com" not in page and "cdn." not in page
+
+
+def test_unplaced_meetings_say_why(ds):
+    rows = get(ds, "/cooplog/unplaced_meetings.json", _shape="objects").json()["rows"]
+    assert rows and all(r["why"] for r in rows)
+    assert "Port Ghalib" in {r["city"] for r in rows}
+
+
+# --- the dashboard -------------------------------------------------------------------------
+
+CHARTS = ["activities-by-year", "open-items", "busiest-partners", "meetings-map"]
+
+
+def dashboard(ds) -> dict:
+    return ds.plugin_config("datasette-dashboards")["cooperation"]
+
+
+def test_the_dashboard_page_has_its_charts(ds):
+    page = get(ds, "/-/dashboards/cooperation").text
+    assert "Cooperation at a glance" in page
+    for chart in CHARTS:
+        assert f'id="chart-{chart}"' in page
+    assert "vega-lite.min.js" in page  # the plugin's own copy
+    assert "cdn.jsdelivr" not in page
+
+
+def test_activities_per_year_by_group(ds):
+    rows = sql(ds, dashboard(ds)["charts"]["activities-by-year"]["query"])
+    by = {(r["year"], r["group"]): r["activities"] for r in rows}
+    assert by[("2008", "UNEP")] > 0 and by[("2009", "MEAs")] > 0
+    assert ("2008", "Non-governmental organizations / Networks") in by
+
+
+def test_open_requests_and_submissions(ds):
+    rows = sql(ds, dashboard(ds)["charts"]["open-items"]["query"])
+    assert {(r["kind"], r["to"]) for r in rows} == {
+        ("request", "wto"), ("submission", "wco"), ("submission", "montreal-protocol")}
+    assert {r["status"] for r in rows} == {"pending", "under-consideration", "no status yet"}
+
+
+def test_the_busiest_partners(ds):
+    rows = sql(ds, dashboard(ds)["charts"]["busiest-partners"]["query"])
+    assert len(rows) == 10
+    assert rows[0] == {"organization": "IMO", "activities": 12}
+    assert [r["activities"] for r in rows] == sorted((r["activities"] for r in rows),
+                                                     reverse=True)
+
+
+def test_the_dashboard_map_shows_placed_meetings(ds):
+    rows = sql(ds, dashboard(ds)["charts"]["meetings-map"]["query"])
+    assert rows and all(r["latitude"] is not None and r["longitude"] is not None
+                        for r in rows)
+    assert "Geneva" in {r["city"] for r in rows}
