@@ -182,6 +182,7 @@ def _data_options(struct, path=("data",)) -> list[OptionField]:
             options += _data_options(inner[0], (*path, field.name))
             continue
         origin = getattr(field.type, "__origin__", None)
+        origin = getattr(origin, "__origin__", origin)  # Annotated[list[Key], …] is a list too
         kind = "list" if origin is list else "flag" if bool in (field.type, *inner) else "text"
         name = SINGULAR.get(field.name, field.name)
         choices = events.choices(struct, field.name)
@@ -218,7 +219,7 @@ def body_from_options(spec, options: list[OptionField], values: dict[str, Any]) 
     body: dict[str, Any] = {"type": spec.name, "data": {}}
     for option in options:
         value = values.get(option.param)
-        if value is None or value == [] or (option.kind == "flag" and value is False):
+        if value is None or value == []:  # --not-online says false; no flag says nothing
             continue
         if option.path == ("documents",):
             value = [_document(v) for v in value]
@@ -258,7 +259,7 @@ def _make_add_command(spec):
         flag = option.flag if option.kind != "flag" else f"{option.flag}/--not-{option.flag[2:]}"
         info = typer.Option(flag, help=option.help, show_default=False)
         if option.required:
-            annotation = str
+            annotation = list[str] if option.kind == "list" else str
             default = inspect.Parameter.empty
         params.append(inspect.Parameter(option.param, inspect.Parameter.KEYWORD_ONLY,
                                         default=default, annotation=Annotated[annotation, info]))
@@ -450,13 +451,15 @@ def serve(
 class ReportFormat(str, Enum):
     md = "md"
     html = "html"
+    docx = "docx"
 
 
 @app.command()
 def report(
     ctx: typer.Context,
     period: Annotated[str, typer.Option(help="EDTF period, e.g. 2008/2009 or 2009-03.")],
-    format_: Annotated[ReportFormat, typer.Option("--format", help="md or html.")]
+    format_: Annotated[ReportFormat, typer.Option(
+        "--format", help="md, html or docx (a Word file: needs --output).")]
     = ReportFormat.md,
     output: Annotated[Optional[Path], typer.Option(help="Write here instead of stdout.")]
     = None,
@@ -469,12 +472,21 @@ def report(
     from . import report as reporting_
 
     with reporting():
+        if format_ is ReportFormat.docx and output is None:
+            raise CooplogError("--format docx: a Word file needs --output FILE.docx",
+                               exit_code=USAGE)
         projection = _projection(ctx)
         try:
             projection.catch_up()
             content = reporting_.build(projection.conn, period, org=org, group=group)
         finally:
             projection.close()
+        if format_ is ReportFormat.docx:
+            from . import report_docx
+
+            report_docx.write(content, output)
+            typer.echo(f"wrote {output}", err=True)
+            return
         text = (reporting_.markdown(content) if format_ is ReportFormat.md
                 else reporting_.html_document(content))
         if output is None:
@@ -482,6 +494,106 @@ def report(
         else:
             output.write_text(text, encoding="utf-8")
             typer.echo(f"wrote {output}", err=True)
+
+
+export_app = typer.Typer(no_args_is_help=True, help="The log in other programs' formats.")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("ics")
+def export_ics(
+    ctx: typer.Context,
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+):
+    """Meetings as an iCalendar file: all-day events over the days recorded; a meeting
+    dated only to the year is left out and named on stderr."""
+    from . import calendar_export
+
+    with reporting():
+        projection = _projection(ctx)
+        try:
+            projection.catch_up()
+            data, left_out = calendar_export.export(projection.conn)
+        finally:
+            projection.close()
+    if output is None:
+        typer.echo(data, nl=False)
+    else:
+        output.write_bytes(data)
+        typer.echo(f"wrote {output}", err=True)
+    for row in left_out:
+        typer.echo(f"left out, dated only to the year: {row['event_id']} {row['occurred']} "
+                   f"{row['title']}", err=True)
+
+
+# --- audit and sync (git) ---------------------------------------------------------------
+
+Json = Annotated[bool, typer.Option("--json", help="JSON for scripts.")]
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    event_id: Annotated[str | None, typer.Argument(
+        metavar="[ID]", help="One event: its whole trail of corrections and retractions.")]
+    = None,
+    since: Annotated[str | None, typer.Option(
+        metavar="DATE", help="Only what was committed on or after this day (YYYY-MM-DD).")]
+    = None,
+    by: Annotated[str | None, typer.Option(
+        "--by", metavar="WHO", help="Only what WHO (part of a name or email) recorded or "
+                                    "committed.")] = None,
+    json_: Json = False,
+):
+    """Who recorded what, and when: each event beside the git commit that added it."""
+    from . import audit
+
+    with reporting():
+        entries = audit.history(ctx.obj.root, event_id, since=since, by=by)
+    if json_:
+        typer.echo(json.dumps([e.to_dict() for e in entries], ensure_ascii=False, indent=2))
+        return
+    for entry in entries:
+        typer.echo(entry.line())
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    range_: Annotated[str | None, typer.Option(
+        "--range", metavar="A..B", help="Only these commits (any git rev-list range), e.g. "
+                                        "in a pre-receive hook or CI job.")] = None,
+    json_: Json = False,
+):
+    """Prove the log append-only from its git history; exit 1 on any breach."""
+    from . import audit
+
+    with reporting():
+        report = audit.verify(ctx.obj.root, range_)
+    if json_:
+        typer.echo(json.dumps({"commits": report.commits, "files": report.files,
+                               "breaches": [f.to_dict() for f in report.breaches],
+                               "warnings": [f.to_dict() for f in report.warnings]},
+                              ensure_ascii=False, indent=2))
+    else:
+        for finding in report.findings:
+            typer.echo(f"{'breach' if finding.breach else 'warning'}: {finding.problem()}")
+        typer.echo(f"{report.commits} commit(s), {report.files} event file(s): "
+                   f"{len(report.breaches)} breach(es), {len(report.warnings)} warning(s)",
+                   err=True)
+    if report.breaches:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sync(ctx: typer.Context):
+    """Fetch, verify, rebase onto and push to the upstream (else origin), then catch up."""
+    from . import sync as syncing
+
+    with reporting():
+        done = syncing.sync(ctx.obj.root, ctx.obj.db)
+    typer.echo(f"synced with {done.remote} {done.branch}: {done.incoming} commit(s) in, "
+               f"{done.outgoing} out")
 
 
 def main() -> None:

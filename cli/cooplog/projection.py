@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import singledispatch
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import msgspec
 import sqlite_utils
 
-from . import check, dates, events
+from . import check, dates, events, places
 from .errors import CooplogError
 from .schema import ENTITY_TABLES, TABLES, ensure_shape
 from .store import Store
@@ -94,10 +94,12 @@ def _(data: events.OrganizationUpdated, event, rows):
 def _(data: events.MeetingAttended, event, rows):
     when = _when(event)
     location = data.location or events.Location()
+    latitude, longitude = places.locate(location.city, location.country) or (None, None)
     rows.add("meetings", event_id=event.id, title=data.title, role=data.role,
              planned=int(event.type == "meeting.planned"), city=location.city,
              country=location.country, online=None if data.online is None else int(data.online),
-             organizer=_dumps(data.organizer), **when, year=int(when["occurred_start"][:4]))
+             organizer=_dumps(data.organizer), **when, year=int(when["occurred_start"][:4]),
+             latitude=latitude, longitude=longitude)
 
 
 def _entity(data, event, rows):
@@ -199,6 +201,15 @@ class Lookups:
             "order by id", [event_id])]
 
 
+def _claimed_id(raw: bytes) -> str | None:
+    """The id an invalid file's body gives itself, if it is one."""
+    try:
+        claim = events.decode(raw).get("id")
+    except events.Invalid:
+        return None
+    return claim if isinstance(claim, str) and events.ULID_RE.fullmatch(claim) else None
+
+
 def _event(original: str) -> events.Event:
     return msgspec.convert(json.loads(original), events.Event)
 
@@ -265,7 +276,9 @@ class Projection:
                 return False
             self.conn.execute("delete from _files where path = ?", [rel])
             self.conn.execute("delete from _file_problems where path = ?", [rel])
-            self._refresh(self._release(row[0], rel) if row[0] else set())
+            self.conn.execute("delete from _claims where path = ?", [rel])
+            dirty = self._release(row[0], rel) if row[0] else set()
+            self._refresh(dirty | self._recheck_claims(rel))
         return True
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> dict:
@@ -292,9 +305,39 @@ class Projection:
                 progress(1)
         for rel in known.keys() - seen:
             removed += self.forget(rel)
+        with self.conn:
+            self._record_commits()
         return {"applied": applied, "removed": removed}
 
-    def _ingest(self, path: Path) -> set[str] | None:
+    def _record_commits(self) -> None:
+        """Bring `commits` and `events.commit_sha` up to git's HEAD, walking only the
+        commits after the last one recorded."""
+        from . import audit
+
+        last = self.conn.execute("select value from _state where name = 'last_commit'"
+                                 ).fetchone()
+        commits = audit.commits_since(self.store.root, last[0] if last else None)
+        for commit in commits:
+            self.conn.execute(
+                "insert or replace into commits (sha, author, email, committed_at, message) "
+                "values (?, ?, ?, ?, ?)", [commit[k] for k in TABLES["commits"][0]])
+        added = {}
+        for commit in commits:  # a path committed on two branches: the first counts
+            for path in commit["added"]:
+                added.setdefault(path, commit["sha"])
+        self.conn.executemany("insert or replace into _added (path, sha) values (?, ?)",
+                              added.items())
+        self.conn.executemany("update events set commit_sha = ? where path = ?",
+                              [(sha, path) for path, sha in added.items()])
+        if commits:
+            self.conn.execute("insert or replace into _state (name, value) "
+                              "values ('last_commit', ?)", [commits[-1]["sha"]])
+
+    def _ingest(self, path: Path, force: bool = False, recheck: bool = True
+                ) -> set[str] | None:
+        """Record the file's state; the ids whose rows need refreshing, or None if it was
+        already recorded as it is (unless `force`). `recheck`: a new path may turn other
+        files' "misplaced" into "duplicate" (see `_recheck_claims`)."""
         rel = self.store.relpath(path)
         previous = self.conn.execute(
             "select size, mtime_ns, sha256, event_id from _files where path = ?", [rel]
@@ -305,24 +348,29 @@ class Projection:
         except OSError as e:
             stat, raw = None, None
             problem = [("", f"cannot be read ({e.strerror}): check its permissions")]
-        if stat and previous and previous[:2] == (stat.st_size, stat.st_mtime_ns):
+        if not force and stat and previous and previous[:2] == (stat.st_size, stat.st_mtime_ns):
             return None
         sha = hashlib.sha256(raw).hexdigest() if raw is not None else None
-        if previous and sha == previous[2] and sha is not None:
+        if not force and previous and sha == previous[2] and sha is not None:
             self.conn.execute("update _files set mtime_ns = ? where path = ?",
                               [stat.st_mtime_ns, rel])
             return None
-        event = None
+        event = claim = None
         if raw is not None:
             try:
                 event = self.store.read(path)
                 problem = []
             except events.Invalid as e:
                 problem = e.problems
+                claim = _claimed_id(raw)
         self.conn.execute("delete from _file_problems where path = ?", [rel])
         self.conn.executemany(
             "insert or ignore into _file_problems (path, field, message) values (?, ?, ?)",
             [(rel, f, m) for f, m in problem])
+        self.conn.execute("delete from _claims where path = ?", [rel])
+        if claim:
+            self.conn.execute("insert into _claims (path, event_id) values (?, ?)",
+                              [rel, claim])
         self.conn.execute(
             "insert or replace into _files (path, size, mtime_ns, sha256, event_id, "
             "_applied_at) values (?, ?, ?, ?, ?, ?)",
@@ -337,6 +385,21 @@ class Projection:
             if holder is None or holder[0] >= rel:
                 self._put_original(event, rel)
                 dirty.add(event.id)
+        if recheck and previous is None:
+            dirty |= self._recheck_claims(rel)
+        return dirty
+
+    def _recheck_claims(self, rel: str) -> set[str]:
+        """A file appeared at `rel` or went from it: read again the other files naming the
+        id whose place that is, since `Store.read` calls such a file a duplicate while the
+        place is taken and misplaced once it is free."""
+        dirty: set[str] = set()
+        for (other,) in self.conn.execute(
+                "select path from _claims where event_id = ? and path != ?",
+                [PurePosixPath(rel).stem, rel]).fetchall():
+            path = self.store.root / other
+            if path.exists() or path.is_symlink():  # else it is being forgotten too
+                dirty |= self._ingest(path, force=True, recheck=False) or set()
         return dirty
 
     def _release(self, event_id: str, rel: str) -> set[str]:
@@ -359,9 +422,11 @@ class Projection:
         return dirty
 
     def _put_original(self, event: events.Event, rel: str) -> None:
+        added = self.conn.execute("select sha from _added where path = ?", [rel]).fetchone()
         columns = {"id": event.id, **event_columns(event), "path": rel, "retracted": 0,
                    "retracted_by": None, "corrected": 0, "corrected_by": None,
-                   "original": json.dumps(events.to_dict(event), ensure_ascii=False)}
+                   "original": json.dumps(events.to_dict(event), ensure_ascii=False),
+                   "commit_sha": added[0] if added else None}
         names = ", ".join(columns)
         self.conn.execute(
             f"insert or replace into events ({names}) values ({', '.join('?' * len(columns))})",
@@ -418,10 +483,10 @@ class Projection:
         self.conn.execute(f"update events set {assignments} where id = ?",
                           [*columns.values(), event.id])
         rows = Rows()
-        for correction, message in resolved.refused:
-            rows.add("_correction_problems", target=event.id, correction=correction,
-                     message=message)
-        if not resolved.retracted_by:
+        if not resolved.retracted_by:  # a retracted event's corrections are moot
+            for correction, message in resolved.refused:
+                rows.add("_correction_problems", target=event.id, correction=correction,
+                         message=message)
             current_rows(event, rows)
         return rows
 
@@ -516,11 +581,12 @@ class Projection:
                 self.conn.execute(f"delete from [{table}]")
             count = 0
             for path in self.store.files():
-                self._ingest(path)
+                self._ingest(path, recheck=False)  # every file is read now as it is
                 count += 1
                 if progress:
                     progress(1)
             self._refresh_all()
+            self._record_commits()
         return {"files": count}
 
     def _refresh_all(self) -> None:
@@ -528,9 +594,10 @@ class Projection:
         ids = [i for (i,) in self.conn.execute("select id from events order by id")]
         for start in range(0, len(ids), BATCH):
             rows = Rows()
+            batch = ids[start:start + BATCH]
             for (original,) in self.conn.execute(
-                    "select original from events where id in (%s)"
-                    % ",".join("?" * len(ids[start:start + BATCH])), ids[start:start + BATCH]):
+                    f"select original from events where id in ({','.join('?' * len(batch))})",
+                    batch):
                 resolved = resolve(lookups, _event(original))
                 batch_rows = self._rewrite(resolved)
                 for table, items in batch_rows.tables.items():

@@ -14,6 +14,10 @@ from . import dates
 from .errors import USAGE, CooplogError
 
 NOTHING = "No activity recorded in this period."
+EMPTY = "No activities recorded in this period."
+# The annex table's two columns.
+COLUMNS = ("International and regional organizations and multilateral environmental "
+           "agreements", "Activities")
 
 GROUPS = {
     "unep": "UNEP",
@@ -31,6 +35,12 @@ class Activity:
     summary: str
     place: str | None
     event_id: str
+
+    @property
+    def line(self) -> str:
+        """The bullet's text, as every format prints it."""
+        place = f" ({self.place})" if self.place else ""
+        return f"{self.occurred}{place}: {self.summary}"
 
 
 @dataclass
@@ -64,7 +74,8 @@ def title_for(start: date, end: date) -> str:
     return f"Report on international cooperation from {start.isoformat()} to {end.isoformat()}"
 
 
-def _place(city: str | None, country: str | None) -> str | None:
+def place(city: str | None, country: str | None) -> str | None:
+    """The place as people read it, "City, Country" (the country's common name), or None."""
     if country:
         import pycountry
 
@@ -108,7 +119,7 @@ def build(conn, period: str, org: str | None = None, group: str | None = None) -
         if not orgs or orgs[-1].key != key:
             orgs.append(Organization(key, name, acronym))
         if event_id is not None:
-            orgs[-1].activities.append(Activity(occurred, summary, _place(city, country),
+            orgs[-1].activities.append(Activity(occurred, summary, place(city, country),
                                                 event_id))
     groups = [(GROUPS[c], by_group[c]) for c in GROUPS if c in by_group]
     return Report(title_for(start, end), period, groups)
@@ -117,14 +128,13 @@ def build(conn, period: str, org: str | None = None, group: str | None = None) -
 def markdown(report: Report) -> str:
     lines = [f"# {report.title}", ""]
     if not report.groups:
-        lines += ["No activities recorded in this period.", ""]
+        lines += [EMPTY, ""]
     for heading, organizations in report.groups:
         lines += [f"## {heading}", ""]
         for org in organizations:
             lines += [f"### {org.heading}", ""]
             for activity in org.activities:
-                place = f" ({activity.place})" if activity.place else ""
-                lines.append(f"- {activity.occurred}{place}: {activity.summary}")
+                lines.append(f"- {activity.line}")
             if not org.activities:
                 lines.append(f"- {NOTHING}")
             lines.append("")
@@ -136,10 +146,9 @@ def html_body(report: Report) -> str:
     e = html.escape
     parts = [f"<h1>{e(report.title)}</h1>"]
     if not report.groups:
-        parts.append("<p>No activities recorded in this period.</p>")
-    parts.append('<table class="cooplog-report"><thead><tr><th>International and regional '
-                 "organizations and multilateral environmental agreements</th>"
-                 "<th>Activities</th></tr></thead><tbody>")
+        parts.append(f"<p>{EMPTY}</p>")
+    parts.append(f'<table class="cooplog-report"><thead><tr><th>{e(COLUMNS[0])}</th>'
+                 f"<th>{e(COLUMNS[1])}</th></tr></thead><tbody>")
     for heading, organizations in report.groups:
         parts.append(f'<tr class="group"><th colspan="2">{e(heading)}</th></tr>')
         for org in organizations:

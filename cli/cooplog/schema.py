@@ -4,6 +4,8 @@ names start with `_` are bookkeeping."""
 
 from __future__ import annotations
 
+import hashlib
+
 import sqlite_utils
 
 # Tables the projection owns: name -> (columns, primary key, foreign keys).
@@ -17,7 +19,7 @@ TABLES: dict[str, tuple[dict, object, list]] = {
             "retracted": int, "retracted_by": str, "corrected": int, "corrected_by": str,
             "original": str, "commit_sha": str,
         },
-        "id", [],
+        "id", [("commit_sha", "commits", "sha")],
     ),
     "organizations": (
         {
@@ -37,6 +39,7 @@ TABLES: dict[str, tuple[dict, object, list]] = {
             "event_id": str, "title": str, "role": str, "planned": int, "city": str,
             "country": str, "online": int, "organizer": str, "occurred": str,
             "occurred_start": str, "occurred_end": str, "year": int,
+            "latitude": float, "longitude": float,
         },
         "event_id", [("event_id", "events", "id")],
     ),
@@ -89,6 +92,13 @@ TABLES: dict[str, tuple[dict, object, list]] = {
         },
         "key", [("event_id", "events", "id"), ("funder", "organizations", "key")],
     ),
+    # Who recorded what, from git: the commits that added event files (empty when the log is
+    # not a git repository); `events.commit_sha` names the one that added each file.
+    "commits": (
+        {"sha": str, "author": str, "email": str, "committed_at": str, "message": str},
+        "sha", [],
+    ),
+    "_added": ({"path": str, "sha": str}, "path", []),
     # Bookkeeping: which file state has been applied (the tracking record), what each
     # current event creates and names, and per-file problems.
     "_files": (
@@ -99,6 +109,9 @@ TABLES: dict[str, tuple[dict, object, list]] = {
     "_file_problems": (
         {"path": str, "field": str, "message": str}, ("path", "field", "message"), [],
     ),
+    # Files that are not valid events but name an id: whether one is a duplicate or only
+    # misplaced depends on whether a file sits where that id belongs (Store.read).
+    "_claims": ({"path": str, "event_id": str}, "path", []),
     "_keys": (
         {"namespace": str, "key": str, "kind": str, "role": str, "event_id": str},
         ("namespace", "key", "event_id"), [],
@@ -125,8 +138,8 @@ INDEXES = [
     ("statuses", ["subject"]), ("statuses", ["status"]), ("organizations", ["category"]),
     ("agreements", ["status"]), ("submissions", ["status"]), ("requests", ["status"]),
     ("projects", ["status"]), ("mandates", ["mandate"]), ("revisions", ["agreement"]),
-    ("_files", ["event_id"]), ("_keys", ["key"]), ("_keys", ["event_id"]),
-    ("_refs", ["key"]), ("_correction_problems", ["correction"]),
+    ("events", ["commit_sha"]), ("commits", ["committed_at"]), ("_files", ["event_id"]), ("_keys", ["key"]), ("_keys", ["event_id"]),
+    ("_refs", ["key"]), ("_correction_problems", ["correction"]), ("_claims", ["event_id"]),
 ]
 
 _FILE_OF = "(select path from events where id = {})"
@@ -161,9 +174,13 @@ select {_FILE_OF.format('r.event_id')}, r.field,
   from _refs r
  where case r.namespace
          when 'event' then not exists (select 1 from events e where e.id = r.key)
+         -- the key's first creator (the smaller id wins) must be of a kind named here
          else not exists (select 1 from _keys k where k.namespace = r.namespace
                           and k.key = r.key and k.role = 'create'
-                          and instr(',' || r.kinds || ',', ',' || k.kind || ','))
+                          and instr(',' || r.kinds || ',', ',' || k.kind || ',')
+                          and k.event_id = (select min(w.event_id) from _keys w
+                                            where w.namespace = k.namespace
+                                            and w.key = k.key and w.role = 'create'))
        end
 union all
 select {_FILE_OF.format('c.correction')}, 'data.set', c.message, c.correction
@@ -185,22 +202,65 @@ union all
 select 'submission', key, title, to_org, status, status_since, event_id
   from submissions where status is null or status in ('pending', 'under-consideration', 'deferred')
 """,
+    # Meetings the map cannot show, and why: no place recorded, or one the gazetteer lacks
+    # (places.py never guesses).
+    "unplaced_meetings": """
+select event_id, title, occurred, city, country, online,
+       case when city is null and online = 1 then 'online'
+            when city is null and country is null then 'no place recorded'
+            when city is null then 'no city recorded, only the country'
+            when country is null then 'no country recorded'
+            else 'no place named ' || city || ' in ' || country || ' in the gazetteer'
+       end as why
+  from meetings where latitude is null
+""",
+    # Meetings as calendar_export turns them into iCalendar events: `updated` (DTSTAMP) is
+    # when the record last changed, its latest applied correction included.
+    "calendar": """
+select m.event_id, m.title, m.occurred, m.occurred_start, m.occurred_end, m.planned, m.role,
+       m.city, m.country, m.latitude, m.longitude, e.summary,
+       max(e.recorded_at, coalesce((select max(c.recorded_at) from json_each(e.corrected_by) j
+                                    join events c on c.id = j.value), '')) as updated
+  from meetings m join events e on e.id = m.event_id
+""",
 }
 
 FTS_COLUMNS = ["summary", "title"]
 
 
+def _fingerprint() -> int:
+    """A number that changes whenever the declared shape does (kept in user_version)."""
+    shape = repr((TABLES, INDEXES, VIEWS, FTS_COLUMNS)).encode()
+    return int.from_bytes(hashlib.sha256(shape).digest()[:4], "big") >> 1 or 1
+
+
 def ensure_shape(db: sqlite_utils.Database) -> None:
-    """Create whatever of the shape is missing; running it again changes nothing."""
+    """Create whatever of the shape is missing; running it again changes nothing. A
+    database of another shape (made by another cooplog version) is emptied first: it is
+    derived, and the next catch-up rebuilds it from the files."""
     db.execute("pragma journal_mode = wal")
-    created = []
-    for name, (columns, pk, fks) in TABLES.items():
-        table = db.table(name)
-        if not table.exists():
-            table.create(columns, pk=pk, not_null=_not_null(pk))
-            created += [(name, *fk) for fk in fks]
-    if created:  # after all tables exist, since some refer to each other
-        db.add_foreign_keys(created)
+    fingerprint = _fingerprint()
+    if db.execute("pragma user_version").fetchone()[0] != fingerprint:
+        with db.conn:
+            for view in db.view_names():
+                db.execute(f"drop view [{view}]")
+            for table in db.table_names(fts5=True):
+                db.execute(f"drop table if exists [{table}]")
+            for table in db.table_names():
+                db.execute(f"drop table if exists [{table}]")
+            db.execute(f"pragma user_version = {fingerprint}")
+    # Foreign keys are declared as each table is created, referred-to tables first: adding
+    # them afterwards (db.add_foreign_keys) rebuilds every table, ten times slower.
+    missing = [name for name in TABLES if not db.table(name).exists()]
+    while missing:
+        ready = [name for name in missing
+                 if not any(other in missing and other != name for _, other, _ in TABLES[name][2])]
+        if not ready:
+            raise RuntimeError(f"foreign keys refer to each other in a cycle: {missing}")
+        for name in ready:
+            columns, pk, fks = TABLES[name]
+            db.table(name).create(columns, pk=pk, not_null=_not_null(pk), foreign_keys=fks)
+        missing = [name for name in missing if name not in ready]
     for table, columns in INDEXES:
         db.table(table).create_index(columns, if_not_exists=True)
     for name, sql in VIEWS.items():

@@ -1,0 +1,362 @@
+"""cooplog's benchmarks, each measured side by side with its floor in the same run.
+
+    .venv/bin/python tests/bench/run.py --events 100000 [--repeat 3] [--only build,watch,...]
+
+Generates a synthetic log of valid schema-1 events of every type (organizations, meetings,
+agreements, submissions, requests, projects, statuses, partnerships, corrections,
+retractions, Chinese summaries, partial dates), measures, and prints a table and one JSON
+line of figures (medians of --repeat runs). Not collected by pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ulid import ULID
+
+from cooplog import events
+from cooplog.store import Store
+
+BIN = Path(sys.executable).parent
+COOPLOG = str(BIN / "cooplog")
+CATEGORIES = ["unep", "mea", "un", "intergovernmental", "network", "other"]
+CITIES = [("Geneva", "CH"), ("Brussels", "BE"), ("Nairobi", "KE"), ("Tokyo", "JP"),
+          ("Doha", "QA"), (None, "BW")]
+WORDS_ZH = ["秘书处", "海关", "观察员", "危险废物", "合作", "会议"]
+
+
+# --- the synthetic log ---------------------------------------------------------------
+
+
+def _ulid(when: datetime, n: int) -> str:
+    millis = int(when.timestamp() * 1000)
+    return str(ULID.from_bytes(millis.to_bytes(6, "big") + n.to_bytes(10, "big")))
+
+
+def synthetic_log(root: Path, count: int, seed: int = 1) -> None:
+    """Write `count` valid events under root/events, as `cooplog add` would lay them out."""
+    rng = random.Random(seed)
+    store = Store(root)
+    (root / "events").mkdir(parents=True, exist_ok=True)
+    orgs = [f"org-{i}" for i in range(max(20, count // 200))]
+    entities: list[str] = []
+    ids: list[str] = []
+    start = datetime(2020, 1, 1, tzinfo=timezone.utc).timestamp()
+    for n in range(count):
+        when = datetime.fromtimestamp(start + n * 60, tz=timezone.utc)
+        event_id = _ulid(when, n)
+        body = _body(rng, n, orgs, entities, ids)
+        body = {"id": event_id, "recorded_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "recorded_by": "bench@example.org", "schema": 1, **body}
+        path = store.path_for(event_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(events.encode(body))
+        ids.append(event_id)
+
+
+def _occurred(rng: random.Random) -> str:
+    year = rng.randint(1995, 2030)
+    kind = rng.random()
+    if kind < 0.2:
+        return str(year)
+    if kind < 0.4:
+        return f"{year}-{rng.randint(1, 12):02d}"
+    day = f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    return day if kind < 0.8 else f"{day}/{year + 1}-01-{rng.randint(1, 28):02d}"
+
+
+def _body(rng, n, orgs, entities, ids) -> dict:
+    if n < len(orgs):
+        return {"type": "organization.registered", "orgs": [],
+                "data": {"key": orgs[n], "name": f"Organization {n}",
+                         "category": CATEGORIES[n % len(CATEGORIES)]}}
+    some = rng.sample(orgs, rng.randint(1, 3))
+    summary = (f"{rng.choice(WORDS_ZH)}第{n}次活动。" if rng.random() < 0.2
+               else f"The Secretariat took part in activity number {n} on hazardous wastes.")
+    common = {"occurred": _occurred(rng), "summary": summary, "orgs": some,
+              "mandates": ["IX/11"] if rng.random() < 0.1 else []}
+    roll = rng.random()
+    if roll < 0.35:
+        city, country = rng.choice(CITIES)
+        location = {"country": country, **({"city": city} if city else {})}
+        return {**common, "type": rng.choice(["meeting.attended", "meeting.planned"]),
+                "data": {"title": f"Meeting {n}", "role": "participant",
+                         "location": location}}
+    if roll < 0.45:
+        key = f"entity-{n}"
+        entities.append(key)
+        kind = rng.choice(["agreement", "submission", "request", "project"])
+        data = {"agreement": {"key": key, "kind": "mou", "title": f"MoU {n}",
+                              "parties": some},
+                "submission": {"key": key, "to": some[0], "title": f"Submission {n}",
+                               "items": ["a", "b"]},
+                "request": {"key": key, "to": some[0], "subject": f"request {n}"},
+                "project": {"key": key, "title": f"Project {n}", "countries": ["CI"]}}[kind]
+        type_ = {"agreement": "agreement.signed", "submission": "submission.made",
+                 "request": "request.made", "project": "project.proposed"}[kind]
+        return {**common, "type": type_, "data": data}
+    if roll < 0.60 and entities:
+        return {**common, "type": "status.changed",
+                "data": {"subject": rng.choice(entities),
+                         "status": rng.choice(["pending", "accepted", "rejected"])}}
+    if roll < 0.63:
+        return {**common, "type": "partnership.joined",
+                "data": {"partnership": "PACE", "role": "member"}}
+    if roll < 0.66 and ids:
+        return {"type": "event.corrected", "orgs": [],
+                "data": {"target": rng.choice(ids[len(orgs):] or ids),
+                         "set": {"summary": f"Corrected summary {n}."}, "reason": "typo"}}
+    if roll < 0.68 and ids:
+        return {"type": "event.retracted", "orgs": [],
+                "data": {"target": rng.choice(ids[len(orgs):] or ids), "reason": "twice"}}
+    return {**common, "type": "activity.noted", "data": {}}
+
+
+# --- measuring ---------------------------------------------------------------------------
+
+
+def timed(command: list[str], **kwargs) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of a child process."""
+    code = ("import resource, subprocess, sys, time, json; t = time.perf_counter(); "
+            "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
+            "e = time.perf_counter() - t; "
+            "print(json.dumps([e, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
+            "r.returncode]))")
+    out = subprocess.run([sys.executable, "-c", code, *command], capture_output=True,
+                         text=True, check=True, **kwargs).stdout
+    seconds, rss_kb, returncode = json.loads(out)
+    if returncode != 0:
+        raise SystemExit(f"{command} failed with {returncode}")
+    return seconds, rss_kb / 1024
+
+
+FLOOR = textwrap.dedent('''
+    import os, sqlite3, sys, msgspec
+    root, db = sys.argv[1], sys.argv[2]
+    conn = sqlite3.connect(db)
+    conn.execute("create table events (id text primary key, type text, body text)")
+    conn.execute("create table event_orgs (event_id text, org_key text)")
+    rows, links = [], []
+    for folder, _, names in os.walk(os.path.join(root, "events")):
+        for name in names:
+            if name.endswith(".json"):
+                with open(os.path.join(folder, name), "rb") as f:
+                    raw = f.read()
+                body = msgspec.json.decode(raw)
+                rows.append((body["id"], body["type"], raw.decode()))
+                links += [(body["id"], org) for org in body.get("orgs", [])]
+    with conn:
+        conn.executemany("insert into events values (?, ?, ?)", rows)
+        conn.executemany("insert into event_orgs values (?, ?)", links)
+''')
+
+MINIMAL_TYPER = textwrap.dedent('''
+    import typer
+    app = typer.Typer()
+    for name in ("one", "two", "three", "four", "five"):
+        app.command(name)(lambda x: None)
+    app()
+''')
+
+
+def bench_build(root: Path, work: Path, repeat: int) -> dict:
+    floor, build, floor_rss, build_rss = [], [], [], []
+    for i in range(repeat):
+        for path in work.glob("*.db*"):
+            path.unlink()
+        seconds, rss = timed([sys.executable, "-c", FLOOR, str(root), str(work / f"f{i}.db")])
+        floor.append(seconds)
+        floor_rss.append(rss)
+        seconds, rss = timed([COOPLOG, "--root", str(root), "--db", str(work / f"b{i}.db"),
+                              "build"])
+        build.append(seconds)
+        build_rss.append(rss)
+    ratios = [b / f for b, f in zip(build, floor, strict=True)]
+    return {"floor_s": statistics.median(floor), "build_s": statistics.median(build),
+            "build_over_floor": statistics.median(ratios),
+            "floor_rss_mb": max(floor_rss), "build_rss_mb": max(build_rss)}
+
+
+def bench_watch(root: Path, db: Path, samples: int) -> dict:
+    """File renamed into events/ -> row readable by another connection."""
+    import sqlite3
+
+    from cooplog.watch import Watcher
+
+    store = Store(root)
+    reader = sqlite3.connect(db)
+    latencies = []
+    with Watcher(store, db):
+        staging = root / "staging"
+        staging.mkdir(exist_ok=True)
+        for n in range(samples):
+            event_id = str(ULID())
+            body = {"id": event_id, "type": "activity.noted", "schema": 1,
+                    "recorded_at": "2026-01-01T00:00:00Z", "recorded_by": "bench@example.org",
+                    "occurred": "2009", "summary": f"Latency probe {n}.", "orgs": [],
+                    "data": {}}
+            target = store.path_for(event_id)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = staging / f"{event_id}.tmp"
+            temporary.write_bytes(events.encode(body))
+            begin = time.perf_counter()
+            os.rename(temporary, target)
+            while not reader.execute("select 1 from events where id = ?",
+                                     [event_id]).fetchone():
+                time.sleep(0.0005)
+                if time.perf_counter() - begin > 10:
+                    raise SystemExit(f"{event_id} never arrived")
+            latencies.append((time.perf_counter() - begin) * 1000)
+        shutil.rmtree(staging)
+    latencies.sort()
+    return {"median_ms": statistics.median(latencies),
+            "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]}
+
+
+def bench_startup(root: Path, repeat: int) -> dict:
+    minimal = [sys.executable, "-c", MINIMAL_TYPER, "--help"]
+    help_, add, floor = [], [], []
+    for _ in range(max(5, repeat * 3)):
+        floor.append(timed(minimal)[0])
+        help_.append(timed([COOPLOG, "--help"])[0])
+        add.append(timed([COOPLOG, "--root", str(root), "add", "activity", "--date", "2009",
+                          "--summary", "A cold start.", "--no-commit", "--by", "b@x.org"])[0])
+    floor_s = statistics.median(floor)
+    return {"typer_help_s": floor_s, "help_s": statistics.median(help_),
+            "add_s": statistics.median(add), "help_over_floor": statistics.median(help_) / floor_s,
+            "add_over_floor": statistics.median(add) / floor_s}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_datasette(root: Path, db: Path, requests: int) -> dict:
+    import httpx
+
+    port = _free_port()
+    server = subprocess.Popen([COOPLOG, "--root", str(root), "--db", str(db), "serve",
+                               "--port", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    pages = {
+        "table": "/cooplog/events",
+        "facet": "/cooplog/events?_facet=type",
+        "search_en": "/cooplog/search?q=hazardous",
+        "search_zh": "/cooplog/search?q=秘书处",
+        "search_zh2": "/cooplog/search?q=海关",
+        "activities_in_period": "/cooplog/activities_in_period?start=2008-01-01&end=2009-12-31",
+        "open_requests_and_submissions": "/cooplog/open_requests_and_submissions",
+        "meetings_by_year_and_place": "/cooplog/meetings_by_year_and_place",
+        "organization_history": "/cooplog/organization_history?org=org-1",
+        "list_problems": "/cooplog/list_problems",
+        "report": "/report?period=2008/2009",
+    }
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for _ in range(600):
+                try:
+                    if client.get("/-/cooplog.json").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.5)
+            figures = {}
+            for name, page in pages.items():
+                client.get(page)  # warm
+                times = []
+                for _ in range(requests):
+                    begin = time.perf_counter()
+                    response = client.get(page)
+                    times.append((time.perf_counter() - begin) * 1000)
+                    if response.status_code != 200:
+                        raise SystemExit(f"{page}: HTTP {response.status_code}")
+                times.sort()
+                figures[f"{name}_p95_ms"] = times[int(len(times) * 0.95) - 1]
+            return figures
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def bench_report(root: Path, db: Path, repeat: int) -> dict:
+    import sqlite3
+
+    from cooplog import report
+
+    times = []
+    conn = sqlite3.connect(db)
+    for _ in range(repeat):
+        begin = time.perf_counter()
+        report.markdown(report.build(conn, "2008/2009"))
+        times.append(time.perf_counter() - begin)
+    command = [timed([COOPLOG, "--root", str(root), "--db", str(db), "report",
+                      "--period", "2008/2009"])[0] for _ in range(repeat)]
+    return {"report_core_s": statistics.median(times),
+            "report_command_s": statistics.median(command)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", default="build,watch,startup,datasette,report")
+    parser.add_argument("--keep", type=Path, help="reuse/keep the synthetic log here")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    work = Path(tempfile.mkdtemp(prefix="cooplog-bench-"))
+    root = args.keep or work / "log"
+    if not (root / "events").is_dir():
+        begin = time.perf_counter()
+        synthetic_log(root, args.events)
+        print(f"generated {args.events} events in {time.perf_counter() - begin:.1f} s",
+              file=sys.stderr)
+    figures: dict = {"events": args.events}
+    db = work / "serve.db"
+    try:
+        if "build" in only:
+            figures.update(bench_build(root, work, args.repeat))
+        subprocess.run([COOPLOG, "--root", str(root), "--db", str(db), "build"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if "watch" in only:
+            figures["watch"] = bench_watch(root, db, samples=200)
+            small = work / "small"
+            synthetic_log(small, 1000)
+            small_db = work / "small.db"
+            subprocess.run([COOPLOG, "--root", str(small), "--db", str(small_db), "build"],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            figures["watch_1000"] = bench_watch(small, small_db, samples=200)
+            figures["watch_growth"] = (figures["watch"]["median_ms"]
+                                       / figures["watch_1000"]["median_ms"])
+        if "startup" in only:
+            figures.update(bench_startup(root, args.repeat))
+        if "datasette" in only:
+            figures.update(bench_datasette(root, db, requests=40))
+        if "report" in only:
+            figures.update(bench_report(root, db, args.repeat))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    for name, value in figures.items():
+        print(f"{name:36} {json.dumps(value) if isinstance(value, dict) else round(value, 3)}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    main()
