@@ -8,6 +8,7 @@ test suite checks these bounds against it instead.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from datetime import date
 
@@ -38,6 +39,7 @@ def _bounds(part: str) -> tuple[date, date]:
     return date(year, month, day), date(year, month, day)
 
 
+@functools.lru_cache(maxsize=4096)  # a log repeats its dates: 2009, 2008/2009, …
 def parse(value: str) -> tuple[date, date]:
     """The first and last calendar day that an `occurred` value covers."""
     if not isinstance(value, str):

@@ -211,7 +211,25 @@ def _claimed_id(raw: bytes) -> str | None:
 
 
 def _event(original: str) -> events.Event:
-    return msgspec.convert(json.loads(original), events.Event)
+    return msgspec.json.decode(original, type=events.Event)
+
+
+def _original_row(event: events.Event, rel: str, commit_sha: str | None = None) -> dict:
+    """The `events` row of an event as recorded; resolving may later change it."""
+    return {"id": event.id, **event_columns(event), "path": rel, "retracted": 0,
+            "retracted_by": None, "corrected": 0, "corrected_by": None,
+            "original": msgspec.json.encode(event).decode(), "commit_sha": commit_sha}
+
+
+def _regular(stat) -> bool:
+    import stat as modes
+
+    return modes.S_ISREG(stat.st_mode)
+
+
+def _extend(rows: Rows, more: Rows) -> None:
+    for table, items in more.tables.items():
+        rows.tables.setdefault(table, []).extend(items)
 
 
 def retracted_by(lookups, event_id: str, seen: frozenset = frozenset()) -> str | None:
@@ -235,6 +253,16 @@ def resolve(lookups, original: events.Event) -> Resolved:
 
 
 # --- the projection -------------------------------------------------------------------------
+
+
+@dataclass
+class Examined:
+    """One file as read: its sha256 (None if unreadable), its event if valid, and the
+    bookkeeping rows that record it."""
+
+    sha: str | None
+    event: events.Event | None
+    rows: Rows
 
 
 @dataclass
@@ -344,50 +372,57 @@ class Projection:
         ).fetchone()
         try:
             stat = path.lstat()
-            raw = b"" if path.is_dir() or path.is_symlink() else path.read_bytes()
-        except OSError as e:
-            stat, raw = None, None
-            problem = [("", f"cannot be read ({e.strerror}): check its permissions")]
+        except OSError:
+            stat = None
         if not force and stat and previous and previous[:2] == (stat.st_size, stat.st_mtime_ns):
             return None
-        sha = hashlib.sha256(raw).hexdigest() if raw is not None else None
-        if not force and previous and sha == previous[2] and sha is not None:
+        seen = self._examine(path, rel, stat)
+        if not force and previous and seen.sha is not None and seen.sha == previous[2]:
             self.conn.execute("update _files set mtime_ns = ? where path = ?",
                               [stat.st_mtime_ns, rel])
             return None
-        event = claim = None
-        if raw is not None:
-            try:
-                event = self.store.read(path)
-                problem = []
-            except events.Invalid as e:
-                problem = e.problems
-                claim = _claimed_id(raw)
         self.conn.execute("delete from _file_problems where path = ?", [rel])
-        self.conn.executemany(
-            "insert or ignore into _file_problems (path, field, message) values (?, ?, ?)",
-            [(rel, f, m) for f, m in problem])
         self.conn.execute("delete from _claims where path = ?", [rel])
-        if claim:
-            self.conn.execute("insert into _claims (path, event_id) values (?, ?)",
-                              [rel, claim])
-        self.conn.execute(
-            "insert or replace into _files (path, size, mtime_ns, sha256, event_id, "
-            "_applied_at) values (?, ?, ?, ?, ?, ?)",
-            [rel, stat.st_size if stat else None, stat.st_mtime_ns if stat else None, sha,
-             event.id if event else None, _now()])
+        self._insert(seen.rows)
         dirty: set[str] = set()
-        if previous and previous[3] and previous[3] != (event.id if event else None):
+        if previous and previous[3] and previous[3] != (seen.event.id if seen.event else None):
             dirty |= self._release(previous[3], rel)
-        if event:
+        if seen.event:
             holder = self.conn.execute("select path from events where id = ?",
-                                       [event.id]).fetchone()
+                                       [seen.event.id]).fetchone()
             if holder is None or holder[0] >= rel:
-                self._put_original(event, rel)
-                dirty.add(event.id)
+                self._put_original(seen.event, rel)
+                dirty.add(seen.event.id)
         if recheck and previous is None:
             dirty |= self._recheck_claims(rel)
         return dirty
+
+    def _examine(self, path: Path, rel: str, stat) -> Examined:
+        """Read and check one file: its bookkeeping rows, and its event if it is one."""
+        raw = event = claim = None
+        problems: list[tuple[str, str]] = []
+        try:
+            if stat is None:
+                stat = path.lstat()
+            raw = path.read_bytes() if _regular(stat) else b""
+        except OSError as e:
+            problems = [("", f"cannot be read ({e.strerror}): check its permissions")]
+        if raw is not None:
+            try:
+                event = self.store.parse(path, raw, stat.st_mode)
+            except events.Invalid as e:
+                problems = e.problems
+                claim = _claimed_id(raw)
+        sha = hashlib.sha256(raw).hexdigest() if raw is not None else None
+        rows = Rows()
+        rows.add("_files", path=rel, size=stat.st_size if stat else None,
+                 mtime_ns=stat.st_mtime_ns if stat else None, sha256=sha,
+                 event_id=event.id if event else None, _applied_at=_now())
+        for field_, message in problems:
+            rows.add("_file_problems", path=rel, field=field_, message=message)
+        if claim:
+            rows.add("_claims", path=rel, event_id=claim)
+        return Examined(sha, event, rows)
 
     def _recheck_claims(self, rel: str) -> set[str]:
         """A file appeared at `rel` or went from it: read again the other files naming the
@@ -423,16 +458,9 @@ class Projection:
 
     def _put_original(self, event: events.Event, rel: str) -> None:
         added = self.conn.execute("select sha from _added where path = ?", [rel]).fetchone()
-        columns = {"id": event.id, **event_columns(event), "path": rel, "retracted": 0,
-                   "retracted_by": None, "corrected": 0, "corrected_by": None,
-                   "original": json.dumps(events.to_dict(event), ensure_ascii=False),
-                   "commit_sha": added[0] if added else None}
-        names = ", ".join(columns)
-        self.conn.execute(
-            f"insert or replace into events ({names}) values ({', '.join('?' * len(columns))})",
-            list(columns.values()))
+        self._insert(Rows({"events": [_original_row(event, rel, added[0] if added else None)]}))
 
-    def _refresh(self, dirty: Iterable[str]) -> None:
+    def _refresh(self, dirty: Iterable[str], aggregates: bool = True) -> None:
         """Re-resolve these events and everything that follows from them."""
         lookups = Lookups(self.conn)
         touched = Touched()
@@ -454,8 +482,9 @@ class Projection:
             self._touched_by(event_id, touched)
             if resolved.event.type.startswith("event."):
                 queue.append(resolved.event.data["target"])
-        self.refresh_orgs(touched.orgs)
-        self.refresh_entities(touched.entities)
+        if aggregates:
+            self.refresh_orgs(touched.orgs)
+            self.refresh_entities(touched.entities)
 
     def _touched_by(self, event_id: str, touched: Touched) -> None:
         touched.orgs.update(k for (k,) in self.conn.execute(
@@ -575,58 +604,48 @@ class Projection:
 
     def build(self, progress: Callable[[int], None] | None = None) -> dict:
         """Rebuild every table from the files, in place, in one transaction: readers see
-        the old tables until it commits, and an interrupted build leaves them intact."""
+        the old tables until it commits, and an interrupted build leaves them intact.
+
+        One pass over the files writes each event as it was recorded, which is what it
+        stays unless a correction or retraction names it; those few are then refreshed as
+        the watcher would refresh them, and the rows gathering many events are made once."""
         with self.conn:
+            triggers = self.conn.execute(
+                "select name, sql from sqlite_master where type = 'trigger' "
+                "and tbl_name = 'events'").fetchall()
             for table in TABLES:
                 self.conn.execute(f"delete from [{table}]")
+            for name, _ in triggers:  # the full-text index is rebuilt once, at the end
+                self.conn.execute(f"drop trigger [{name}]")
             count = 0
+            named: set[str] = set()  # targets of corrections and retractions
+            placed: set[str] = set()
+            batch = Rows()
             for path in self.store.files():
-                self._ingest(path, recheck=False)  # every file is read now as it is
+                seen = self._examine(path, self.store.relpath(path), None)
+                _extend(batch, seen.rows)
+                event = seen.event
+                if event and event.id not in placed:  # files come in path order: first wins
+                    placed.add(event.id)
+                    batch.add("events", **_original_row(event, self.store.relpath(path)))
+                    current_rows(event, batch)
+                    if event.type.startswith("event."):
+                        named.add(event.data["target"])
                 count += 1
+                if count % BATCH == 0:
+                    self._insert(batch)
+                    batch = Rows()
                 if progress:
                     progress(1)
-            self._refresh_all()
+            self._insert(batch)
+            self._refresh(named, aggregates=False)
+            self.refresh_orgs()
+            self.refresh_entities()
+            self.conn.execute("insert into events_fts (events_fts) values ('rebuild')")
+            for _, sql in triggers:
+                self.conn.execute(sql)
             self._record_commits()
         return {"files": count}
-
-    def _refresh_all(self) -> None:
-        lookups = _PreloadedLookups(self.conn)
-        ids = [i for (i,) in self.conn.execute("select id from events order by id")]
-        for start in range(0, len(ids), BATCH):
-            rows = Rows()
-            batch = ids[start:start + BATCH]
-            for (original,) in self.conn.execute(
-                    f"select original from events where id in ({','.join('?' * len(batch))})",
-                    batch):
-                resolved = resolve(lookups, _event(original))
-                batch_rows = self._rewrite(resolved)
-                for table, items in batch_rows.tables.items():
-                    rows.tables.setdefault(table, []).extend(items)
-            self._insert(rows)
-        self.refresh_orgs()
-        self.refresh_entities()
-
-
-class _PreloadedLookups(Lookups):
-    """Lookups for a full build: every retraction and correction read once."""
-
-    def __init__(self, conn):
-        super().__init__(conn)
-        self.retractions: dict[str, list[str]] = {}
-        self.corrections: dict[str, list[events.Event]] = {}
-        for event_id, type_, target, original in conn.execute(
-                "select id, type, target, original from events where type like 'event.%' "
-                "order by id"):
-            if type_ == "event.retracted":
-                self.retractions.setdefault(target, []).append(event_id)
-            else:
-                self.corrections.setdefault(target, []).append(_event(original))
-
-    def retractions_of(self, event_id):
-        return self.retractions.get(event_id, [])
-
-    def corrections_of(self, event_id):
-        return self.corrections.get(event_id, [])
 
 
 def project(root: Path, db_path: Path | None = None) -> Projection:

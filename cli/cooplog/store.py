@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,12 +32,16 @@ class Store:
     def __init__(self, root: Path | str):
         self.root = Path(root)
         self.events_dir = self.root / EVENTS
+        self._prefix = "" if str(self.root) == "." else str(self.root).rstrip("/") + "/"
 
     def path_for(self, event_id: str) -> Path:
         year, month = ulid_month(event_id)
         return self.events_dir / year / month / f"{event_id}.json"
 
     def relpath(self, path: Path) -> str:
+        name = os.fspath(path)
+        if name.startswith(self._prefix) and os.sep == "/":  # every path from files()
+            return name[len(self._prefix):]
         return Path(os.path.relpath(path, self.root)).as_posix()
 
     def files(self) -> Iterator[Path]:
@@ -47,11 +52,17 @@ class Store:
 
     def read(self, path: Path) -> events.Event:
         """The event in a file, or `events.Invalid` naming what is wrong with it."""
-        if path.is_symlink():
+        mode = path.lstat().st_mode
+        return self.parse(path, path.read_bytes() if stat.S_ISREG(mode) else b"", mode)
+
+    def parse(self, path: Path, raw: bytes, mode: int) -> events.Event:
+        """The event in the bytes read from `path`, whose kind (`mode`, from lstat) and place
+        are checked too."""
+        if stat.S_ISLNK(mode):
             raise events.Invalid([("", "a symbolic link, not an event file: remove it")])
-        if path.is_dir():
+        if stat.S_ISDIR(mode):
             raise events.Invalid([("", "a folder named like an event file: rename it")])
-        event = events.validate(events.decode(path.read_bytes()))
+        event = events.validate(events.decode(raw))
         problems = self.placement_problems(path, event.id)
         if problems:
             raise events.Invalid(problems)
@@ -59,8 +70,11 @@ class Store:
 
     def placement_problems(self, path: Path, event_id: str) -> list[tuple[str, str]]:
         """Only one file can sit where an id belongs, so a duplicate id shows up here."""
+        year, month = ulid_month(event_id)
+        if self.relpath(path) == f"{EVENTS}/{year}/{month}/{event_id}.json":
+            return []
         expected = self.path_for(event_id)
-        if self.relpath(path) != self.relpath(expected) and expected.exists():
+        if expected.exists():
             return [("id", f"duplicate: {self.relpath(expected)} has this id: "
                            "remove this copy")]
         if path.stem != event_id:
