@@ -23,7 +23,7 @@ from .store import Store
 
 log = logging.getLogger("cooplog.watch")
 
-DEBOUNCE = 0.05  # seconds to let a burst of writes to one file settle
+DEBOUNCE = 0.01  # seconds to let a burst of writes to one file settle
 RECONCILE_EVERY = 30.0
 PARSE_RETRIES = 3  # a file not yet parsable may still be being written
 

@@ -328,7 +328,7 @@ def main() -> None:
         print(f"generated {args.events} events in {time.perf_counter() - begin:.1f} s",
               file=sys.stderr)
     figures: dict = {"events": args.events}
-    db = work / "serve.db"
+    db = work / "cooplog.db"  # Datasette names the database after the file
     try:
         if "build" in only:
             figures.update(bench_build(root, work, args.repeat))
