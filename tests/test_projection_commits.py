@@ -78,3 +78,27 @@ def test_a_log_that_is_not_a_git_repository_has_no_commits(tmp_path):
     assert projection.conn.execute("select id, commit_sha from events").fetchall() == [
         (event.id, None)]
     projection.close()
+
+
+def test_a_committed_file_changed_or_deleted_is_a_problem(seeded, tmp_path):
+    projection = _projection(seeded, tmp_path)
+    projection.build()
+    files = sorted((seeded / "events").rglob("*.json"))
+    first, second = files[0], files[-1]  # an organization; a project nothing refers to
+    first.write_text(first.read_text().replace('"The UNEP"', '"The UNEP, edited"'))
+    second.unlink()
+    projection.apply(first)
+    projection.forget(second.relative_to(seeded).as_posix())
+    rows = projection.conn.execute(
+        "select path, field, message from problems order by path").fetchall()
+    assert [(path, field) for path, field, _ in rows] == [
+        (first.relative_to(seeded).as_posix(), "file"),
+        (second.relative_to(seeded).as_posix(), "file")]
+    assert all("never changed" in message for _, _, message in rows)
+    name = projection.conn.execute("select data from events where path = ?",
+                                   [first.relative_to(seeded).as_posix()]).fetchone()[0]
+    assert "The UNEP, edited" in name  # the tables follow the files as they are
+    git(seeded, "checkout", "--", ".")
+    projection.catch_up()
+    assert projection.conn.execute("select * from problems").fetchall() == []
+    projection.close()

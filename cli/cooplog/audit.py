@@ -456,6 +456,18 @@ def _ids(root: Path, blobs: list[str]) -> dict[str, str | None]:
     return ids
 
 
+def changed_in_working_tree(root: Path | str) -> list[Finding]:
+    """Committed event files changed or deleted in the working tree, for the projection's
+    `problems` (one `git status`; nothing outside a git repository)."""
+    root = Path(root)
+    inside = gitops.run(root, "rev-parse", "--is-inside-work-tree", "--show-prefix",
+                        check=False) if gitops.is_repository(root) else None
+    if inside is None or inside.returncode != 0:
+        return []
+    prefix = inside.stdout.split("\n")[1]
+    return [f for f in _working_tree(root, prefix) if f.breach]
+
+
 def _working_tree(root: Path, prefix: str) -> list[Finding]:
     """Event files changed, deleted or not yet committed in the working tree or index."""
     out = _text(_git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all",

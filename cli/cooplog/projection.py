@@ -23,8 +23,8 @@ import sqlite_utils
 
 from . import check, dates, events, places
 from .errors import CooplogError
-from .schema import ENTITY_TABLES, TABLES, ensure_shape
-from .store import Store
+from .schema import ENTITY_TABLES, REF_RESOLVED, TABLES, ensure_shape
+from .store import Store, contents
 
 BATCH = 1000
 DERIVED = ("event_orgs", "meetings", "statuses", "partnerships", "revisions", "mandates",
@@ -271,6 +271,7 @@ class Touched:
 
     orgs: set[str] = field(default_factory=set)
     entities: set[str] = field(default_factory=set)
+    keys: set[tuple[str, str]] = field(default_factory=set)  # (namespace, key) in `_keys`
 
 
 class Projection:
@@ -289,10 +290,14 @@ class Projection:
         """Bring one file's state into the database, in one transaction. False if the file
         was already applied as it is."""
         with self.conn:
+            rel = self.store.relpath(path)
+            known = self.conn.execute("select 1 from _files where path = ?", [rel]).fetchone()
             dirty = self._ingest(path)
             if dirty is None:
                 return False
             self._refresh(dirty)
+            if known:  # a file changed after it was applied: was it a committed one?
+                self._record_breaches()
         return True
 
     def forget(self, rel: str) -> bool:
@@ -307,6 +312,7 @@ class Projection:
             self.conn.execute("delete from _claims where path = ?", [rel])
             dirty = self._release(row[0], rel) if row[0] else set()
             self._refresh(dirty | self._recheck_claims(rel))
+            self._record_breaches()
         return True
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> dict:
@@ -335,7 +341,21 @@ class Projection:
             removed += self.forget(rel)
         with self.conn:
             self._record_commits()
+            if applied or removed:
+                self._record_breaches()
         return {"applied": applied, "removed": removed}
+
+    def _record_breaches(self) -> None:
+        """Name committed event files that were changed or deleted: the tables follow the
+        files as they are, and `problems` says that the append-only rule was broken."""
+        from . import audit
+
+        self.conn.execute("delete from _breaches")
+        self.conn.executemany(
+            "insert or replace into _breaches (path, message) values (?, ?)",
+            [(f.path, f"{f.detail}: a committed event file is never changed; fix a mistake "
+                      "with `cooplog correct` or `cooplog retract`")
+             for f in audit.changed_in_working_tree(self.store.root)])
 
     def _record_commits(self) -> None:
         """Bring `commits` and `events.commit_sha` up to git's HEAD, walking only the
@@ -381,6 +401,8 @@ class Projection:
             self.conn.execute("update _files set mtime_ns = ? where path = ?",
                               [stat.st_mtime_ns, rel])
             return None
+        if not force and previous and previous[1:3] == (None, None) and seen.sha is None:
+            return None  # unreadable still, as recorded
         self.conn.execute("delete from _file_problems where path = ?", [rel])
         self.conn.execute("delete from _claims where path = ?", [rel])
         self._insert(seen.rows)
@@ -401,12 +423,16 @@ class Projection:
         """Read and check one file: its bookkeeping rows, and its event if it is one."""
         raw = event = claim = None
         problems: list[tuple[str, str]] = []
+        unreadable = False
         try:
             if stat is None:
                 stat = path.lstat()
-            raw = path.read_bytes() if _regular(stat) else b""
+            raw = contents(path, stat)
         except OSError as e:
+            unreadable = True  # no mtime is recorded: a chmod changes none, yet may fix it
             problems = [("", f"cannot be read ({e.strerror}): check its permissions")]
+        except events.Invalid as e:  # too large: named unread
+            problems = e.problems
         if raw is not None:
             try:
                 event = self.store.parse(path, raw, stat.st_mode)
@@ -416,7 +442,7 @@ class Projection:
         sha = hashlib.sha256(raw).hexdigest() if raw is not None else None
         rows = Rows()
         rows.add("_files", path=rel, size=stat.st_size if stat else None,
-                 mtime_ns=stat.st_mtime_ns if stat else None, sha256=sha,
+                 mtime_ns=stat.st_mtime_ns if stat and not unreadable else None, sha256=sha,
                  event_id=event.id if event else None, _applied_at=_now())
         for field_, message in problems:
             rows.add("_file_problems", path=rel, field=field_, message=message)
@@ -482,9 +508,20 @@ class Projection:
             self._touched_by(event_id, touched)
             if resolved.event.type.startswith("event."):
                 queue.append(resolved.event.data["target"])
+        self._resolve_refs(seen, touched.keys)
         if aggregates:
             self.refresh_orgs(touched.orgs)
             self.refresh_entities(touched.entities)
+
+    def _resolve_refs(self, event_ids: set[str], keys: set[tuple[str, str]]) -> None:
+        """Set `_refs._resolved` where it may have changed: the references these events
+        make and those naming them (their rows came or went), and those naming keys whose
+        creators changed."""
+        update = f"update _refs set _resolved = ({REF_RESOLVED}) where "
+        ids = [(i,) for i in event_ids]
+        self.conn.executemany(update + "event_id = ?", ids)
+        self.conn.executemany(update + "namespace = 'event' and key = ?", ids)
+        self.conn.executemany(update + "namespace = ? and key = ?", keys)
 
     def _touched_by(self, event_id: str, touched: Touched) -> None:
         touched.orgs.update(k for (k,) in self.conn.execute(
@@ -492,6 +529,7 @@ class Projection:
         for namespace, key in self.conn.execute(
                 "select namespace, key from _keys where event_id = ?", [event_id]):
             (touched.orgs if namespace == "org" else touched.entities).add(key)
+            touched.keys.add((namespace, key))
         touched.entities.update(k for (k,) in self.conn.execute(
             "select subject from statuses where event_id = ? union "
             "select agreement from revisions where event_id = ?", [event_id, event_id]))
@@ -639,12 +677,14 @@ class Projection:
                     progress(1)
             self._insert(batch)
             self._refresh(named, aggregates=False)
+            self.conn.execute(f"update _refs set _resolved = ({REF_RESOLVED})")
             self.refresh_orgs()
             self.refresh_entities()
             self.conn.execute("insert into events_fts (events_fts) values ('rebuild')")
             for _, sql in triggers:
                 self.conn.execute(sql)
             self._record_commits()
+            self._record_breaches()
         return {"files": count}
 
 

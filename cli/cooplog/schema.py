@@ -117,9 +117,13 @@ TABLES: dict[str, tuple[dict, object, list]] = {
         ("namespace", "key", "event_id"), [],
     ),
     "_refs": (
-        {"event_id": str, "field": str, "namespace": str, "key": str, "kinds": str},
+        {"event_id": str, "field": str, "namespace": str, "key": str, "kinds": str,
+         "_resolved": int},
         ("event_id", "field"), [],
     ),
+    # Committed event files changed or deleted in the working tree (from git status): the
+    # tables follow the files as they are, and `problems` says the log was tampered with.
+    "_breaches": ({"path": str, "message": str}, "path", []),
     "_correction_problems": (
         {"target": str, "correction": str, "message": str}, ("target", "correction"), [],
     ),
@@ -139,10 +143,24 @@ INDEXES = [
     ("agreements", ["status"]), ("submissions", ["status"]), ("requests", ["status"]),
     ("projects", ["status"]), ("mandates", ["mandate"]), ("revisions", ["agreement"]),
     ("events", ["commit_sha"]), ("commits", ["committed_at"]), ("_files", ["event_id"]), ("_keys", ["key"]), ("_keys", ["event_id"]),
-    ("_refs", ["key"]), ("_correction_problems", ["correction"]), ("_claims", ["event_id"]),
+    ("_refs", ["key"]), ("_refs", ["_resolved"]), ("_correction_problems", ["correction"]), ("_claims", ["event_id"]),
 ]
 
 _FILE_OF = "(select path from events where id = {})"
+
+# Whether a `_refs` row resolves, kept in `_refs._resolved` so that `problems` lists the
+# unresolved ones through an index instead of testing every reference of the log. The
+# projection sets it wherever a reference, an event row or a key's creators change.
+REF_RESOLVED = """case _refs.namespace
+  when 'event' then exists (select 1 from events e where e.id = _refs.key)
+  -- the key's first creator (the smaller id wins) must be of a kind named here
+  else exists (select 1 from _keys k where k.namespace = _refs.namespace
+               and k.key = _refs.key and k.role = 'create'
+               and instr(',' || _refs.kinds || ',', ',' || k.kind || ',')
+               and k.event_id = (select min(w.event_id) from _keys w
+                                 where w.namespace = k.namespace
+                                 and w.key = k.key and w.role = 'create'))
+end"""
 
 VIEWS = {
     # Every problem in the log: bad files, duplicate ids and keys, references that do not
@@ -152,7 +170,9 @@ select path, field, message, null as event_id from _file_problems
 union all
 select f.path, 'id', 'duplicate: ' || w.path || ' has this id', f.event_id
   from _files f join events w on w.id = f.event_id
- where f.event_id is not null and f.path != w.path
+ where f.event_id in (select event_id from _files where event_id is not null
+                      group by event_id having count(*) > 1)
+   and f.path != w.path
 union all
 select {_FILE_OF.format('k.event_id')}, 'data.key',
        'the key ''' || k.key || ''' was already created by ' || first.event_id
@@ -172,19 +192,12 @@ select {_FILE_OF.format('r.event_id')}, r.field,
               || ''': record it first or fix the key'
        end, r.event_id
   from _refs r
- where case r.namespace
-         when 'event' then not exists (select 1 from events e where e.id = r.key)
-         -- the key's first creator (the smaller id wins) must be of a kind named here
-         else not exists (select 1 from _keys k where k.namespace = r.namespace
-                          and k.key = r.key and k.role = 'create'
-                          and instr(',' || r.kinds || ',', ',' || k.kind || ',')
-                          and k.event_id = (select min(w.event_id) from _keys w
-                                            where w.namespace = k.namespace
-                                            and w.key = k.key and w.role = 'create'))
-       end
+ where r._resolved = 0
 union all
 select {_FILE_OF.format('c.correction')}, 'data.set', c.message, c.correction
   from _correction_problems c
+union all
+select path, 'file', message, null from _breaches
 """,
     # The record as people read it: one row per current event and organization involved.
     "timeline": """
