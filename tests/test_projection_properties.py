@@ -304,15 +304,8 @@ def problems_of(snap: dict) -> list[tuple]:
 
 
 def validated(root: Path, db: Path) -> list[tuple]:
-    """What `cooplog validate` lists: the same problems as the projection, but for the
-    reference of a retracted correction or retraction, which validate keeps listing (a
-    retracted event leaves every table; reported to the lead as a contract question)."""
-    conn = sqlite3.connect(db)
-    gone = {path for (path,) in conn.execute(
-        "select path from events where retracted = 1 and type like 'event.%'")}
-    conn.close()
-    return sorted((p.path, p.field, p.message) for p in check.check_log(Store(root))
-                  if not (p.path in gone and p.field == "data.target"))
+    """What `cooplog validate` lists: the same problems as the projection."""
+    return sorted((p.path, p.field, p.message) for p in check.check_log(Store(root)))
 
 
 @PROPERTY
