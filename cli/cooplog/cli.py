@@ -1,31 +1,31 @@
 """The `cooplog` command: parses options, calls the core, prints errors once, at the edge.
 
 Only what a command uses is imported by it, so that appending from the command line stays
-instant (no sqlite, watchdog or datasette on that path).
+instant (no sqlite, watchdog or datasette on that path). Annotations are objects, not
+strings (no `from __future__ import annotations`): Typer reads every one at start-up, and
+strings it would have to compile and evaluate first.
 """
-
-from __future__ import annotations
 
 import inspect
 import json
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from .errors import USAGE, CooplogError
-from .events import TYPES
 
 app = typer.Typer(
     no_args_is_help=True,
-    add_completion=False,
     help="An append-only, auditable log of an organization's cooperation work.",
 )
-hooks_app = typer.Typer(no_args_is_help=True, help="The git hook that keeps event files append-only.")
+hooks_app = typer.Typer(no_args_is_help=True,
+                        help="The git hook that keeps event files append-only.")
 app.add_typer(hooks_app, name="hooks")
 
 
@@ -42,7 +42,7 @@ def main_options(
         Path, typer.Option(envvar="COOPLOG_ROOT", help="The log's folder.", show_default=False)
     ] = Path("."),
     db: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(help="The database (default: ROOT/.cooplog/cooplog.db).", show_default=False),
     ] = None,
 ):
@@ -72,6 +72,44 @@ def _print_written(written) -> None:
         typer.echo(f"{event.id}  {path}")
 
 
+def _console():
+    """A rich console (colours, tables) when stdout is a terminal; None means plain text,
+    for pipes, files and scripts."""
+    if not sys.stdout.isatty():
+        return None
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _interactive() -> bool:
+    """Prompt only a person at a terminal, never a script or a pipe."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+# --- shell completion (cooplog --install-completion) ------------------------------------
+
+
+def _log_of(ctx: typer.Context) -> tuple[Path, Path | None]:
+    """--root and --db as parsed: completion runs without the main callback."""
+    params = ctx.find_root().params
+    return Path(params.get("root") or "."), params.get("db")
+
+
+def complete_org(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """Org keys, with their names for the shells that show them."""
+    from . import lookup
+
+    return [(key, name) for key, name in lookup.org_keys(*_log_of(ctx))
+            if key.startswith(incomplete)]
+
+
+def complete_id(ctx: typer.Context, incomplete: str) -> list[str]:
+    from . import lookup
+
+    return lookup.event_ids(_log_of(ctx)[0], incomplete)
+
+
 # --- init and hooks ---------------------------------------------------------------------
 
 
@@ -97,11 +135,40 @@ def hooks_install(ctx: typer.Context):
 
 # --- writing ----------------------------------------------------------------------------
 
-By = Annotated[Optional[str], typer.Option("--by", help="Who records it (default: "
-                                           "COOPLOG_USER, else git user.email).")]
+By = Annotated[str | None, typer.Option("--by", help="Who records it (default: "
+                                        "COOPLOG_USER, else git user.email).")]
 NoCommit = Annotated[bool, typer.Option("--no-commit", help="Write the file but do not commit.")]
+Json = Annotated[bool, typer.Option("--json", help="JSON for scripts.")]
+
+
+class TypedAdd(TyperGroup):
+    """`add`, whose typed subcommands are built only when one is asked for: building all of
+    them (msgspec, the TYPES table, ten options each) on every start made the whole command
+    line slow to start."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return [*super().list_commands(ctx), *_typed_specs()]
+
+    def get_command(self, ctx, name: str):
+        specs = _typed_specs()
+        # An unknown name builds them all, so that the error can say "Did you mean …?".
+        for command in [name] if name in specs else specs:
+            if command not in self.commands:
+                one = typer.Typer(add_completion=False)
+                one.command(command)(_make_add_command(specs[command]))
+                self.commands[command] = typer.main.get_command(one)
+        return super().get_command(ctx, name)
+
+
+def _typed_specs() -> dict:
+    """Event types by their `add` subcommand (corrections and retractions have their own)."""
+    from .events import TYPES
+
+    return {s.command: s for s in TYPES.values() if not s.name.startswith("event.")}
+
 
 add_app = typer.Typer(
+    cls=TypedAdd,
     help="Append one event: a typed subcommand per event type, or --json FILE for any type.",
 )
 app.add_typer(add_app, name="add")
@@ -111,7 +178,7 @@ app.add_typer(add_app, name="add")
 def add(
     ctx: typer.Context,
     json_file: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--json", metavar="FILE", help="An event body as JSON ('-' for stdin)."),
     ] = None,
     by: By = None,
@@ -230,13 +297,32 @@ def body_from_options(spec, options: list[OptionField], values: dict[str, Any]) 
     return body
 
 
+def _ask(option: OptionField):
+    """Ask a person at a terminal for a required option they left out."""
+    hint = option.help.removesuffix("Repeat for more.").strip().rstrip(".")
+    hint = hint[:1].lower() + hint[1:]
+    if option.kind == "list":
+        hint = ", ".join(filter(None, [hint, "several separated by commas"]))
+    answer = typer.prompt(option.flag[2:].capitalize() + (f" ({hint})" if hint else ""))
+    if option.kind == "list":
+        return [part.strip() for part in answer.split(",") if part.strip()]
+    return answer
+
+
 def _make_add_command(spec):
+    """The typed `add` for one type. At a terminal its required options may be left out,
+    and are asked for; elsewhere leaving one out is a usage error."""
     options = typed_options(spec)
+    ask = _interactive()
+    org_options = {("orgs",), *(("data", name) for name in spec.org_refs)}
 
     def command(ctx: typer.Context, **values):
         from . import append
 
         by, no_commit = values.pop("by"), values.pop("no_commit")
+        for option in options:
+            if option.required and values[option.param] in (None, []):
+                values[option.param] = _ask(option)
         body = body_from_options(spec, options, values)
         with reporting():
             try:
@@ -251,14 +337,15 @@ def _make_add_command(spec):
                                 annotation=typer.Context)]
     for option in options:
         if option.kind == "list":
-            annotation, default = Optional[list[str]], None
+            annotation, default = list[str] | None, None
         elif option.kind == "flag":
-            annotation, default = Optional[bool], None
+            annotation, default = bool | None, None
         else:
-            annotation, default = Optional[str], None
+            annotation, default = str | None, None
         flag = option.flag if option.kind != "flag" else f"{option.flag}/--not-{option.flag[2:]}"
-        info = typer.Option(flag, help=option.help, show_default=False)
-        if option.required:
+        info = typer.Option(flag, help=option.help, show_default=False,
+                            autocompletion=complete_org if option.path in org_options else None)
+        if option.required and not ask:
             annotation = list[str] if option.kind == "list" else str
             default = inspect.Parameter.empty
         params.append(inspect.Parameter(option.param, inspect.Parameter.KEYWORD_ONLY,
@@ -286,11 +373,6 @@ def _as_option(problem, options: list[OptionField]):
     return problem
 
 
-for _spec in TYPES.values():
-    if not _spec.name.startswith("event."):
-        add_app.command(_spec.command)(_make_add_command(_spec))
-
-
 def _parse_set(assignment: str) -> tuple[str, Any]:
     name, sep, value = assignment.partition("=")
     if not sep or not name:
@@ -307,7 +389,8 @@ def _parse_set(assignment: str) -> tuple[str, Any]:
 @app.command()
 def correct(
     ctx: typer.Context,
-    event_id: Annotated[str, typer.Argument(metavar="ID", help="The event to correct.")],
+    event_id: Annotated[str, typer.Argument(metavar="ID", help="The event to correct.",
+                                            autocompletion=complete_id)],
     set_: Annotated[list[str], typer.Option("--set", metavar="FIELD=VALUE",
                                             help="A field and its right value (JSON or text); "
                                                  "data fields as data.NAME; 'null' removes.")],
@@ -328,7 +411,8 @@ def correct(
 @app.command()
 def retract(
     ctx: typer.Context,
-    event_id: Annotated[str, typer.Argument(metavar="ID", help="The event to retract.")],
+    event_id: Annotated[str, typer.Argument(metavar="ID", help="The event to retract.",
+                                            autocompletion=complete_id)],
     reason: Annotated[str, typer.Option(help="Why: kept in the log for the audit.")],
     by: By = None,
     no_commit: NoCommit = False,
@@ -377,19 +461,89 @@ def import_(
 
 
 @app.command()
-def validate(ctx: typer.Context):
+def validate(ctx: typer.Context, json_: Json = False):
     """Check every event file; list every problem; exit 1 if there is any."""
     from .check import check_log
 
     store = _store(ctx)
     problems = check_log(store)
-    for problem in problems:
-        typer.echo(str(problem))
     count = sum(1 for _ in store.files())
+    if json_:
+        typer.echo(json.dumps({"files": count, "problems": [asdict(p) for p in problems]},
+                              ensure_ascii=False, indent=2))
+    else:
+        _print_lines((str(p) for p in problems), "red")
+        typer.echo(f"{len(problems)} problem(s) in {count} file(s)" if problems
+                   else f"{count} event file(s), no problems", err=True)
     if problems:
-        typer.echo(f"{len(problems)} problem(s) in {count} file(s)", err=True)
         raise typer.Exit(1)
-    typer.echo(f"{count} event file(s), no problems", err=True)
+
+
+def _print_lines(lines, style: str) -> None:
+    """Lines such as `path: field: message`, their head (to the first ': ') coloured at a
+    terminal."""
+    console = _console()
+    for line in lines:
+        if console is None:
+            typer.echo(line)
+        else:
+            from rich.text import Text
+
+            head, sep, rest = line.partition(": ")
+            console.print(Text.assemble((head + sep, style), rest))
+
+
+@app.command()
+def orgs(ctx: typer.Context, json_: Json = False):
+    """The organizations the log registers: key, acronym, group and name, from the files."""
+    from . import lookup
+
+    found = lookup.organizations(_store(ctx))
+    if json_:
+        typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    rows = [(o["key"], o["acronym"] or "", o["category"], o["name"]) for o in found]
+    header = ("key", "acronym", "group", "name")
+    console = _console()
+    if console is not None:
+        from rich.table import Table
+
+        table = Table(*header)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        return
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    for row in [header, *rows]:  # the name last, so that a long one pushes nothing along
+        typer.echo("  ".join([*(v.ljust(w) for v, w in zip(row[:3], widths, strict=True)),
+                              row[3]]))
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(metavar="ID", help="The event to show.",
+                                            autocompletion=complete_id)],
+    json_: Json = False,
+):
+    """One event as the log reads now: its file, corrections applied, retraction noted."""
+    from . import events, lookup
+
+    with reporting():
+        shown = lookup.show(_store(ctx), event_id)
+    if json_:
+        typer.echo(json.dumps(shown.to_dict(), ensure_ascii=False, indent=2))
+        return
+    lines = [f"file: {shown.path}"]
+    lines += [f"retracted by: {r.id} ({r.data['reason']})" for r in shown.retracted_by]
+    lines += [f"corrected by: {c.id} ({c.data['reason']})" for c in shown.corrections]
+    lines += [f"not applied: {message}" for message in shown.refused]
+    _print_lines(lines, "bold")
+    console = _console()
+    if console is None:
+        typer.echo(events.encode(shown.event).decode(), nl=False)
+    else:
+        console.print_json(data=events.to_dict(shown.event))
 
 
 # --- the projection and the main job ---------------------------------------------------
@@ -406,9 +560,12 @@ def build(ctx: typer.Context):
     """Rebuild the database from the files, in place, in one transaction."""
     with reporting():
         projection = _projection(ctx)
-        total = sum(1 for _ in projection.store.files())
-        with typer.progressbar(length=total, label="building", file=sys.stderr) as bar:
-            result = projection.build(progress=bar.update)
+        if sys.stderr.isatty():  # counting the files costs a walk: only for a person
+            total = sum(1 for _ in projection.store.files())
+            with typer.progressbar(length=total, label="building", file=sys.stderr) as bar:
+                result = projection.build(progress=bar.update)
+        else:
+            result = projection.build()
         problems = projection.conn.execute("select count(*) from problems").fetchone()[0]
         projection.close()
     typer.echo(f"{result['files']} file(s) into {projection.db_path}; {problems} problem(s)")
@@ -461,12 +618,15 @@ def report(
     format_: Annotated[ReportFormat, typer.Option(
         "--format", help="md, html or docx (a Word file: needs --output).")]
     = ReportFormat.md,
-    output: Annotated[Optional[Path], typer.Option(help="Write here instead of stdout.")]
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")]
     = None,
-    org: Annotated[Optional[str], typer.Option(help="Only this organization (its key).")]
-    = None,
-    group: Annotated[Optional[str], typer.Option(
+    org: Annotated[str | None, typer.Option(help="Only this organization (its key).",
+                                            autocompletion=complete_org)] = None,
+    group: Annotated[str | None, typer.Option(
         help="Only this group: unep, mea, un, intergovernmental, network or other.")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="The report's content as JSON, for "
+                                                       "scripts (instead of --format).")]
+    = False,
 ):
     """The annex-style report for a period, from the log as it is now."""
     from . import report as reporting_
@@ -475,6 +635,8 @@ def report(
         if format_ is ReportFormat.docx and output is None:
             raise CooplogError("--format docx: a Word file needs --output FILE.docx",
                                exit_code=USAGE)
+        if json_ and format_ is not ReportFormat.md:
+            raise CooplogError("--json and --format: choose one", exit_code=USAGE)
         projection = _projection(ctx)
         try:
             projection.catch_up()
@@ -487,8 +649,12 @@ def report(
             report_docx.write(content, output)
             typer.echo(f"wrote {output}", err=True)
             return
-        text = (reporting_.markdown(content) if format_ is ReportFormat.md
-                else reporting_.html_document(content))
+        if json_:
+            text = json.dumps(reporting_.to_dict(content), ensure_ascii=False, indent=2) + "\n"
+        elif format_ is ReportFormat.md:
+            text = reporting_.markdown(content)
+        else:
+            text = reporting_.html_document(content)
         if output is None:
             typer.echo(text, nl=False)
         else:
@@ -528,15 +694,13 @@ def export_ics(
 
 # --- audit and sync (git) ---------------------------------------------------------------
 
-Json = Annotated[bool, typer.Option("--json", help="JSON for scripts.")]
-
 
 @app.command()
 def history(
     ctx: typer.Context,
     event_id: Annotated[str | None, typer.Argument(
-        metavar="[ID]", help="One event: its whole trail of corrections and retractions.")]
-    = None,
+        metavar="[ID]", help="One event: its whole trail of corrections and retractions.",
+        autocompletion=complete_id)] = None,
     since: Annotated[str | None, typer.Option(
         metavar="DATE", help="Only what was committed on or after this day (YYYY-MM-DD).")]
     = None,
@@ -577,7 +741,8 @@ def verify(
                               ensure_ascii=False, indent=2))
     else:
         for finding in report.findings:
-            typer.echo(f"{'breach' if finding.breach else 'warning'}: {finding.problem()}")
+            _print_lines([f"{'breach' if finding.breach else 'warning'}: "
+                             f"{finding.problem()}"], "red" if finding.breach else "yellow")
         typer.echo(f"{report.commits} commit(s), {report.files} event file(s): "
                    f"{len(report.breaches)} breach(es), {len(report.warnings)} warning(s)",
                    err=True)

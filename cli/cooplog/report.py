@@ -6,8 +6,9 @@ saying so when the period holds nothing for it."""
 
 from __future__ import annotations
 
+import functools
 import html
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 
 from . import dates
@@ -74,6 +75,7 @@ def title_for(start: date, end: date) -> str:
     return f"Report on international cooperation from {start.isoformat()} to {end.isoformat()}"
 
 
+@functools.cache  # a report names the same few places many times; pycountry is slow
 def place(city: str | None, country: str | None) -> str | None:
     """The place as people read it, "City, Country" (the country's common name), or None."""
     if country:
@@ -102,9 +104,11 @@ def build(conn, period: str, org: str | None = None, group: str | None = None) -
         select o.category, o.key, o.name, o.acronym, e.occurred, e.summary, m.city,
                m.country, e.id
           from organizations o
-          left join event_orgs eo on eo.org_key = o.key
-          left join events e on e.id = eo.event_id and e.retracted = 0
-               and e.occurred_start <= :end and e.occurred_end >= :start
+          -- the period's activities are found first, through the index on their dates: an
+          -- organization's other links would each add a row with no event
+          left join (event_orgs eo join events e on e.id = eo.event_id and e.retracted = 0
+                     and e.occurred_start <= :end and e.occurred_end >= :start
+                     and (:org is null or eo.org_key = :org)) on eo.org_key = o.key
           left join meetings m on m.event_id = e.id
          where (:org is null or o.key = :org) and (:group is null or o.category = :group)
            and (o.activity_count > 0 or o.key = :org)
@@ -123,6 +127,14 @@ def build(conn, period: str, org: str | None = None, group: str | None = None) -
                                                 event_id))
     groups = [(GROUPS[c], by_group[c]) for c in GROUPS if c in by_group]
     return Report(title_for(start, end), period, groups)
+
+
+def to_dict(report: Report) -> dict:
+    """The report's content as data, for scripts (`report --json`)."""
+    return {"title": report.title, "period": report.period,
+            "groups": [{"heading": heading,
+                        "organizations": [{**asdict(o), "heading": o.heading} for o in orgs]}
+                       for heading, orgs in report.groups]}
 
 
 def markdown(report: Report) -> str:

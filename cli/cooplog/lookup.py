@@ -1,0 +1,137 @@
+"""Quick look-ups: the organizations and one event as the log reads now (`orgs`, `show`),
+and the org keys and event ids that shell completion offers.
+
+`orgs` and `show` read the files, the truth, never a database that may be behind them; to
+stay quick on a big log they fully read only the events that can matter (organizations,
+corrections, retractions), telling them apart by a decode of the `type` field alone.
+Completion must answer in a blink, so it reads the database when there is one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from . import append, events
+from .check import corrected, retracted
+from .store import Store
+
+
+class _Kind(msgspec.Struct):
+    type: str = ""
+
+
+_kind = msgspec.json.Decoder(_Kind)
+ORG_FIELDS = ("key", "name", "acronym", "category", "parent", "url")
+
+
+def _events_of(store: Store, prefixes: tuple[str, ...]) -> dict[str, events.Event]:
+    """The valid events whose type starts with one of `prefixes`, by id (the first file of
+    an id wins, as in `validate`); files that are not events are `validate`'s business."""
+    found: dict[str, events.Event] = {}
+    for path in store.files():
+        try:
+            if not _kind.decode(path.read_bytes()).type.startswith(prefixes):
+                continue
+            event = store.read(path)
+        except (msgspec.DecodeError, events.Invalid, OSError):
+            continue
+        found.setdefault(event.id, event)
+    return found
+
+
+def _current(by_id: dict[str, events.Event]) -> dict[str, events.Event]:
+    """The events that are not retracted, each as its corrections leave it (corrections and
+    retractions themselves left out)."""
+    gone = retracted(by_id)
+    corrections: dict[str, list[events.Event]] = {}
+    for event in by_id.values():
+        if event.type == "event.corrected" and event.id not in gone:
+            corrections.setdefault(event.data["target"], []).append(event)
+    return {
+        event_id: corrected(event, corrections.get(event_id, []))[0]
+        for event_id, event in sorted(by_id.items())
+        if event_id not in gone and not event.type.startswith("event.")
+    }
+
+
+def organizations(store: Store) -> list[dict]:
+    """Every registered organization as the projection has it (the first registration of a
+    key, then its updates in id order), in the annex's group order, then by key."""
+    orgs: dict[str, dict] = {}
+    current = _current(_events_of(store, ("organization.", "event.")))
+    for event in current.values():
+        key = event.data["key"]
+        if event.type == "organization.registered" and key not in orgs:
+            orgs[key] = dict.fromkeys(ORG_FIELDS) | event.data
+    for event in current.values():
+        if event.type == "organization.updated" and event.data["key"] in orgs:
+            orgs[event.data["key"]].update(event.data)
+    order = {category: i for i, category in enumerate(events.CATEGORIES)}
+    return sorted(orgs.values(), key=lambda o: (order[o["category"]], o["key"]))
+
+
+@dataclass
+class Shown:
+    """One event as the log reads now: `event` is the corrected view of `original`."""
+
+    path: str
+    original: events.Event
+    event: events.Event
+    corrections: list[events.Event] = field(default_factory=list)  # applied, in id order
+    refused: list[str] = field(default_factory=list)  # why a correction is not applied
+    retracted_by: list[events.Event] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "event": events.to_dict(self.event),
+                "original": events.to_dict(self.original),
+                "corrections": [events.to_dict(c) for c in self.corrections],
+                "refused": self.refused,
+                "retracted_by": [events.to_dict(r) for r in self.retracted_by]}
+
+
+def show(store: Store, event_id: str) -> Shown:
+    """The event with this id, with the corrections and retractions that apply to it."""
+    original = append.find(store, event_id)
+    others = _events_of(store, ("event.",))
+    gone = retracted({**others, event_id: original})
+    aimed = sorted((e for e in others.values()
+                    if e.data["target"] == event_id and e.id not in gone), key=lambda e: e.id)
+    retractions = [e for e in aimed if e.type == "event.retracted"]
+    corrections = [e for e in aimed if e.type == "event.corrected"]
+    if original.type.startswith("event."):  # corrections never apply to these
+        corrections = []
+    event, refused = corrected(original, corrections)
+    refused_ids = {c for c, _ in refused}
+    return Shown(store.relpath(store.path_for(event_id)), original, event,
+                 [c for c in corrections if c.id not in refused_ids],
+                 [message for _, message in refused],
+                 retractions if event_id in gone else [])
+
+
+# --- for shell completion ---------------------------------------------------------------
+
+
+def org_keys(root: Path, db: Path | None = None) -> list[tuple[str, str]]:
+    """(key, name) of every organization: from the database when it can be read (its path is
+    the projection's default, named here so as not to import the projection), else from
+    the files."""
+    db = db or Path(root) / ".cooplog" / "cooplog.db"
+    if db.is_file():
+        try:
+            uri = f"{db.resolve().as_uri()}?mode=ro"
+            with closing(sqlite3.connect(uri, uri=True)) as conn:
+                return conn.execute("select key, name from organizations order by key")\
+                    .fetchall()
+        except sqlite3.Error:
+            pass
+    return sorted((o["key"], o["name"]) for o in organizations(Store(root)))
+
+
+def event_ids(root: Path, prefix: str = "") -> list[str]:
+    """The ids starting with `prefix`, from the file names alone (nothing is read)."""
+    return [path.stem for path in Store(root).files() if path.stem.startswith(prefix)]

@@ -1,0 +1,85 @@
+"""The README's user guide, run as written: its shell blocks are one session in an empty
+folder (with the real `cooplog`, git, a real `serve` and a bare remote), so the guide stays
+true."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import commits, read_json
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def guide_blocks() -> list[str]:
+    """The ```sh blocks of the "User guide" section, in order."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("\n## User guide\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^```sh\n(.*?)^```$", section, re.S | re.M)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_guide_has_its_five_tasks():
+    text = README.read_text(encoding="utf-8")
+    section = text.split("\n## User guide\n", 1)[1].split("\n## ", 1)[0]
+    assert re.findall(r"^### (.*)$", section, re.M) == [
+        "Recording a meeting", "Fixing a mistake", "Producing the report",
+        "Subscribing to the calendar", "Syncing two offices"]
+    assert len(guide_blocks()) == 5
+
+
+def test_the_user_guide_runs_as_written(tmp_path):
+    port = free_port()  # the only change: a port nobody else is using
+    script = "\n".join(guide_blocks()).replace(":8001/", f":{port}/")
+    script = script.replace("--port 8001", f"--port {port}")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    stop_serve_on_failure = "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"
+    result = subprocess.run(["bash", "-c", f"set -euo pipefail\n{stop_serve_on_failure}\n{script}"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+
+    office_a, office_b = tmp_path / "office-a", tmp_path / "office-b"
+    bodies = {p.name: read_json(p) for p in (office_a / "events").rglob("*.json")}
+    assert {p.name for p in (office_b / "events").rglob("*.json")} == set(bodies)
+    by_type = {}
+    for body in bodies.values():
+        by_type.setdefault(body["type"], []).append(body)
+    (meeting,), (correction,) = by_type["meeting.attended"], by_type["event.corrected"]
+    assert correction["data"]["target"] == meeting["id"]
+    assert correction["data"]["set"] == {"data.role": "presenter"}
+    twice, office_b_activity = sorted(by_type["activity.noted"], key=lambda b: b["id"])
+    (retraction,) = by_type["event.retracted"]
+    assert retraction["data"]["target"] == twice["id"]
+    assert office_b_activity["recorded_by"] == "office-b@example.org"
+
+    shown = subprocess.run(["cooplog", "show", meeting["id"], "--json"], cwd=office_a,
+                           env=env, capture_output=True, text=True, check=True)
+    assert json.loads(shown.stdout)["event"]["data"]["role"] == "presenter"
+
+    report = (office_a / "report-2010.md").read_text(encoding="utf-8")
+    assert "The Secretariat took part in the WCO Enforcement Committee." in report
+    assert "Briefed the WCO" not in report  # recorded in office B after the report
+    assert "Attended the Enforcement Committee in Brussels." not in report  # retracted
+    content = json.loads((office_a / "report-2010.json").read_text(encoding="utf-8"))
+    assert content["title"] == "Report on international cooperation in 2010"
+    assert (office_a / "report-2010.docx").read_bytes()[:2] == b"PK"
+
+    for calendar in ("meetings.ics", "subscribed.ics"):
+        text = (office_a / calendar).read_text(encoding="utf-8")
+        assert "SUMMARY:29th session of the WCO Enforcement Committee" in text, calendar
+        assert "DTSTART;VALUE=DATE:20100302" in text, calendar
+
+    assert commits(office_a) == commits(office_b)
+    assert commits(office_a)[0] == "activity.noted: Briefed the WCO on e-waste. (2010-04)"
+    assert (office_b / ".git" / "hooks" / "pre-commit").exists()
