@@ -17,6 +17,9 @@ from .errors import CooplogError, Problem
 EVENTS = "events"
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LAYOUT = re.compile(r"events/(\d{4})/(\d{2})/([^/]+)\.json")
+# An event is a few kilobytes; a file larger than this is a problem, named without reading it
+# (so that no file can stall the watcher or fill the memory).
+MAX_EVENT_BYTES = 1_000_000
 
 
 def ulid_month(event_id: str) -> tuple[str, str]:
@@ -52,8 +55,8 @@ class Store:
 
     def read(self, path: Path) -> events.Event:
         """The event in a file, or `events.Invalid` naming what is wrong with it."""
-        mode = path.lstat().st_mode
-        return self.parse(path, path.read_bytes() if stat.S_ISREG(mode) else b"", mode)
+        status = path.lstat()
+        return self.parse(path, contents(path, status), status.st_mode)
 
     def parse(self, path: Path, raw: bytes, mode: int) -> events.Event:
         """The event in the bytes read from `path`, whose kind (`mode`, from lstat) and place
@@ -62,6 +65,9 @@ class Store:
             raise events.Invalid([("", "a symbolic link, not an event file: remove it")])
         if stat.S_ISDIR(mode):
             raise events.Invalid([("", "a folder named like an event file: rename it")])
+        if not stat.S_ISREG(mode):
+            raise events.Invalid([("", "not a regular file (a pipe, socket or device): "
+                                       "remove it")])
         event = events.validate(events.decode(raw))
         problems = self.placement_problems(path, event.id)
         if problems:
@@ -109,6 +115,23 @@ class Store:
             temporary.unlink(missing_ok=True)
         _fsync_dir(path.parent)
         return path
+
+
+def contents(path: Path, status: os.stat_result) -> bytes:
+    """The bytes of a regular file (`status` from lstat), b"" for anything else (`parse` says
+    what it is); Invalid, unread, if it is larger than any event."""
+    if not stat.S_ISREG(status.st_mode):
+        return b""
+    if status.st_size > MAX_EVENT_BYTES:
+        raise too_large(status.st_size)
+    with open(path, "rb") as f:  # at most the limit, should the file grow meanwhile
+        return f.read(MAX_EVENT_BYTES + 1)
+
+
+def too_large(size: int) -> events.Invalid:
+    return events.Invalid([("", f"too large for an event ({size:,} bytes; at most "
+                                f"{MAX_EVENT_BYTES:,}): an event is a few kilobytes of JSON: "
+                                "cite long documents by symbol or url")])
 
 
 def _walk(folder: Path) -> Iterator[Path]:
