@@ -325,16 +325,16 @@ class Projection:
             return self.build(progress)
         applied = removed = 0
         seen = set()
-        for path in self.store.files():
-            rel = self.store.relpath(path)
+        for entry in self.store.entries():
+            rel = self.store.relpath(entry.path)
             seen.add(rel)
             try:
-                stat = path.lstat()
+                stat = entry.stat(follow_symlinks=False)
                 unchanged = known.get(rel) == (stat.st_size, stat.st_mtime_ns)
             except OSError:
                 unchanged = False
             if not unchanged:
-                applied += self.apply(path)
+                applied += self.apply(Path(entry.path))
             if progress:
                 progress(1)
         for rel in known.keys() - seen:

@@ -50,6 +50,11 @@ class Store:
     def files(self) -> Iterator[Path]:
         """Every `*.json` file under events/, in path order (so in id order where the layout
         is kept); misplaced ones included, so that checks can name them."""
+        yield from (Path(entry.path) for entry in self.entries())
+
+    def entries(self) -> Iterator[os.DirEntry]:
+        """The same files as directory entries, whose `lstat` is one call and which need no
+        Path each: catch-up compares every file of the log with its record."""
         if self.events_dir.is_dir():
             yield from _walk(self.events_dir)
 
@@ -134,14 +139,14 @@ def too_large(size: int) -> events.Invalid:
                                 "cite long documents by symbol or url")])
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def _walk(folder: Path | str) -> Iterator[os.DirEntry]:
     with os.scandir(folder) as it:
         entries = sorted(it, key=lambda e: e.name)
     for entry in entries:
         if entry.name.endswith(".json"):
-            yield Path(entry.path)
+            yield entry
         elif entry.is_dir(follow_symlinks=False):
-            yield from _walk(Path(entry.path))
+            yield from _walk(entry.path)
 
 
 def _fsync_dir(folder: Path) -> None:
