@@ -13,7 +13,7 @@ from pathlib import Path
 from . import events, gitops
 from .check import Registry, registry_of
 from .errors import USAGE, CooplogError, Problem
-from .store import Store
+from .store import MAX_EVENT_BYTES, Store, too_large
 
 
 def recorder(root: Path, by: str | None) -> str:
@@ -70,7 +70,10 @@ def prepare(bodies: list[tuple[str, dict]], recorded_by: str) -> list[events.Eve
                 "recorded_by": recorded_by,
                 **body,
             }
-            prepared.append(events.validate(body))
+            event = events.validate(body)
+            if len(events.encode(event)) > MAX_EVENT_BYTES:  # its file would be refused
+                raise too_large(len(events.encode(event)))
+            prepared.append(event)
         except events.Invalid as e:
             problems += e.at(label)
     if problems:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import events, gitops
 from .errors import USAGE, CooplogError, Problem
-from .store import EVENTS, Store, ulid_month
+from .store import EVENTS, Store, contents, ulid_month
 
 # One commit per record: \x1e opens it, \x1f separates fields, the subject goes last.
 LOG_FORMAT = "%x1e%H%x1f%an%x1f%ae%x1f%ct%x1f%s"
@@ -160,7 +160,7 @@ def _bodies(store: Store) -> dict[str, tuple[str, dict]]:
     bodies: dict[str, tuple[str, dict]] = {}
     for path in store.files():
         try:
-            body = events.decode(path.read_bytes())
+            body = events.decode(contents(path, path.lstat()))  # no FIFO, no 20 MB
         except (events.Invalid, OSError):
             body = {}
         event_id = body.get("id") if isinstance(body.get("id"), str) else path.stem

@@ -263,7 +263,7 @@ class Invalid(Exception):
 
 
 _MSGSPEC_ERROR = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
-_UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(?P<name>[^`]+)`")
+_UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(?P<name>.+)`$", re.S)  # names with `
 _MISSING_FIELD = re.compile(r"Object missing required field `(?P<name>[^`]+)`")
 
 
@@ -348,12 +348,67 @@ def decode(raw: bytes) -> dict:
     try:
         body = msgspec.json.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        if not raw.strip():
+            raise Invalid([("", "empty: an event file holds one JSON object")]) from None
         raise Invalid([("", f"not valid JSON ({e}): fix the syntax")]) from None
+    except RecursionError:  # msgspec stops at about 1,000 levels of nesting
+        raise Invalid([("", _TOO_DEEP)]) from None
     if not isinstance(body, dict):  # named as JSON names it, not as Python does (NoneType)
         what = {list: "array", str: "string", int: "number", float: "number",
                 bool: "boolean"}.get(type(body), "null")
         raise Invalid([("", f"a JSON {what} where an event object belongs")])
+    # msgspec keeps the last of two equal keys silently; a file saying one thing twice is
+    # refused instead. A file as cooplog writes it (the body encoded again, byte for byte)
+    # has no repeated key. In any other, every key of the text ends in `":`, and so does each
+    # key of the body encoded again (a string holding `":` counts alike on both sides): more
+    # of them in the text means a repeated key. Only a file with `"` and `:` apart, or with
+    # \u00XX escapes (which could spell either), needs the slow, exact check.
+    if (raw != encode(body)
+            and (_SPACED_COLON.search(raw) or b"\\u00" in raw
+                 or raw.count(b'":') > msgspec.json.encode(body).count(b'":'))
+            and (where := _repeated_key(raw))):
+        raise Invalid([where])
     return body
+
+
+_TOO_DEEP = "nested too deeply: an event is an object of fields, lists and small objects"
+_SPACED_COLON = re.compile(rb'"[ \t\r\n]+:')
+
+
+class _Repeated(dict):
+    repeated: str
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            found = _Repeated(pairs)
+            found.repeated = key
+            return found
+        seen.add(key)
+    return dict(pairs)
+
+
+def _repeated_key(raw: bytes) -> tuple[str, str] | None:
+    """(field, problem) for the first key given twice in one object, if any."""
+    import json
+
+    try:
+        body = json.loads(raw, object_pairs_hook=_pairs)
+    except RecursionError:
+        return "", _TOO_DEEP
+    stack: list[tuple[str, Any]] = [("", body)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, _Repeated):
+            field = ".".join(filter(None, [path, item.repeated]))
+            return field, "given twice in one object: keep one of the two"
+        if isinstance(item, dict):
+            stack += [(".".join(filter(None, [path, k])), v) for k, v in item.items()]
+        elif isinstance(item, list):
+            stack += [(f"{path}[{i}]", v) for i, v in enumerate(item)]
+    return None
 
 
 def validate(body: dict) -> Event:

@@ -221,12 +221,6 @@ def _original_row(event: events.Event, rel: str, commit_sha: str | None = None) 
             "original": msgspec.json.encode(event).decode(), "commit_sha": commit_sha}
 
 
-def _regular(stat) -> bool:
-    import stat as modes
-
-    return modes.S_ISREG(stat.st_mode)
-
-
 def _extend(rows: Rows, more: Rows) -> None:
     for table, items in more.tables.items():
         rows.tables.setdefault(table, []).extend(items)

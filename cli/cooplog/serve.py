@@ -19,6 +19,7 @@ SETTINGS = {
     "max_returned_rows": 1000,
     "suggest_facets": False,
     "allow_download": False,
+    "allow_csv_stream": False,  # a CSV export is capped like every other result
     "default_page_size": 50,
     "facet_time_limit_ms": 500,
 }

@@ -68,6 +68,8 @@ class Store:
         are checked too."""
         if stat.S_ISLNK(mode):
             raise events.Invalid([("", "a symbolic link, not an event file: remove it")])
+        if stat.S_ISDIR(mode) and not os.fspath(path).endswith(".json"):  # see _walk
+            raise events.Invalid([("", "a folder that cannot be read: check its permissions")])
         if stat.S_ISDIR(mode):
             raise events.Invalid([("", "a folder named like an event file: rename it")])
         if not stat.S_ISREG(mode):
@@ -146,7 +148,10 @@ def _walk(folder: Path | str) -> Iterator[os.DirEntry]:
         if entry.name.endswith(".json"):
             yield entry
         elif entry.is_dir(follow_symlinks=False):
-            yield from _walk(entry.path)
+            try:
+                yield from _walk(entry.path)
+            except PermissionError:
+                yield entry  # a folder that cannot be listed: its files are not lost silently
 
 
 def _fsync_dir(folder: Path) -> None:

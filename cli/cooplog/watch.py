@@ -8,7 +8,9 @@ kernel drops notifications silently when its queue overflows, a periodic reconci
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import queue
 import threading
 import time
@@ -18,14 +20,21 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from . import events
+from .errors import CooplogError
 from .projection import Projection
-from .store import Store
+from .store import Store, contents
 
 log = logging.getLogger("cooplog.watch")
 
 DEBOUNCE = 0.01  # seconds to let a burst of writes to one file settle
 RECONCILE_EVERY = 30.0
 PARSE_RETRIES = 3  # a file not yet parsable may still be being written
+CHECK_EVERY = 1.0  # seconds between looks at whether events/ is still the folder watched
+BULK = 1000  # files at once beyond which one rebuild beats applying them one by one
+OVERFLOW = "overflow"  # queued when the kernel says it dropped notifications
+_NOTHING = object()
+LIMITS = ("raise the limits (sysctl fs.inotify.max_user_watches=524288 and "
+          "fs.inotify.max_user_instances=512), or run with --polling")
 
 
 @dataclass
@@ -51,7 +60,7 @@ class _Handler(FileSystemEventHandler):
             return
         if event.is_directory:
             # a new month folder, or events/ itself removed or recreated: rescan
-            if event.event_type in ("created", "deleted", "moved"):
+            if event.event_type in ("created", "deleted", "moved", "attrib"):  # chmod too
                 self.paths.put(None)
             return
         for path in (event.src_path, getattr(event, "dest_path", "")):
@@ -75,31 +84,58 @@ class Watcher:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._observer = None
+        self._observer_lock = threading.Lock()
+        self._watched: tuple[int, int] | None = None  # (device, inode) of events/ watched
+        self._alarm = _OverflowAlarm(self._paths)
 
     def start(self) -> None:
-        from watchdog.observers import Observer
-        from watchdog.observers.polling import PollingObserver
-
         self.store.events_dir.mkdir(parents=True, exist_ok=True)
-        self._observer = PollingObserver(timeout=0.5) if self.polling else Observer()
-        self._observer.schedule(_Handler(self._paths), str(self.store.events_dir),
-                                recursive=True)
-        self._observer.start()  # before catching up, so nothing written meanwhile is missed
+        logging.getLogger("watchdog").addHandler(self._alarm)
+        try:
+            self._observe()  # before catching up, so nothing written meanwhile is missed
+        except BaseException:
+            logging.getLogger("watchdog").removeHandler(self._alarm)
+            raise
         self._thread = threading.Thread(target=self._run, name="cooplog-watch", daemon=True)
         self._thread.start()
         self._ready.wait()
         if not self.status.alive:
             self.stop()
-            raise RuntimeError(self.status.errors[-1] if self.status.errors else "failed")
+            raise CooplogError(self.status.errors[-1] if self.status.errors else
+                               "the watcher could not start")
+
+    def _observe(self) -> None:
+        """Start a new observer on events/ (the old one, if any, stopped)."""
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        with self._observer_lock:
+            if self._stopping.is_set():
+                return
+            _stop(self._observer)
+            folder = self.store.events_dir
+            status = folder.stat()
+            self._watched = (status.st_dev, status.st_ino)
+            self._observer = PollingObserver(timeout=0.5) if self.polling else Observer()
+            self._observer.schedule(_Handler(self._paths), str(folder), recursive=True)
+            try:
+                self._observer.start()
+            except OSError as e:
+                self._observer = None
+                if e.errno in (errno.ENOSPC, errno.EMFILE):
+                    raise CooplogError(
+                        f"{folder}: cannot watch for changes: {e.strerror} (the system's "
+                        f"inotify limit): {LIMITS}") from None
+                raise
 
     def stop(self) -> None:
         self._stopping.set()
         self._paths.put(None)
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join()
+        with self._observer_lock:
+            _stop(self._observer)
         if self._thread is not None:
             self._thread.join()
+        logging.getLogger("watchdog").removeHandler(self._alarm)
         self.status.alive = False
 
     def __enter__(self):
@@ -124,24 +160,34 @@ class Watcher:
         self.status.started_at = self.status.last_reconcile_at = time.time()
         self._ready.set()
         pending: dict[Path, tuple[float, int]] = {}  # path -> (due time, attempts)
-        rescan = False
+        rescan = overflow = False
+        checked = time.time()
         try:
             while not self._stopping.is_set():
                 timeout = min((due for due, _ in pending.values()), default=None)
                 wait = 0.5 if timeout is None else max(0.0, timeout - time.time())
                 try:
                     item = self._paths.get(timeout=min(wait, 0.5))
-                    while True:  # drain what has arrived, one debounce for all of it
-                        if item is None:
-                            rescan = True
-                        else:
-                            pending[item] = (time.time() + self.debounce, 0)
-                        item = self._paths.get_nowait()
                 except queue.Empty:
-                    pass
+                    item = _NOTHING
+                asked, lost = self._drain(pending, item)
+                rescan, overflow = rescan or asked, overflow or lost
                 if self._stopping.is_set():
                     break
                 now = time.time()
+                if now - checked >= CHECK_EVERY:
+                    checked = now
+                    rescan |= self._check_folder()
+                if overflow or (len(pending) > BULK
+                                and len(pending) > self._known(projection) // 4):
+                    # Many files at once (a checkout, a copy) or notifications lost: one
+                    # rebuild, in one transaction, is quicker than file after file.
+                    if overflow:
+                        log.warning("the kernel dropped file notifications (its inotify queue "
+                                    "overflowed): rebuilding from the files")
+                    self._rebuild(projection, pending)
+                    pending.clear()
+                    rescan = overflow = False
                 for path, (due, attempts) in list(pending.items()):
                     if due <= now:
                         del pending[path]
@@ -149,15 +195,43 @@ class Watcher:
                         if retry:
                             pending[path] = (time.time() + 0.1 * (attempts + 1), attempts + 1)
                 if rescan or now - self.status.last_reconcile_at >= self.reconcile_every:
+                    if not rescan and len(pending) <= BULK:
+                        # what notifications have reported is applied first, so that the
+                        # reconciliation counts (and warns of) only what they missed
+                        asked, lost = self._drain(pending)
+                        rescan, overflow = rescan or asked, overflow or lost
+                        for path, (_, attempts) in list(pending.items()):
+                            del pending[path]
+                            if self._apply(projection, path, attempts):
+                                pending[path] = (time.time() + 0.1 * (attempts + 1),
+                                                 attempts + 1)
                     self._reconcile(projection, expected=not rescan)
                     rescan = False
         finally:
             projection.close()
             self.status.alive = False
 
+    def _drain(self, pending: dict[Path, tuple[float, int]], item=_NOTHING) -> tuple[bool, bool]:
+        """Move what the handler queued (after `item`) into `pending`, one debounce for all of
+        it: whether a rescan was asked for, whether notifications were lost."""
+        rescan = overflow = False
+        while True:
+            if item is None:
+                rescan = True
+            elif item is OVERFLOW:
+                overflow = True
+            elif item is not _NOTHING:
+                pending[item] = (time.time() + self.debounce, 0)
+            try:
+                item = self._paths.get_nowait()
+            except queue.Empty:
+                return rescan, overflow
+
     def _apply(self, projection: Projection, path: Path, attempts: int) -> bool:
         """Apply one path; True to try again shortly (a file not yet whole)."""
         try:
+            if any(p.endswith(".json") for p in Path(self.store.relpath(path)).parent.parts):
+                return False  # inside a folder named like an event file: not in the log
             if not path.exists() and not path.is_symlink():
                 projection.forget(self.store.relpath(path))
                 return False
@@ -173,6 +247,66 @@ class Watcher:
             del self.status.errors[:-20]
         return False
 
+    def _known(self, projection: Projection) -> int:
+        return projection.conn.execute("select count(*) from _files").fetchone()[0]
+
+    def _rebuild(self, projection: Projection, pending: dict[Path, tuple[float, int]]) -> None:
+        known = {p for (p,) in projection.conn.execute("select path from _files")}
+        try:
+            result = projection.build()
+        except Exception as e:
+            log.exception("rebuild failed")
+            self.status.errors.append(f"rebuild: {e}")
+            del self.status.errors[:-20]
+            return
+        self.status.applied += len(pending)
+        if pending:
+            self.status.last_applied = self.store.relpath(max(pending))
+        self.status.last_applied_at = self.status.last_reconcile_at = time.time()
+        log.info("rebuilt the database from %d file(s)", result.get("files", 0))
+        reported = known | {self.store.relpath(p) for p in pending}
+        missed = sum(1 for (p,) in projection.conn.execute("select path from _files")
+                     if p not in reported)
+        if missed:  # watchdog does not always say so; some may still be on their way
+            log.warning("the rebuild found %d file(s) that no notification had reported yet: "
+                        "the kernel may have dropped file notifications (its inotify queue "
+                        "overflowed)", missed)
+
+    def _check_folder(self) -> bool:
+        """Whether events/ was removed, replaced or left unwatched: watch it again (once it is
+        back) and say so; True when the files must be looked at again."""
+        with self._observer_lock:
+            observer = self._observer
+        alive = (observer is not None and observer.is_alive() and bool(observer.emitters)
+                 and all(emitter.is_alive() for emitter in observer.emitters))
+        try:
+            status = os.stat(self.store.events_dir)
+            folder = (status.st_dev, status.st_ino)
+        except OSError:
+            folder = None
+        if alive and folder == self._watched:
+            return False
+        if folder is None:
+            if self._watched is not None:
+                self._watched = None
+                self._report(f"{self.store.events_dir} is gone: the database follows (no "
+                             "files, no events) until it is back; restore it or restart "
+                             "cooplog with --root pointing at the log")
+                return True
+            return False
+        try:
+            self._observe()
+        except Exception as e:
+            self._report(f"cannot watch {self.store.events_dir} again: {e}")
+            return False
+        log.warning("watching %s again", self.store.events_dir)
+        return True
+
+    def _report(self, message: str) -> None:
+        log.error("%s", message)
+        self.status.errors.append(message)
+        del self.status.errors[:-20]
+
     def _reconcile(self, projection: Projection, expected: bool) -> None:
         try:
             result = projection.catch_up()
@@ -186,12 +320,32 @@ class Watcher:
         if healed and expected:
             self.status.healed += healed
             log.warning("reconciliation applied %d change(s) that no notification reported "
-                        "(the kernel's event queue may have overflowed)", healed)
+                        "(the kernel's event queue may have overflowed, or its limit of "
+                        "watched folders been reached: %s)", healed, LIMITS)
+
+
+class _OverflowAlarm(logging.Handler):
+    """watchdog says only in its log that the kernel dropped notifications."""
+
+    def __init__(self, paths: queue.Queue):
+        super().__init__(logging.WARNING)
+        self.paths = paths
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in str(record.msg).lower():
+            self.paths.put(OVERFLOW)
+
+
+def _stop(observer) -> None:
+    if observer is not None:
+        observer.stop()
+        if observer.is_alive():
+            observer.join()
 
 
 def _parsable(path: Path) -> bool:
     try:
-        events.decode(path.read_bytes())
+        events.decode(contents(path, path.lstat()))
         return True
     except (events.Invalid, OSError):
         return False
@@ -206,6 +360,8 @@ def watch(root: Path, db_path: Path, polling: bool = False) -> None:
         while watcher.status.alive:
             time.sleep(0.5)
     except KeyboardInterrupt:
-        pass
+        return
     finally:
         watcher.stop()
+    errors = watcher.status.errors
+    raise CooplogError(f"the watcher stopped: {errors[-1] if errors else 'no reason given'}")

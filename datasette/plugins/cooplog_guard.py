@@ -5,11 +5,13 @@ write before any view sees it, and 404s paths that Datasette 0.65 would redirect
 (`//host`, `/\\host`, `/%5Chost`)."""
 
 import logging
+import sqlite3
 import time
 
 import datasette.handle_exception as default_handler
 from datasette import hookimpl
 from datasette.utils.asgi import Response
+from datasette.views.base import DatasetteError
 
 # Datasette 0.65's default error handler prints every exception with rich when rich is
 # installed (typer brings it): a traceback with its locals for each 404, and for a path that
@@ -22,6 +24,13 @@ log = logging.getLogger("cooplog.serve")
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 OFF_SITE = ("//", "/\\", "/%5c")
+# No value a query makes may be larger: `select zeroblob(900000000)` is refused by SQLite
+# instead of filling the server's memory. An event file is at most 1 MB, so no stored row
+# comes near it.
+MAX_VALUE_BYTES = 8_000_000
+# printf('%.*c', 900000000, 'x') loops for seconds inside one call, where the SQL time limit
+# (counted in steps between calls) cannot stop it.
+DENIED_FUNCTIONS = {"printf", "format"}
 
 
 async def _plain(send, status: int, text: str) -> None:
@@ -67,7 +76,23 @@ async def cooplog_status(datasette):
 
 
 @hookimpl
+def prepare_connection(conn):
+    if hasattr(conn, "setlimit"):  # Python 3.11 and later
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    conn.set_authorizer(_authorize)
+
+
+def _authorize(action, arg1, arg2, database, source):
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in DENIED_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
+@hookimpl
 def handle_exception(datasette, request, exception):
+    if (isinstance(exception, DatasetteError) and exception.status == 500
+            and str(exception.message).startswith("Cannot ")):
+        exception.status = 400  # `?_sort=nosuchcolumn`: Datasette 0.65 calls it a 500
     if getattr(exception, "status", 500) >= 500:
         log.error("%s %s: %s", request.method, request.path, exception, exc_info=exception)
     return None  # Datasette's own handler renders the error page
