@@ -73,3 +73,15 @@ def sample_bodies() -> list[dict]:
     files = sorted((Path(__file__).parents[1] / "events").rglob("*.json"))
     assigned = ("id", "recorded_at", "recorded_by")
     return [{k: v for k, v in read_json(f).items() if k not in assigned} for f in files]
+
+
+def numbered_ulid(n: int, prefix: str = "01J0G00000") -> str:
+    """The n-th of a row of ULIDs minted in 2024-06 (ids increase with n): files land in
+    events/2024/06/."""
+    from cooplog.store import CROCKFORD
+
+    tail = ""
+    for _ in range(16):
+        n, r = divmod(n, 32)
+        tail = CROCKFORD[r] + tail
+    return prefix + tail

@@ -18,7 +18,8 @@ from pathlib import Path
 from cooplog import append, events, report
 from cooplog.check import check_log
 from cooplog.projection import Projection
-from cooplog.store import CROCKFORD, Store
+from cooplog.store import Store
+from helpers import numbered_ulid
 
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "01J0G00000"  # a ULID time in 2024-06: files land in events/2024/06/
@@ -26,11 +27,7 @@ BY = "tester@example.org"
 
 
 def ulid(n: int) -> str:
-    tail = ""
-    for _ in range(16):
-        n, r = divmod(n, 32)
-        tail = CROCKFORD[r] + tail
-    return PREFIX + tail
+    return numbered_ulid(n, PREFIX)
 
 
 def body(n: int, type_: str, data: dict | None = None, **envelope) -> dict:

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from cooplog import check, events
 from cooplog.projection import Projection
-from cooplog.store import CROCKFORD, Store
+from cooplog.store import Store
+from helpers import numbered_ulid
 
 # --- helpers (kept here so this file stands alone) -----------------------------------------
 
@@ -23,11 +24,7 @@ PREFIX = "01J0G00000"  # a ULID time in 2024-06: every file lands in events/2024
 
 
 def ulid(n: int) -> str:
-    tail = ""
-    for _ in range(16):
-        n, r = divmod(n, 32)
-        tail = CROCKFORD[r] + tail
-    return PREFIX + tail
+    return numbered_ulid(n, PREFIX)
 
 
 def body(event_id: str, type_: str, data: dict, **envelope) -> dict:
