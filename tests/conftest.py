@@ -85,3 +85,16 @@ def sample_db(tmp_path_factory) -> Path:
     finally:
         projection.close()
     return db
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    """An empty log without git: events/ and nothing else."""
+    store = Store(tmp_path / "log")
+    store.events_dir.mkdir(parents=True)
+    return store
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    return tmp_path / "db" / "cooplog.db"

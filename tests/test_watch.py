@@ -39,18 +39,6 @@ def no_thread_left_behind():
     assert not left, f"threads left running: {left}"
 
 
-@pytest.fixture
-def store(tmp_path) -> Store:
-    store = Store(tmp_path / "log")
-    store.events_dir.mkdir(parents=True)
-    return store
-
-
-@pytest.fixture
-def db(tmp_path) -> Path:
-    return tmp_path / "db" / "cooplog.db"
-
-
 # --- helpers --------------------------------------------------------------------------------
 
 

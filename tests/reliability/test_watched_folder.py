@@ -35,18 +35,6 @@ from test_watch import event_ids, fresh_build, new_ids, wait_for_ids, watching, 
 pytestmark = pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")
 
 
-@pytest.fixture
-def store(tmp_path) -> Store:
-    store = Store(tmp_path / "log")
-    store.events_dir.mkdir(parents=True)
-    return store
-
-
-@pytest.fixture
-def db(tmp_path) -> Path:
-    return tmp_path / "db" / "cooplog.db"
-
-
 def health(store: Store, db: Path, watcher, monkeypatch) -> dict:
     monkeypatch.setattr(serve, "WATCHER", watcher)
     ds = serve.datasette(store.root, db)
