@@ -1,11 +1,14 @@
 """The watcher (cooplog.watch.Watcher) with the real watchdog observers, in a temporary log:
 notifications apply files as they come, a start catches up with whatever changed while
 stopped, and the periodic reconciliation heals notifications that never arrived. Every test
-stops and joins its watcher; none may leave a `cooplog-watch` thread behind."""
+stops and joins its watcher; none may leave its worker (`cooplog-watch`) or its reconciler
+(`cooplog-reconcile`) behind."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import json
 import logging
 import os
 import sqlite3
@@ -35,7 +38,8 @@ def no_thread_left_behind():
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    assert not [t for t in threading.enumerate() if t.name == "cooplog-watch"]
+    assert not [t for t in threading.enumerate()
+                if t.name in ("cooplog-watch", "cooplog-reconcile")]
     assert not left, f"threads left running: {left}"
 
 
@@ -314,3 +318,134 @@ def test_dropped_notifications_are_healed_by_reconciliation(store, db, blind, ca
                 if r.name == "cooplog.watch" and r.levelno == logging.WARNING]
     assert warnings, "reconciliation healed a change silently"
     assert "reconciliation" in warnings[0].getMessage()
+
+
+def hold_up_walks(store: Store, monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """From now on, a walk over the log (the reconciler's) waits once it starts until
+    released: (started, release)."""
+    walking, release = threading.Event(), threading.Event()
+    entries = store.entries
+
+    def held_up():
+        walking.set()
+        release.wait(2 * TIMEOUT)
+        yield from entries()
+
+    monkeypatch.setattr(store, "entries", held_up)
+    return walking, release
+
+
+@pytest.mark.parametrize("how", ["periodic", "rescan"])
+def test_files_are_applied_while_a_reconciliation_walks_the_log(store, db, monkeypatch,
+                                                               caplog, how):
+    """The walk over every file runs beside the worker: a file notified while a (here held
+    up) walk is under way is applied before the walk ends, and, as a notification applied
+    it, the walk that finds it too counts nothing healed."""
+    ids = new_ids(2001)
+    old, late = ids[:-1], ids[-1]
+    for event_id in old:
+        drop(store, event_id)
+    every = 0.5 if how == "periodic" else QUIET
+    with caplog.at_level(logging.WARNING, logger="cooplog.watch"), \
+            watching(store, db, reconcile_every=every) as w:
+        assert len(event_ids(db)) == len(old)
+        walking, release = hold_up_walks(store, monkeypatch)
+        if how == "rescan":
+            (store.events_dir / "2031").mkdir()  # a new year's folder asks for one
+        try:
+            assert walking.wait(TIMEOUT), "no reconciliation started"
+            before = w.status.last_reconcile_at
+            write(store, late)
+            wait_for_ids(db, {*old, late}, timeout=10)
+            assert not release.is_set()  # the walk has not ended yet
+        finally:
+            release.set()
+        wait_for(db, "select 1", lambda rows: w.status.last_reconcile_at > before, timeout=10,
+                 what="the reconciliation ends")
+        assert w.status.healed == 0
+        assert w.status.errors == []
+    assert not [r for r in caplog.records if "reconciliation" in r.getMessage()]
+
+
+def test_a_failed_reconciliation_is_reported_and_the_next_one_heals(store, db, blind,
+                                                                    monkeypatch):
+    (event_id,) = new_ids(1)
+    calls = []
+    entries = store.entries
+
+    def failing_once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "Input/output error")
+        yield from entries()
+
+    with watching(store, db, reconcile_every=0.3) as w:
+        monkeypatch.setattr(store, "entries", failing_once)
+        write(store, event_id)  # unheard: only a reconciliation finds it
+        wait_for_ids(db, {event_id})
+        assert any(e.startswith("reconciliation:") for e in w.status.errors)
+        assert w.status.healed == 1
+        assert w.status.alive
+
+
+def test_a_reconciliation_finding_many_files_rebuilds_once(store, db, blind, monkeypatch,
+                                                          caplog):
+    """More than BULK files missed, and more than a quarter of the log: one rebuild."""
+    (first,) = new_ids(1)
+    write(store, first)
+    missed = new_ids(watch.BULK + 200, datetime(2030, 5, 1, tzinfo=timezone.utc))
+    with caplog.at_level(logging.INFO, logger="cooplog.watch"), \
+            watching(store, db, reconcile_every=0.3) as w:
+        _, release = hold_up_walks(store, monkeypatch)
+        try:
+            for event_id in missed:  # unheard, all found by the same walk
+                drop(store, event_id)
+        finally:
+            release.set()
+        wait_for_ids(db, {first, *missed})
+        assert w.status.healed == len(missed)
+        assert w.status.errors == []
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum(m.startswith("rebuilt the database") for m in messages) == 1
+    assert any(f"the rebuild found {len(missed)} file(s)" in m for m in messages)
+
+
+# --- the lease: whether a watcher keeps the database in step ---------------------------------
+
+
+def test_a_running_watcher_holds_the_lease_and_a_second_takes_none(store, db):
+    assert not watch.kept_in_step(db)
+    with watching(store, db):
+        assert watch.kept_in_step(db)
+        with watching(store, db):  # serve twice on one database: the first holds it
+            assert watch.kept_in_step(db)
+        assert watch.kept_in_step(db)
+    assert not watch.kept_in_step(db)
+
+
+def test_report_reads_what_a_running_watcher_keeps_without_its_own_catch_up(
+        store, db, cli, monkeypatch):
+    org, first, second, third = new_ids(4)
+    store.write(events.validate({**body(org), "type": "organization.registered",
+                                 "occurred": None, "summary": None,
+                                 "data": {"key": "wco", "name": "The WCO",
+                                          "category": "intergovernmental"}}))
+
+    def activity(event_id: str) -> None:
+        store.write(events.validate({**body(event_id), "orgs": ["wco"]}))
+
+    def reported() -> set[str]:
+        result = cli(store.root, "--db", db, "report", "--period", "2009", "--json")
+        assert result.exit_code == 0, result.output
+        return {a["event_id"] for g in json.loads(result.stdout)["groups"]
+                for o in g["organizations"] for a in o["activities"]}
+
+    activity(first)
+    with watching(store, db):
+        activity(second)
+        wait_for_ids(db, {org, first, second})
+        with monkeypatch.context() as patch:
+            patch.setattr(Projection, "catch_up", lambda self: pytest.fail("caught up"))
+            assert reported() == {first, second}
+    activity(third)  # no watcher now: the report catches up itself
+    assert reported() == {first, second, third}

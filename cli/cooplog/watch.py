@@ -2,18 +2,24 @@
 
 The watchdog observer only says which paths to look at; one worker thread owns the database
 connection and applies each file in its own transaction after a short debounce. Because the
-kernel drops notifications silently when its queue overflows, a periodic reconciliation
-(`catch_up`) compares every file with what was applied and heals whatever was missed.
+kernel drops notifications silently when its queue overflows, a second thread, the
+reconciler, compares every file with what was applied (through its own read-only
+connection), periodically and whenever a folder changes, and hands the worker only the
+difference: walking a large log never holds up the files notifications report.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
+import math
 import os
 import queue
+import sqlite3
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,9 +57,23 @@ class Status:
     errors: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Reconciled:
+    """What a reconciliation found out of step, queued behind the notifications received
+    until then: paths the walk saw new or changed, and paths recorded that it did not see.
+    `expected` is False for a rescan asked for (a new folder, events/ recreated): its
+    changes are no sign of lost notifications."""
+
+    changed: list[Path]
+    gone: list[Path]
+    expected: bool
+    done: threading.Event = field(default_factory=threading.Event)
+
+
 class _Handler(FileSystemEventHandler):
-    def __init__(self, paths: queue.Queue):
+    def __init__(self, paths: queue.Queue, rescan: threading.Event):
         self.paths = paths
+        self.rescan = rescan
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
@@ -61,7 +81,7 @@ class _Handler(FileSystemEventHandler):
         if event.is_directory:
             # a new month folder, or events/ itself removed or recreated: rescan
             if event.event_type in ("created", "deleted", "moved", "attrib"):  # chmod too
-                self.paths.put(None)
+                self.rescan.set()
             return
         for path in (event.src_path, getattr(event, "dest_path", "")):
             if path and str(path).endswith(".json"):
@@ -80,9 +100,12 @@ class Watcher:
         self.reconcile_every = reconcile_every
         self.status = Status()
         self._paths: queue.Queue = queue.Queue()
+        self._rescan = threading.Event()  # the reconciler is asked to walk the log now
+        self._working = threading.Lock()  # held by the worker at work: the walk waits
         self._stopping = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
+        self._reconciler: threading.Thread | None = None
         self._observer = None
         self._observer_lock = threading.Lock()
         self._watched: tuple[int, int] | None = None  # (device, inode) of events/ watched
@@ -103,6 +126,9 @@ class Watcher:
             self.stop()
             raise CooplogError(self.status.errors[-1] if self.status.errors else
                                "the watcher could not start")
+        self._reconciler = threading.Thread(target=self._reconcile, name="cooplog-reconcile",
+                                            daemon=True)
+        self._reconciler.start()
 
     def _observe(self) -> None:
         """Start a new observer on events/ (the old one, if any, stopped)."""
@@ -117,7 +143,8 @@ class Watcher:
             status = folder.stat()
             self._watched = (status.st_dev, status.st_ino)
             self._observer = PollingObserver(timeout=0.5) if self.polling else Observer()
-            self._observer.schedule(_Handler(self._paths), str(folder), recursive=True)
+            self._observer.schedule(_Handler(self._paths, self._rescan), str(folder),
+                                    recursive=True)
             try:
                 self._observer.start()
             except OSError as e:
@@ -130,11 +157,13 @@ class Watcher:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._paths.put(None)
+        self._rescan.set()  # wakes the reconciler
+        self._paths.put(_NOTHING)  # wakes the worker
         with self._observer_lock:
             _stop(self._observer)
-        if self._thread is not None:
-            self._thread.join()
+        for thread in (self._thread, self._reconciler):
+            if thread is not None:
+                thread.join()
         logging.getLogger("watchdog").removeHandler(self._alarm)
         self.status.alive = False
 
@@ -144,6 +173,8 @@ class Watcher:
 
     def __exit__(self, *exc):
         self.stop()
+
+    # The worker: the only thread that writes to the database ------------------------------
 
     def _run(self) -> None:
         try:
@@ -156,11 +187,13 @@ class Watcher:
             self.status.errors.append(f"cannot start: {e}")
             self._ready.set()
             return
+        lease = _take_lease(self.db_path)
         self.status.alive = True
         self.status.started_at = self.status.last_reconcile_at = time.time()
         self._ready.set()
         pending: dict[Path, tuple[float, int]] = {}  # path -> (due time, attempts)
-        rescan = overflow = False
+        found: list[Reconciled] = []
+        overflow = False
         checked = time.time()
         try:
             while not self._stopping.is_set():
@@ -170,62 +203,67 @@ class Watcher:
                     item = self._paths.get(timeout=min(wait, 0.5))
                 except queue.Empty:
                     item = _NOTHING
-                asked, lost = self._drain(pending, item)
-                rescan, overflow = rescan or asked, overflow or lost
-                if self._stopping.is_set():
-                    break
-                now = time.time()
-                if now - checked >= CHECK_EVERY:
-                    checked = now
-                    rescan |= self._check_folder()
-                if overflow or (len(pending) > BULK
-                                and len(pending) > self._known(projection) // 4):
-                    # Many files at once (a checkout, a copy) or notifications lost: one
-                    # rebuild, in one transaction, is quicker than file after file.
-                    if overflow:
-                        log.warning("the kernel dropped file notifications (its inotify queue "
-                                    "overflowed): rebuilding from the files")
-                    self._rebuild(projection, pending)
-                    pending.clear()
-                    rescan = overflow = False
-                for path, (due, attempts) in list(pending.items()):
-                    if due <= now:
-                        del pending[path]
-                        retry = self._apply(projection, path, attempts)
-                        if retry:
-                            pending[path] = (time.time() + 0.1 * (attempts + 1), attempts + 1)
-                if rescan or now - self.status.last_reconcile_at >= self.reconcile_every:
-                    if not rescan and len(pending) <= BULK:
-                        # what notifications have reported is applied first, so that the
-                        # reconciliation counts (and warns of) only what they missed
-                        asked, lost = self._drain(pending)
-                        rescan, overflow = rescan or asked, overflow or lost
-                        for path, (_, attempts) in list(pending.items()):
-                            del pending[path]
-                            if self._apply(projection, path, attempts):
-                                pending[path] = (time.time() + 0.1 * (attempts + 1),
-                                                 attempts + 1)
-                    self._reconcile(projection, expected=not rescan)
-                    rescan = False
+                with self._working:
+                    overflow |= self._drain(pending, found, item)
+                    if self._stopping.is_set():
+                        break
+                    now = time.time()
+                    if now - checked >= CHECK_EVERY:
+                        checked = now
+                        if self._check_folder():
+                            self._rescan.set()
+                    if overflow or (len(pending) > BULK
+                                    and len(pending) > self._known(projection) // 4):
+                        # Many files at once (a checkout, a copy) or notifications lost: one
+                        # rebuild, in one transaction, is quicker than file after file.
+                        if overflow:
+                            log.warning("the kernel dropped file notifications (its inotify "
+                                        "queue overflowed): rebuilding from the files")
+                        self._rebuild(projection, pending)
+                        pending.clear()
+                        overflow = False
+                    self._apply_due(projection, pending, now)
+                    if found:
+                        # what notifications have reported, even since the walk, is applied
+                        # first, so that the reconciliation counts (and warns of) only what
+                        # they missed
+                        overflow |= self._drain(pending, found)
+                        self._apply_due(projection, pending)
+                        for reconciled in found:
+                            self._settle(projection, pending, reconciled)
+                        found.clear()
         finally:
             projection.close()
             self.status.alive = False
+            if lease is not None:
+                os.close(lease)
 
-    def _drain(self, pending: dict[Path, tuple[float, int]], item=_NOTHING) -> tuple[bool, bool]:
-        """Move what the handler queued (after `item`) into `pending`, one debounce for all of
-        it: whether a rescan was asked for, whether notifications were lost."""
-        rescan = overflow = False
+    def _drain(self, pending: dict[Path, tuple[float, int]], found: list[Reconciled],
+               item=_NOTHING) -> bool:
+        """Move what was queued (after `item`) into `pending`, one debounce for all of it,
+        and reconciliations into `found`: whether notifications were lost."""
+        overflow = False
         while True:
-            if item is None:
-                rescan = True
-            elif item is OVERFLOW:
+            if item is OVERFLOW:
                 overflow = True
+            elif isinstance(item, Reconciled):
+                found.append(item)
             elif item is not _NOTHING:
                 pending[item] = (time.time() + self.debounce, 0)
             try:
                 item = self._paths.get_nowait()
             except queue.Empty:
-                return rescan, overflow
+                return overflow
+
+    def _apply_due(self, projection: Projection, pending: dict[Path, tuple[float, int]],
+                   now: float = math.inf) -> None:
+        """Apply the pending paths due by `now` (all by default); one not yet whole is tried
+        again a little later."""
+        for path, (due, attempts) in list(pending.items()):
+            if due <= now:
+                del pending[path]
+                if self._apply(projection, path, attempts):
+                    pending[path] = (time.time() + 0.1 * (attempts + 1), attempts + 1)
 
     def _apply(self, projection: Projection, path: Path, attempts: int) -> bool:
         """Apply one path; True to try again shortly (a file not yet whole)."""
@@ -242,23 +280,65 @@ class Watcher:
                 self.status.last_applied = self.store.relpath(path)
                 self.status.last_applied_at = time.time()
         except Exception as e:  # never let one file kill the watcher
-            log.exception("could not apply %s", path)
-            self.status.errors.append(f"{path}: {e}")
-            del self.status.errors[:-20]
+            self._failed(str(path), e)
         return False
+
+    def _settle(self, projection: Projection, pending: dict[Path, tuple[float, int]],
+                reconciled: Reconciled) -> None:
+        """Apply what a reconciliation found out of step. What notifications reported is
+        already applied, so `apply` and `forget` find nothing to do for it: only what they
+        missed counts as healed."""
+        try:
+            # a rescan asked for meanwhile (a new folder) explains what the walk found too
+            expected = reconciled.expected and not self._rescan.is_set()
+            # those still being written are left to their notifications
+            changed = [(p, True) for p in reconciled.changed if p not in pending]
+            paths = changed + [(p, False) for p in reconciled.gone if p not in pending]
+            if len(paths) > BULK and len(paths) > self._known(projection) // 4:
+                missed = self._rebuild(projection, pending)  # which warns of them
+                pending.clear()
+                if expected:
+                    self.status.healed += missed
+                return
+            healed = sum(self._heal(projection, path, seen) for path, seen in paths)
+            with projection.conn:  # what a catch-up records from git besides the files
+                projection._record_commits()
+                if healed:
+                    projection._record_breaches()
+            self.status.last_reconcile_at = time.time()
+            if healed and expected:
+                self.status.healed += healed
+                log.warning("reconciliation applied %d change(s) that no notification "
+                            "reported (the kernel's event queue may have overflowed, or its "
+                            "limit of watched folders been reached: %s)", healed, LIMITS)
+        except Exception as e:
+            self._failed("reconciliation", e)
+        finally:
+            reconciled.done.set()
+
+    def _heal(self, projection: Projection, path: Path, seen: bool) -> bool:
+        """Bring one path the reconciliation found out of step into the database; whether
+        anything changed. One the walk did not `see` may be there again, or there but no
+        longer in the log (a folder that can be listed again)."""
+        try:
+            if os.path.lexists(path) and (seen or path.name.endswith(".json")):
+                return projection.apply(path)
+            return projection.forget(self.store.relpath(path))
+        except Exception as e:
+            self._failed(str(path), e)
+            return False
 
     def _known(self, projection: Projection) -> int:
         return projection.conn.execute("select count(*) from _files").fetchone()[0]
 
-    def _rebuild(self, projection: Projection, pending: dict[Path, tuple[float, int]]) -> None:
+    def _rebuild(self, projection: Projection, pending: dict[Path, tuple[float, int]]) -> int:
+        """Rebuild from the files; how many files no notification had reported."""
         known = {p for (p,) in projection.conn.execute("select path from _files")}
         try:
             result = projection.build()
         except Exception as e:
-            log.exception("rebuild failed")
-            self.status.errors.append(f"rebuild: {e}")
-            del self.status.errors[:-20]
-            return
+            self._failed("rebuild", e)
+            return 0
         self.status.applied += len(pending)
         if pending:
             self.status.last_applied = self.store.relpath(max(pending))
@@ -271,6 +351,7 @@ class Watcher:
             log.warning("the rebuild found %d file(s) that no notification had reported yet: "
                         "the kernel may have dropped file notifications (its inotify queue "
                         "overflowed)", missed)
+        return missed
 
     def _check_folder(self) -> bool:
         """Whether events/ was removed, replaced or left unwatched: watch it again (once it is
@@ -307,21 +388,72 @@ class Watcher:
         self.status.errors.append(message)
         del self.status.errors[:-20]
 
-    def _reconcile(self, projection: Projection, expected: bool) -> None:
-        try:
-            result = projection.catch_up()
-        except Exception as e:
-            log.exception("reconciliation failed")
-            self.status.errors.append(f"reconciliation: {e}")
-            return
-        self.status.last_reconcile_at = time.time()
-        # an empty database is caught up by a full build, which counts files instead
-        healed = sum(result.get(k, 0) for k in ("applied", "removed", "files"))
-        if healed and expected:
-            self.status.healed += healed
-            log.warning("reconciliation applied %d change(s) that no notification reported "
-                        "(the kernel's event queue may have overflowed, or its limit of "
-                        "watched folders been reached: %s)", healed, LIMITS)
+    def _failed(self, what: str, error: Exception) -> None:
+        """Log an unexpected error with its traceback and show it in the status: the
+        threads carry on."""
+        log.error("%s: %s", what, error, exc_info=error)
+        self.status.errors.append(f"{what}: {error}")
+        del self.status.errors[:-20]
+
+    # The reconciler: walks the log, never writes ---------------------------------------
+
+    def _reconcile(self) -> None:
+        """Every `reconcile_every` seconds, or at once when a rescan is asked for, queue for
+        the worker what differs from the database, then wait until it has settled that."""
+        due = time.monotonic() + self.reconcile_every
+        while self.status.alive and not self._stopping.is_set():
+            asked = self._rescan.wait(max(0.0, due - time.monotonic()))
+            if self._stopping.is_set():
+                return
+            self._rescan.clear()
+            try:
+                with closing(self._read_only()) as conn:
+                    found = self._differences(conn)
+            except Exception as e:
+                self._failed("reconciliation", e)
+                found = None
+            if found is not None:
+                reconciled = Reconciled(*found, expected=not asked)
+                self._paths.put(reconciled)
+                while not reconciled.done.wait(0.5):
+                    if self._stopping.is_set() or not self.status.alive:
+                        return
+            due = time.monotonic() + self.reconcile_every
+
+    def _give_way(self) -> None:
+        """Wait while the worker applies files: otherwise, at each of the worker's many
+        pauses (a query, a read), the walk takes the interpreter from it for up to a switch
+        interval, and a file notified during a walk can take many times as long."""
+        with self._working:
+            pass
+
+    def _read_only(self) -> sqlite3.Connection:
+        uri = f"{Path(self.db_path).resolve().as_uri()}?mode=ro"
+        return sqlite3.connect(uri, uri=True, timeout=10)
+
+    def _differences(self, conn: sqlite3.Connection
+                     ) -> tuple[list[Path], list[Path]] | None:
+        """The files whose size or mtime differ from their record (new ones included), and
+        the paths recorded that the walk did not see; None when stopped meanwhile."""
+        rows = conn.execute("select path, size, mtime_ns from _files")
+        known: dict[str, tuple[int, int]] = {}
+        while batch := rows.fetchmany(1000):
+            self._give_way()
+            known.update((path, (size, mtime)) for path, size, mtime in batch)
+        differ = []
+        for entry in self.store.entries():
+            if self._stopping.is_set():
+                return None
+            self._give_way()
+            recorded = known.pop(self.store.relpath(entry.path), None)
+            try:
+                stat = entry.stat(follow_symlinks=False)
+                same = recorded == (stat.st_size, stat.st_mtime_ns)
+            except OSError:
+                same = False
+            if not same:
+                differ.append(Path(entry.path))
+        return differ, [self.store.root / rel for rel in known]
 
 
 class _OverflowAlarm(logging.Handler):
@@ -349,6 +481,39 @@ def _parsable(path: Path) -> bool:
         return True
     except (events.Invalid, OSError):
         return False
+
+
+def _lease_path(db_path: Path) -> Path:
+    return Path(f"{db_path}-watcher")
+
+
+def _take_lease(db_path: Path) -> int | None:
+    """Hold a lock saying that this database is kept in step with the files, from the
+    first catch-up until the watcher stops (the system drops it if the process dies). A
+    second watcher on the same database takes none."""
+    fd = os.open(_lease_path(db_path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except OSError:
+        os.close(fd)
+        return None
+
+
+def kept_in_step(db_path: Path) -> bool:
+    """Whether a running watcher keeps this database in step with the files, so that a
+    command that only reads (`report`) can skip its own catch-up, a walk of every file."""
+    try:
+        fd = os.open(_lease_path(db_path), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False  # nobody holds it (closing the file lets ours go)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def watch(root: Path, db_path: Path, polling: bool = False) -> None:
