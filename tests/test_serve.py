@@ -6,7 +6,9 @@ Chinese words too), nothing over HTTP can write or redirect off the site, and th
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
+import html
 import os
 import re
 import signal
@@ -19,8 +21,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from datasette.plugins import pm
 
-from cooplog import append, serve, watch
+from cooplog import append, report, serve, watch
 from cooplog.projection import Projection
 from cooplog.store import Store
 
@@ -196,7 +199,8 @@ def test_every_canned_query_answers(ds, published):
     root, db, _, _ = published
     queries = serve.metadata(root, db)["databases"]["cooplog"]["queries"]
     assert set(QUERIES) <= set(queries)
-    values = {"q": "秘书处", "start": "2008-01-01", "end": "2009-12-31", "org": "wco"}
+    values = {"q": "秘书处", "start": "2008-01-01", "end": "2009-12-31", "org": "wco",
+              "limit": "", "offset": ""}
     for name, query in queries.items():
         assert not query.get("write"), f"{name} is a write query"
         params = {p: values.get(p, "x") for p in re.findall(r"(?<!:):(\w+)", query["sql"])}
@@ -310,6 +314,140 @@ def test_list_problems_names_the_bad_file(ds, published):
     (problem,) = rows(ds, "/cooplog/list_problems.json")
     assert problem["path"] == bad
     assert problem["message"]
+
+
+# --- a page at a time ----------------------------------------------------------------------
+
+# canned query -> its parameters besides limit and offset
+PAGED = {"activities_in_period": {"start": "2008-01-01", "end": "2009-12-31"},
+         "open_requests_and_submissions": {}, "meetings_by_year_and_place": {},
+         "organization_history": {"org": "wco"}, "list_problems": {}}
+
+
+@pytest.mark.parametrize("name", PAGED)
+def test_limit_and_offset_page_through_a_canned_query(ds, name):
+    """Pages of one row, one after the other, are the whole result in its order."""
+    everything = rows(ds, f"/cooplog/{name}.json", **PAGED[name])
+    assert everything
+    pages = [rows(ds, f"/cooplog/{name}.json", **PAGED[name], limit="1", offset=str(n))
+             for n in range(len(everything) + 1)]
+    assert [row for page in pages for row in page] == everything
+    assert pages[-1] == []
+
+
+@pytest.fixture(scope="module")
+def busy(tmp_path_factory):
+    """A log where one organization has 150 activities, and a Datasette over it."""
+    root = tmp_path_factory.mktemp("busy") / "log"
+    store = Store(root)
+    store.events_dir.mkdir(parents=True)
+    org = {"type": "organization.registered",
+           "data": {"key": "wco", "name": "World Customs Organization", "category": "un"}}
+    activities = [(f"a{n}", {"type": "activity.noted", "occurred": f"2009-{n % 12 + 1:02d}",
+                             "summary": f"Activity {n}.", "orgs": ["wco"], "data": {}})
+                  for n in range(150)]
+    append.append(store, [("org", org), *activities], by=BY, commit=False)
+    db = root / ".cooplog" / "cooplog.db"
+    projection = Projection(store, db)
+    try:
+        projection.build()
+    finally:
+        projection.close()
+    return serve.datasette(root, db)
+
+
+def test_a_long_canned_query_shows_100_rows_and_links_the_next(busy):
+    def page(path):
+        response = get(busy, path)
+        assert response.status_code == 200, response.text[:500]
+        ids = re.findall(r'<td class="col-id">(\w+)</td>', response.text)
+        links = {rel: html.unescape(href) for rel, href in
+                 re.findall(r'<a rel="(next|prev)" href="([^"]+)"', response.text)}
+        return ids, links
+
+    first, links = page("/cooplog/organization_history?org=wco")
+    assert len(first) == 100
+    assert set(links) == {"next"}
+    second, links = page(links["next"])
+    assert len(second) == 50
+    assert set(links) == {"prev"}
+    everything = [r["id"] for r in rows(busy, "/cooplog/organization_history.json", org="wco",
+                                        limit="1000")]
+    assert first + second == everything
+    assert len(everything) == 150
+    assert page(links["prev"])[0] == first
+    # the JSON takes the same default
+    assert len(rows(busy, "/cooplog/organization_history.json", org="wco")) == 100
+
+
+# --- what keeps pages quick ------------------------------------------------------------------
+
+
+def test_markdown_renders_in_dashboards_but_no_cell_is_markdown(published, tmp_path):
+    """datasette-render-markdown's per-cell hook is gone (it cost a third of a page of rows);
+    its template function, which datasette-dashboards' markdown charts use, stays."""
+    _, db, _, _ = published
+    root = tmp_path / "log"
+    root.mkdir()
+    (root / "metadata.yml").write_text(
+        "plugins:\n  datasette-dashboards:\n    notes:\n      title: Notes\n"
+        "      charts:\n        intro:\n          library: markdown\n"
+        "          display: Read **this** first.\n", encoding="utf-8")
+    ds = serve.datasette(root, db)
+    board = get(ds, "/-/dashboards/notes")
+    assert board.status_code == 200
+    assert "Read <strong>this</strong> first." in board.text
+    cell = get(ds, "/cooplog", params={"sql": "select 'a **loud** note' as note_markdown"})
+    assert cell.status_code == 200
+    assert re.search(r'<td class="col-note_markdown">\s*a \*\*loud\*\* note\s*</td>',
+                     cell.text), cell.text[-2000:]
+    assert not [impl for impl in pm.hook.render_cell.get_hookimpls()
+                if impl.plugin.__name__ == "datasette_render_markdown"]
+
+
+def test_the_report_is_built_once_until_the_log_changes(tmp_path, monkeypatch):
+    root = tmp_path / "log"
+    write_log(root)
+    db = root / ".cooplog" / "cooplog.db"
+    projection = Projection(Store(root), db)
+    try:
+        projection.build()
+        ds = serve.datasette(root, db)
+        builds = []
+        build = report.build
+        monkeypatch.setattr(report, "build", lambda *a: builds.append(a[1:]) or build(*a))
+        first = get(ds, "/report", params={"period": "2008/2009"})
+        assert first.status_code == 200
+        assert get(ds, "/report", params={"period": "2008/2009"}).text == first.text
+        assert get(ds, "/report", params={"period": "2009"}).status_code == 200
+        assert builds == [("2008/2009", None, None), ("2009", None, None)]
+        assert "Opened a customs liaison desk." not in first.text
+
+        (_, path), = append.append(Store(root), [("new", {
+            "type": "activity.noted", "occurred": "2009-12", "orgs": ["wco"],
+            "summary": "Opened a customs liaison desk.", "data": {}})], by=BY, commit=False)
+        projection.apply(path)  # another connection commits
+        again = get(ds, "/report", params={"period": "2008/2009"})
+        assert "Opened a customs liaison desk." in again.text
+        assert builds[2:] == [("2008/2009", None, None)]
+        assert get(ds, "/report", params={"period": "2008/2009", "org": "nobody"}
+                   ).status_code == 400  # errors are not kept
+    finally:
+        projection.close()
+
+
+def test_datasette_reads_the_database_through_a_memory_map(ds):
+    size = asyncio.run(ds.get_database("cooplog").execute("pragma mmap_size")).first()[0]
+    assert size >= 1 << 30
+
+
+def test_what_the_server_holds_is_left_out_of_full_collections():
+    try:
+        assert gc.get_freeze_count() == 0
+        serve.settle()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_health_endpoint_without_and_with_a_watcher(ds, tmp_path, monkeypatch):

@@ -164,6 +164,21 @@ def test_search_in_any_script(visit):
     visit.finish("search")
 
 
+def test_a_canned_query_a_page_at_a_time(visit):
+    page = visit.open("/cooplog/activities_in_period?start=2008-01-01&end=2009-12-31&limit=10")
+    rows = page.locator("table.rows-and-columns tbody tr")
+    assert rows.count() == 10
+    first = rows.all_inner_texts()
+    assert page.locator(".cooplog-pages").inner_text().startswith("Rows 1–10")
+    page.get_by_role("link", name="next 10").click()
+    page.wait_for_load_state("networkidle")
+    assert "offset=10" in page.url
+    assert page.locator(".cooplog-pages").inner_text().startswith("Rows 11–20")
+    assert rows.count() == 10
+    assert not set(rows.all_inner_texts()) & set(first)
+    visit.finish("query-paged", full_page=False)
+
+
 def test_report_page(visit):
     page = visit.open("/report?period=2008/2009")
     assert page.locator("h1").last.inner_text() == (

@@ -1,0 +1,47 @@
+"""What keeps pages quick on a large log (100,000 events: DESIGN's scale).
+
+Two things cost every page more than its query did:
+
+- datasette-render-markdown's `render_cell` hook runs for every cell of every page and looks
+  up the plugin's configuration each time (Datasette merges the metadata anew per call),
+  to render columns named `*_markdown`: about a third of the time of a page of rows.
+  cooplog has no markdown columns, so that hook is dropped; the plugin's `render_markdown`
+  template function and `{% markdown %}` tag, which datasette-dashboards' markdown charts
+  use, stay.
+- SQLite's page cache is 2 MB per connection, less than one facet's index on a large log,
+  so every facet and period query read its pages anew through system calls. Mapping the
+  file lets them read the operating system's cached pages in place (shared by the
+  connections, and reading only: the database is still opened read-only).
+"""
+
+import types
+
+from datasette import hookimpl
+from datasette.plugins import pm
+
+MMAP_BYTES = 1 << 30  # a limit, not an allocation: only the pages read are mapped in
+
+
+def drop_markdown_cells() -> None:
+    """Re-register datasette-render-markdown without its `render_cell`, under the same name;
+    done once per process (Datasette imports this module for every instance it builds)."""
+    try:
+        import datasette_render_markdown as markdown
+    except ImportError:
+        return
+    name = pm.get_name(markdown)
+    if name is None:  # done already, or not installed as a plugin
+        return
+    pm.unregister(markdown)
+    templates_only = types.ModuleType(markdown.__name__, markdown.__doc__)
+    vars(templates_only).update(
+        {key: value for key, value in vars(markdown).items() if key != "render_cell"})
+    pm.register(templates_only, name=name)
+
+
+drop_markdown_cells()
+
+
+@hookimpl
+def prepare_connection(conn):
+    conn.execute(f"pragma mmap_size = {MMAP_BYTES}")
