@@ -793,3 +793,15 @@ def test_catching_up_after_files_came_and_went_while_stopped_equals_a_build(tmp_
     assert q(db, "select id, retracted from events where id = ?", ulid(10)) == [(ulid(10), 0)]
     assert q(db, "select key, occurred from agreements") == [("mou", "2008-07")]
     assert problems(db) == []
+
+
+def test_a_build_reads_in_other_processes_only_a_large_log_from_one_thread(monkeypatch):
+    import threading
+
+    from cooplog import projection
+
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert projection._readers(projection.PARALLEL_FROM - 1) == 1
+    assert projection._readers(projection.PARALLEL_FROM) == projection.READERS
+    monkeypatch.setattr(threading, "active_count", lambda: 2)  # e.g. the watcher's rebuild
+    assert projection._readers(10 * projection.PARALLEL_FROM) == 1

@@ -360,3 +360,40 @@ def test_the_current_status_is_the_latest_occurred_end_in_any_arrival_order(when
             projection.close()
         assert current == [(latest["data"]["status"], latest["occurred"])]
         assert snapshot(tmp / "incremental.db") == build(root, tmp / "full.db")
+
+
+def test_a_build_read_by_other_processes_equals_one_read_here(tmp_path, monkeypatch):
+    """A large log is read by forked processes in chunks; what they send back must make the
+    same database as reading every file in the building process, bad files included."""
+    # the test of a large log's reading processes killed with the build is in
+    # tests/reliability/test_crash_projection.py
+    import shutil
+
+    from cooplog import projection
+
+    repo = Path(__file__).resolve().parents[1]
+    root = tmp_path / "log"
+    shutil.copytree(repo / "events", root / "events")
+    month = root / "events" / "2009" / "01"
+    month.mkdir(parents=True, exist_ok=True)
+    (month / "broken.json").write_text('{"id": ')
+    (month / "wrong-name.json").write_bytes(next((repo / "events").rglob("*.json")).read_bytes())
+    (month / "big.json").write_bytes(b" " * 1_000_001)
+    monkeypatch.setattr(projection, "CHUNK", 7)  # many chunks, more than are in flight
+    here, there = Projection(Store(root), tmp_path / "here.db"), None
+    try:
+        monkeypatch.setattr(projection, "_readers", lambda files: 1)
+        assert here.build()["readers"] == 1
+        # (a thread another test left running would make `_readers` say 1 here)
+        monkeypatch.setattr(projection, "_readers", lambda files: 2)
+        there = Projection(Store(root), tmp_path / "there.db")
+        assert there.build() == {"files": 167, "readers": 2}
+    finally:
+        here.close()
+        if there:
+            there.close()
+    assert snapshot(tmp_path / "there.db") == snapshot(tmp_path / "here.db")
+    problems = sqlite3.connect(tmp_path / "there.db").execute(
+        "select path, field from problems order by path").fetchall()
+    assert problems == [("events/2009/01/big.json", ""), ("events/2009/01/broken.json", ""),
+                        ("events/2009/01/wrong-name.json", "id")]

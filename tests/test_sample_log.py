@@ -143,8 +143,8 @@ def test_the_waste_streams_submission(projection):
     ).fetchone()
     assert row[:2] == ("wco", "Harmonized System Committee")
     assert row[2] == (
-        '["waste personal computers, electronic equipment and mobile phones", '
-        '"power-plant ashes and residues", '
+        '["waste personal computers, electronic equipment and mobile phones",'
+        '"power-plant ashes and residues",'
         '"waste from inks, dyes, pigments, paints, lacquers and varnishes"]'
     )
     assert row[3] == "under-consideration"

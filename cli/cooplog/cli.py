@@ -639,7 +639,10 @@ def report(
             raise CooplogError("--json and --format: choose one", exit_code=USAGE)
         projection = _projection(ctx)
         try:
-            projection.catch_up()
+            from .watch import kept_in_step
+
+            if not kept_in_step(projection.db_path):  # else a running watcher has caught up
+                projection.catch_up()
             content = reporting_.build(projection.conn, period, org=org, group=group)
         finally:
             projection.close()

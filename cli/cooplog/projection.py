@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+import multiprocessing
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import singledispatch
@@ -27,6 +31,12 @@ from .schema import ENTITY_TABLES, REF_RESOLVED, TABLES, ensure_shape
 from .store import Store, contents
 
 BATCH = 1000
+# A build reads files in this many processes (chunks of CHUNK files) when there are at
+# least PARALLEL_FROM of them; fewer are read sooner than the processes start.
+READERS = min(os.cpu_count() or 1, 4)
+CHUNK = 500
+PARALLEL_FROM = 2000
+COLUMNS = {table: tuple(columns) for table, (columns, _, _) in TABLES.items()}
 DERIVED = ("event_orgs", "meetings", "statuses", "partnerships", "revisions", "mandates",
            "_keys", "_refs")
 CATEGORY_ORDER = {c: i for i, c in enumerate(events.CATEGORIES, start=1)}
@@ -49,7 +59,7 @@ def _now() -> str:
 
 
 def _dumps(value) -> str | None:
-    return None if value in (None, [], {}) else json.dumps(value, ensure_ascii=False)
+    return None if value in (None, [], {}) else msgspec.json.encode(value).decode()
 
 
 # --- rows derived from one current event, by type ---------------------------------------
@@ -57,12 +67,17 @@ def _dumps(value) -> str | None:
 
 @dataclass
 class Rows:
-    """Rows to insert, by table."""
+    """Rows to insert, by table, as tuples in the table's column order (cheap to send
+    from a reading process and to insert)."""
 
-    tables: dict[str, list[dict]] = field(default_factory=dict)
+    tables: dict[str, list[tuple]] = field(default_factory=dict)
 
     def add(self, table: str, **row) -> None:
-        self.tables.setdefault(table, []).append(row)
+        self.tables.setdefault(table, []).append(tuple(map(row.get, COLUMNS[table])))
+
+    def extend(self, more: Rows) -> None:
+        for table, items in more.tables.items():
+            self.tables.setdefault(table, []).extend(items)
 
 
 def _when(event: events.Event) -> dict:
@@ -94,12 +109,11 @@ def _(data: events.OrganizationUpdated, event, rows):
 def _(data: events.MeetingAttended, event, rows):
     when = _when(event)
     location = data.location or events.Location()
-    latitude, longitude = places.locate(location.city, location.country) or (None, None)
+    # latitude and longitude are filled as the row is written (`_located`)
     rows.add("meetings", event_id=event.id, title=data.title, role=data.role,
              planned=int(event.type == "meeting.planned"), city=location.city,
              country=location.country, online=None if data.online is None else int(data.online),
-             organizer=_dumps(data.organizer), **when, year=int(when["occurred_start"][:4]),
-             latitude=latitude, longitude=longitude)
+             organizer=_dumps(data.organizer), **when, year=int(when["occurred_start"][:4]))
 
 
 def _entity(data, event, rows):
@@ -166,7 +180,7 @@ def event_columns(event: events.Event) -> dict:
         "year": int(when["occurred_start"][:4]) if when["occurred_start"] else None,
         "summary": event.summary, "title": title, "orgs": _dumps(event.orgs),
         "mandates": _dumps(event.mandates),
-        "documents": _dumps([msgspec.to_builtins(d) for d in event.documents]),
+        "documents": _dumps(event.documents),
         "source": event.source, "data": _dumps(data) or "{}",
         "recorded_at": event.recorded_at, "recorded_by": event.recorded_by,
         "target": data.get("target") if event.type.startswith("event.") else None,
@@ -221,11 +235,6 @@ def _original_row(event: events.Event, rel: str, commit_sha: str | None = None) 
             "original": msgspec.json.encode(event).decode(), "commit_sha": commit_sha}
 
 
-def _extend(rows: Rows, more: Rows) -> None:
-    for table, items in more.tables.items():
-        rows.tables.setdefault(table, []).extend(items)
-
-
 def retracted_by(lookups, event_id: str, seen: frozenset = frozenset()) -> str | None:
     """The retraction in force on this event: one not itself retracted (cycles ignored)."""
     for retraction in lookups.retractions_of(event_id):
@@ -246,7 +255,7 @@ def resolve(lookups, original: events.Event) -> Resolved:
     return Resolved(current, retraction, applied, refused)
 
 
-# --- the projection -------------------------------------------------------------------------
+# --- reading files ----------------------------------------------------------------------------
 
 
 @dataclass
@@ -257,6 +266,118 @@ class Examined:
     sha: str | None
     event: events.Event | None
     rows: Rows
+
+
+def examine(store: Store, path: Path | str, rel: str, stat, applied_at: str) -> Examined:
+    """Read and check one file: its bookkeeping rows, and its event if it is one."""
+    raw = event = claim = None
+    problems: list[tuple[str, str]] = []
+    unreadable = False
+    try:
+        if stat is None:
+            stat = os.lstat(path)
+        raw = contents(path, stat)
+    except OSError as e:
+        unreadable = True  # no mtime is recorded: a chmod changes none, yet may fix it
+        problems = [("", f"cannot be read ({e.strerror}): check its permissions")]
+    except events.Invalid as e:  # too large: named unread
+        problems = e.problems
+    if raw is not None:
+        try:
+            event = store.parse(path, raw, stat.st_mode)
+        except events.Invalid as e:
+            problems = e.problems
+            claim = _claimed_id(raw)
+    sha = hashlib.sha256(raw).hexdigest() if raw is not None else None
+    rows = Rows()
+    rows.add("_files", path=rel, size=stat.st_size if stat else None,
+             mtime_ns=stat.st_mtime_ns if stat and not unreadable else None, sha256=sha,
+             event_id=event.id if event else None, _applied_at=applied_at)
+    for field_, message in problems:
+        rows.add("_file_problems", path=rel, field=field_, message=message)
+    if claim:
+        rows.add("_claims", path=rel, event_id=claim)
+    return Examined(sha, event, rows)
+
+
+class Read(msgspec.Struct, array_like=True):
+    """One file as the full build needs it: its bookkeeping rows always; its event's id,
+    the rows of the event as recorded and, for a correction or retraction, its target.
+    Reading processes send these as MessagePack, decoded in a tenth of pickle's time."""
+
+    bookkeeping: dict[str, list[tuple]]
+    event_id: str | None = None
+    recorded: dict[str, list[tuple]] = {}
+    target: str | None = None
+
+
+_READS = msgspec.msgpack.Decoder(list[Read])
+
+
+def read_files(root: str, files: list[tuple[str, str]], applied_at: str) -> list[Read]:
+    """`examine` and the rows as recorded for each (path, relative path)."""
+    store = Store(root)
+    done = []
+    for path, rel in files:
+        seen = examine(store, path, rel, None, applied_at)
+        read = Read(seen.rows.tables)
+        if seen.event:
+            event = seen.event
+            recorded = Rows()
+            recorded.add("events", **_original_row(event, rel))
+            current_rows(event, recorded)
+            read.event_id, read.recorded = event.id, recorded.tables
+            if event.type.startswith("event."):
+                read.target = event.data["target"]
+        done.append(read)
+    return done
+
+
+def _read_encoded(root: str, files: list[tuple[str, str]], applied_at: str) -> bytes:
+    """`read_files` in a reading process."""
+    return msgspec.msgpack.encode(read_files(root, files, applied_at))
+
+
+def _readers(files: int) -> int:
+    """How many processes read the files of a build (1: this one). Reading, parsing and
+    checking are most of a build's work, done on the other cores while this one writes.
+    They are forked, so they start at once and never import the caller's main module again
+    (as spawned ones do); but only from a process with one thread: a fork copies no other
+    thread, and locks those hold stay held in the copy (the watcher's rebuilds read here)."""
+    if files < PARALLEL_FROM or threading.active_count() > 1:
+        return 1
+    return READERS
+
+
+def _read_all(store: Store, files: list[tuple[str, str]], applied_at: str,
+              readers: int) -> Iterator[Read]:
+    """Every (path, relative path) read, in that order."""
+    chunks = [files[i:i + CHUNK] for i in range(0, len(files), CHUNK)]
+    if readers < 2:
+        for chunk in chunks:
+            yield from read_files(str(store.root), chunk, applied_at)
+        return
+    with multiprocessing.get_context("fork").Pool(readers) as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append(pool.apply_async(_read_encoded, (str(store.root), chunk,
+                                                            applied_at)))
+            if len(pending) > 2 * readers:  # a bounded number of chunks in memory
+                yield from _READS.decode(pending.popleft().get())
+        while pending:
+            yield from _READS.decode(pending.popleft().get())
+
+
+def _located(meetings: list[tuple]) -> list[tuple]:
+    """Meeting rows with their coordinates, found where rows are written: the gazetteer
+    (some 50 MB) is then loaded in one process, not in each reading one."""
+    city, country = COLUMNS["meetings"].index("city"), COLUMNS["meetings"].index("country")
+    latitude = COLUMNS["meetings"].index("latitude")
+    return [row[:latitude] + (places.locate(row[city], row[country]) or (None, None))
+            + row[latitude + 2:] for row in meetings]
+
+
+# --- the projection -------------------------------------------------------------------------
 
 
 @dataclass
@@ -390,7 +511,7 @@ class Projection:
             stat = None
         if not force and stat and previous and previous[:2] == (stat.st_size, stat.st_mtime_ns):
             return None
-        seen = self._examine(path, rel, stat)
+        seen = examine(self.store, path, rel, stat, _now())
         if not force and previous and seen.sha is not None and seen.sha == previous[2]:
             self.conn.execute("update _files set mtime_ns = ? where path = ?",
                               [stat.st_mtime_ns, rel])
@@ -412,37 +533,6 @@ class Projection:
         if recheck and previous is None:
             dirty |= self._recheck_claims(rel)
         return dirty
-
-    def _examine(self, path: Path, rel: str, stat) -> Examined:
-        """Read and check one file: its bookkeeping rows, and its event if it is one."""
-        raw = event = claim = None
-        problems: list[tuple[str, str]] = []
-        unreadable = False
-        try:
-            if stat is None:
-                stat = path.lstat()
-            raw = contents(path, stat)
-        except OSError as e:
-            unreadable = True  # no mtime is recorded: a chmod changes none, yet may fix it
-            problems = [("", f"cannot be read ({e.strerror}): check its permissions")]
-        except events.Invalid as e:  # too large: named unread
-            problems = e.problems
-        if raw is not None:
-            try:
-                event = self.store.parse(path, raw, stat.st_mode)
-            except events.Invalid as e:
-                problems = e.problems
-                claim = _claimed_id(raw)
-        sha = hashlib.sha256(raw).hexdigest() if raw is not None else None
-        rows = Rows()
-        rows.add("_files", path=rel, size=stat.st_size if stat else None,
-                 mtime_ns=stat.st_mtime_ns if stat and not unreadable else None, sha256=sha,
-                 event_id=event.id if event else None, _applied_at=_now())
-        for field_, message in problems:
-            rows.add("_file_problems", path=rel, field=field_, message=message)
-        if claim:
-            rows.add("_claims", path=rel, event_id=claim)
-        return Examined(sha, event, rows)
 
     def _recheck_claims(self, rel: str) -> set[str]:
         """A file appeared at `rel` or went from it: read again the other files naming the
@@ -478,10 +568,13 @@ class Projection:
 
     def _put_original(self, event: events.Event, rel: str) -> None:
         added = self.conn.execute("select sha from _added where path = ?", [rel]).fetchone()
-        self._insert(Rows({"events": [_original_row(event, rel, added[0] if added else None)]}))
+        rows = Rows()
+        rows.add("events", **_original_row(event, rel, added[0] if added else None))
+        self._insert(rows)
 
-    def _refresh(self, dirty: Iterable[str], aggregates: bool = True) -> None:
-        """Re-resolve these events and everything that follows from them."""
+    def _refresh(self, dirty: Iterable[str], building: bool = False) -> None:
+        """Re-resolve these events and everything that follows from them. A full build
+        (`building`) makes the rows that gather many events once, for all, afterwards."""
         lookups = Lookups(self.conn)
         touched = Touched()
         queue, seen = list(dirty), set()
@@ -490,7 +583,8 @@ class Projection:
             if event_id in seen:
                 continue
             seen.add(event_id)
-            self._touched_by(event_id, touched)
+            if not building:
+                self._touched_by(event_id, touched)
             self._clear(event_id)
             row = self.conn.execute("select original from events where id = ?",
                                     [event_id]).fetchone()
@@ -499,11 +593,12 @@ class Projection:
             resolved = resolve(lookups, _event(row[0]))
             rows = self._rewrite(resolved)
             self._insert(rows)
-            self._touched_by(event_id, touched)
+            if not building:
+                self._touched_by(event_id, touched)
             if resolved.event.type.startswith("event."):
                 queue.append(resolved.event.data["target"])
-        self._resolve_refs(seen, touched.keys)
-        if aggregates:
+        if not building:
+            self._resolve_refs(seen, touched.keys)
             self.refresh_orgs(touched.orgs)
             self.refresh_entities(touched.entities)
 
@@ -553,21 +648,28 @@ class Projection:
 
     def _insert(self, rows: Rows) -> None:
         for table, items in rows.tables.items():
-            names = list(TABLES[table][0])
+            names = COLUMNS[table]
             self.conn.executemany(
                 f"insert or replace into [{table}] ({', '.join(names)}) "
                 f"values ({', '.join('?' * len(names))})",
-                [[item.get(n) for n in names] for item in items])
+                _located(items) if table == "meetings" else items)
 
     # Rows that gather many events ------------------------------------------------------
 
     def refresh_orgs(self, keys: Iterable[str] | None = None) -> None:
         """Rewrite organizations: the first registration (smallest id) with its updates in
         id order, and its activity figures. All of them when `keys` is None."""
+        activity = ("select eo.org_key, min(e.occurred_start), max(e.occurred_end), count(*) "
+                    "from event_orgs eo join events e on e.id = eo.event_id "
+                    "where e.type not like 'organization.%' {} group by eo.org_key")
         if keys is None:
             keys = [k for (k,) in self.conn.execute(
                 "select key from _keys where namespace = 'org' union select key from "
                 "organizations")]
+            figures = {key: rest for key, *rest in self.conn.execute(activity.format(""))}
+        else:
+            figures = {key: rest for k in keys for key, *rest in self.conn.execute(
+                activity.format("and eo.org_key = ?"), [k])}
         for key in keys:
             entries = self.conn.execute(
                 "select k.role, e.id, e.data from _keys k join events e on e.id = k.event_id "
@@ -582,14 +684,12 @@ class Projection:
             for role, _, data in entries:
                 if role == "update":
                     org.update({k: v for k, v in json.loads(data).items() if k != "key"})
-            first, last, count = self.conn.execute(
-                "select min(e.occurred_start), max(e.occurred_end), count(*) "
-                "from event_orgs eo join events e on e.id = eo.event_id "
-                "where eo.org_key = ? and e.type not like 'organization.%'", [key]).fetchone()
-            self._insert(Rows({"organizations": [dict(
-                key=key, **org, group_order=CATEGORY_ORDER[org["category"]],
-                registered_by=registered_by, first_activity=first, last_activity=last,
-                activity_count=count)]}))
+            first, last, count = figures.get(key, (None, None, 0))
+            rows = Rows()
+            rows.add("organizations", key=key, **org,
+                     group_order=CATEGORY_ORDER[org["category"]], registered_by=registered_by,
+                     first_activity=first, last_activity=last, activity_count=count)
+            self._insert(rows)
 
     def refresh_entities(self, keys: Iterable[str] | None = None) -> None:
         """Rewrite agreements, submissions, requests and projects from the event that
@@ -630,7 +730,9 @@ class Projection:
             else:
                 row.update(title=data["title"], funder=data.get("funder"),
                            countries=_dumps(data.get("countries")))
-            self._insert(Rows({ENTITY_TABLES[kind]: [row]}))
+            rows = Rows()
+            rows.add(ENTITY_TABLES[kind], **row)
+            self._insert(rows)
 
     # The full build --------------------------------------------------------------------
 
@@ -649,20 +751,26 @@ class Projection:
                 self.conn.execute(f"delete from [{table}]")
             for name, _ in triggers:  # the full-text index is rebuilt once, at the end
                 self.conn.execute(f"drop trigger [{name}]")
+            # and each index once, after the rows: sorting them all beats keeping it in order
+            indexes = self.conn.execute(
+                "select name, sql from sqlite_master where type = 'index' and sql is not null "
+                f"and tbl_name in ({', '.join('?' * len(TABLES))})", list(TABLES)).fetchall()
+            for name, _ in indexes:
+                self.conn.execute(f"drop index [{name}]")
             count = 0
             named: set[str] = set()  # targets of corrections and retractions
             placed: set[str] = set()
             batch = Rows()
-            for path in self.store.files():
-                seen = self._examine(path, self.store.relpath(path), None)
-                _extend(batch, seen.rows)
-                event = seen.event
-                if event and event.id not in placed:  # files come in path order: first wins
-                    placed.add(event.id)
-                    batch.add("events", **_original_row(event, self.store.relpath(path)))
-                    current_rows(event, batch)
-                    if event.type.startswith("event."):
-                        named.add(event.data["target"])
+            files = [(e.path, self.store.relpath(e.path)) for e in self.store.entries()]
+            readers = _readers(len(files))
+            for read in _read_all(self.store, files, _now(), readers):
+                batch.extend(Rows(read.bookkeeping))
+                # files come in path order: of two with one id, the first is the event
+                if read.event_id and read.event_id not in placed:
+                    placed.add(read.event_id)
+                    batch.extend(Rows(read.recorded))
+                    if read.target:
+                        named.add(read.target)
                 count += 1
                 if count % BATCH == 0:
                     self._insert(batch)
@@ -670,7 +778,9 @@ class Projection:
                 if progress:
                     progress(1)
             self._insert(batch)
-            self._refresh(named, aggregates=False)
+            for _, sql in indexes:
+                self.conn.execute(sql)
+            self._refresh(named, building=True)
             self.conn.execute(f"update _refs set _resolved = ({REF_RESOLVED})")
             self.refresh_orgs()
             self.refresh_entities()
@@ -679,7 +789,7 @@ class Projection:
                 self.conn.execute(sql)
             self._record_commits()
             self._record_breaches()
-        return {"files": count}
+        return {"files": count, "readers": readers}
 
 
 def project(root: Path, db_path: Path | None = None) -> Projection:

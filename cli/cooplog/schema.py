@@ -135,12 +135,15 @@ ENTITY_TABLES = {
     "project": "projects",
 }
 
-# Default facets (type, year, retracted on events; year on meetings) and group-bys scan
-# covering indexes instead of the wide rows. No index leads with `retracted`: without
-# statistics SQLite would take it for `retracted = 0`, which nearly every row matches.
+# Default facets (type and year on events, year on meetings) and group-bys scan covering
+# indexes instead of the wide rows. No index leads with `retracted` (so it is no default
+# facet: counting it sorts every row): without statistics SQLite would take such an index
+# for `retracted = 0`, which nearly every row matches.
 INDEXES = [
     ("events", ["type", "retracted"]), ("events", ["occurred_start"]), ("events", ["year"]),
-    ("events", ["target"]), ("events", ["path"]), ("events", ["recorded_at"]),
+    # a target's corrections or retractions: both columns, so that no plan prefers the
+    # index on type (whichever was created last wins a tie between one-column matches)
+    ("events", ["target", "type"]), ("events", ["path"]), ("events", ["recorded_at"]),
     ("event_orgs", ["org_key"]), ("meetings", ["year", "country", "city", "title"]),
     ("meetings", ["country"]),
     ("statuses", ["subject"]), ("statuses", ["status"]), ("organizations", ["category"]),
@@ -153,6 +156,12 @@ INDEXES = [
     ("_claims", ["event_id"]),
     # periods (activities_in_period, the report): both ends of a date in one index
     ("events", ["occurred_end", "occurred_start"]),
+    # meetings latest first (the meetings table's sort, the calendar query and feed): read
+    # in order and stopped at the page or the row limit, instead of sorting every meeting
+    ("meetings", ["occurred_start", "event_id"]),
+    # a type picked from the events facet (`?type=…`): its page read in date order and its
+    # year facet counted from the index, instead of sorting and reading every row of a type
+    ("events", ["type", "occurred_start", "year"]),
 ]
 
 _FILE_OF = "(select path from events where id = {})"

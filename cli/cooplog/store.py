@@ -7,8 +7,8 @@ import os
 import re
 import secrets
 import stat
+import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 
 from . import events
@@ -22,13 +22,13 @@ LAYOUT = re.compile(r"events/(\d{4})/(\d{2})/([^/]+)\.json")
 MAX_EVENT_BYTES = 1_000_000
 
 
+_AS_BASE32 = str.maketrans(CROCKFORD, "0123456789abcdefghijklmnopqrstuv")
+
+
 def ulid_month(event_id: str) -> tuple[str, str]:
     """The UTC year and month a ULID was minted in (its first 48 bits are milliseconds)."""
-    millis = 0
-    for char in event_id[:10]:
-        millis = millis * 32 + CROCKFORD.index(char)
-    when = datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
-    return f"{when.year:04d}", f"{when.month:02d}"
+    when = time.gmtime(int(event_id[:10].translate(_AS_BASE32), 32) // 1000)
+    return f"{when.tm_year:04d}", f"{when.tm_mon:02d}"
 
 
 class Store:
@@ -86,7 +86,7 @@ class Store:
         year, month = ulid_month(event_id)
         if self.relpath(path) == f"{EVENTS}/{year}/{month}/{event_id}.json":
             return []
-        expected = self.path_for(event_id)
+        path, expected = Path(path), self.path_for(event_id)
         if expected.exists():
             return [("id", f"duplicate: {self.relpath(expected)} has this id: "
                            "remove this copy")]

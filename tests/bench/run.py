@@ -64,7 +64,7 @@ def synthetic_log(root: Path, count: int, seed: int = 1) -> None:
                 "recorded_by": "bench@example.org", "schema": 1, **body}
         path = store.path_for(event_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(events.encode(body))
+        path.write_bytes(events.encode(events.validate(body)))  # as `cooplog add` writes it
         ids.append(event_id)
 
 
@@ -173,7 +173,46 @@ MINIMAL_TYPER = textwrap.dedent('''
 ''')
 
 
+def tree_memory(command: list[str]) -> tuple[float, float]:
+    """(seconds, peak MB) of a child process and the processes it starts, their memory
+    summed as PSS (each shared page split among its sharers), sampled every 20 ms."""
+    begin = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    peak = 0.0
+    while child.poll() is None:
+        peak = max(peak, sum(_pss_kb(pid) for pid in _tree(child.pid)) / 1024)
+        time.sleep(0.02)
+    if child.returncode != 0:
+        raise SystemExit(f"{command} failed with {child.returncode}")
+    return time.perf_counter() - begin, peak
+
+
+def _tree(pid: int) -> list[int]:
+    pids, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        pids.append(current)
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        queue += [int(c) for c in children]
+    return pids
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def bench_build(root: Path, work: Path, repeat: int) -> dict:
+    """Wall time beside the floor's, alternately; then the memory of a build and of its
+    reading processes together (a separate run: sampling costs time)."""
     floor, build, floor_rss, build_rss = [], [], [], []
     for i in range(repeat):
         for path in work.glob("*.db*"):
@@ -185,10 +224,15 @@ def bench_build(root: Path, work: Path, repeat: int) -> dict:
                               "build"])
         build.append(seconds)
         build_rss.append(rss)
+    for path in work.glob("*.db*"):
+        path.unlink()
+    _, tree_mb = tree_memory([COOPLOG, "--root", str(root), "--db", str(work / "m.db"),
+                              "build"])
     ratios = [b / f for b, f in zip(build, floor, strict=True)]
     return {"floor_s": statistics.median(floor), "build_s": statistics.median(build),
             "build_over_floor": statistics.median(ratios),
-            "floor_rss_mb": max(floor_rss), "build_rss_mb": max(build_rss)}
+            "floor_rss_mb": max(floor_rss), "build_rss_mb": max(build_rss),
+            "build_processes_pss_mb": tree_mb}
 
 
 def bench_watch(root: Path, db: Path, samples: int) -> dict:
@@ -306,10 +350,25 @@ def bench_report(root: Path, db: Path, repeat: int) -> dict:
         begin = time.perf_counter()
         report.markdown(report.build(conn, "2008/2009"))
         times.append(time.perf_counter() - begin)
-    command = [timed([COOPLOG, "--root", str(root), "--db", str(db), "report",
-                      "--period", "2008/2009"])[0] for _ in range(repeat)]
+    report_command = [COOPLOG, "--root", str(root), "--db", str(db), "report",
+                      "--period", "2008/2009"]
+    alone = [timed(report_command)[0] for _ in range(repeat)]
+    # beside a running watcher (serve, watch), which keeps the database in step: the
+    # command skips its own catch-up
+    from cooplog.watch import kept_in_step
+
+    watcher = subprocess.Popen([COOPLOG, "--root", str(root), "--db", str(db), "watch"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while not kept_in_step(db):
+            time.sleep(0.1)
+        watched = [timed(report_command)[0] for _ in range(repeat)]
+    finally:
+        watcher.terminate()
+        watcher.wait(30)
     return {"report_core_s": statistics.median(times),
-            "report_command_s": statistics.median(command)}
+            "report_command_s": statistics.median(alone),
+            "report_command_watched_s": statistics.median(watched)}
 
 
 def main() -> None:

@@ -174,3 +174,36 @@ def test_watcher_killed_at_random_points(tmp_path):
         forker.close()
     print(f"\n2. watch killed at random points: {RUNS} runs, delays 0-{span:.2f} s: "
           f"{dict(outcomes)}")
+
+
+def test_a_large_build_killed_takes_its_reading_processes_with_it(tmp_path):
+    """A build of a large log reads its files in forked processes: killed (SIGKILL) while
+    they read, it leaves no process behind and the database as it was."""
+    import sqlite3
+
+    from cooplog.projection import READERS
+
+    files = dict(varied_log(2500, seed=SEED))
+    root = tmp_path / "log"
+    put(root, sorted(files.items()))
+    db = tmp_path / "db" / "cooplog.db"
+    assert subprocess.run([str(COOPLOG), "--root", str(root), "--db", str(db), "build"],
+                          capture_output=True).returncode == 0
+    before = snapshot(db)
+    (root / "events" / "2024" / "05" / "late.json").write_text("{}")  # so a rebuild differs
+    for _ in range(3):
+        process = installed("--root", root, "--db", db, "build", out=tmp_path / "build.out")
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        readers: list[str] = []
+        while len(readers) < READERS and process.poll() is None:
+            readers = children.read_text().split()
+            time.sleep(0.005)
+        assert len(readers) == READERS, "the build ended before its readers were seen"
+        process.kill()
+        assert process.wait(timeout=30) == -9
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in readers):
+            assert time.monotonic() < deadline, f"reading processes {readers} outlived the build"
+            time.sleep(0.05)
+        assert sqlite3.connect(db).execute("pragma integrity_check").fetchone() == ("ok",)
+        assert snapshot(db) == before
