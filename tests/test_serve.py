@@ -441,6 +441,17 @@ def test_datasette_reads_the_database_through_a_memory_map(ds):
     assert size >= 1 << 30
 
 
+def test_a_default_facet_asked_for_again_is_counted_and_shown_once(ds):
+    """Datasette 0.65 computes a metadata facet twice when the address names it as well."""
+    facets = re.compile(r'<div class="facet-info [^"]*" id="facet-([^"]+)"')
+    assert facets.findall(get(ds, "/cooplog/events?_facet=type").text) == ["type", "year"]
+    page = get(ds, "/cooplog/events?_facet=type&_facet=recorded_by&type=activity.noted")
+    assert sorted(facets.findall(page.text)) == ["recorded_by", "type", "year"]
+    assert "activity.noted" in page.text
+    assert list(get(ds, "/cooplog/events.json?_facet=year&_facet=type").json()
+                ["facet_results"]) == ["type", "year"]
+
+
 def test_what_the_server_holds_is_left_out_of_full_collections():
     try:
         assert gc.get_freeze_count() == 0
