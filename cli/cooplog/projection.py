@@ -412,7 +412,7 @@ class Projection:
                 return False
             self._refresh(dirty)
             if known:  # a file changed after it was applied: was it a committed one?
-                self._record_breaches()
+                self.record_breaches()
         return True
 
     def forget(self, rel: str) -> bool:
@@ -427,7 +427,7 @@ class Projection:
             self.conn.execute("delete from _claims where path = ?", [rel])
             dirty = self._release(row[0], rel) if row[0] else set()
             self._refresh(dirty | self._recheck_claims(rel))
-            self._record_breaches()
+            self.record_breaches()
         return True
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> dict:
@@ -455,12 +455,12 @@ class Projection:
         for rel in known.keys() - seen:
             removed += self.forget(rel)
         with self.conn:
-            self._record_commits()
+            self.record_commits()
             if applied or removed:
-                self._record_breaches()
+                self.record_breaches()
         return {"applied": applied, "removed": removed}
 
-    def _record_breaches(self) -> None:
+    def record_breaches(self) -> None:
         """Name committed event files that were changed or deleted: the tables follow the
         files as they are, and `problems` says that the append-only rule was broken."""
         from . import audit
@@ -472,7 +472,7 @@ class Projection:
                       "with `cooplog correct` or `cooplog retract`")
              for f in audit.changed_in_working_tree(self.store.root)])
 
-    def _record_commits(self) -> None:
+    def record_commits(self) -> None:
         """Bring `commits` and `events.commit_sha` up to git's HEAD, walking only the
         commits after the last one recorded."""
         from . import audit
@@ -660,16 +660,19 @@ class Projection:
         """Rewrite organizations: the first registration (smallest id) with its updates in
         id order, and its activity figures. All of them when `keys` is None."""
         activity = ("select eo.org_key, min(e.occurred_start), max(e.occurred_end), count(*) "
-                    "from event_orgs eo join events e on e.id = eo.event_id "
-                    "where e.type not like 'organization.%' {} group by eo.org_key")
+                    "from {} where e.type not like 'organization.%' {} group by eo.org_key")
         if keys is None:
             keys = [k for (k,) in self.conn.execute(
                 "select key from _keys where namespace = 'org' union select key from "
                 "organizations")]
-            figures = {key: rest for key, *rest in self.conn.execute(activity.format(""))}
+            # every event once, in the order it is stored (five times quicker than looking
+            # up each organization's events one by one)
+            figures = {key: rest for key, *rest in self.conn.execute(activity.format(
+                "events e cross join event_orgs eo on eo.event_id = e.id", ""))}
         else:
             figures = {key: rest for k in keys for key, *rest in self.conn.execute(
-                activity.format("and eo.org_key = ?"), [k])}
+                activity.format("event_orgs eo join events e on e.id = eo.event_id",
+                                "and eo.org_key = ?"), [k])}
         for key in keys:
             entries = self.conn.execute(
                 "select k.role, e.id, e.data from _keys k join events e on e.id = k.event_id "
@@ -787,8 +790,8 @@ class Projection:
             self.conn.execute("insert into events_fts (events_fts) values ('rebuild')")
             for _, sql in triggers:
                 self.conn.execute(sql)
-            self._record_commits()
-            self._record_breaches()
+            self.record_commits()
+            self.record_breaches()
         return {"files": count, "readers": readers}
 
 

@@ -302,9 +302,9 @@ class Watcher:
                 return
             healed = sum(self._heal(projection, path, seen) for path, seen in paths)
             with projection.conn:  # what a catch-up records from git besides the files
-                projection._record_commits()
+                projection.record_commits()
                 if healed:
-                    projection._record_breaches()
+                    projection.record_breaches()
             self.status.last_reconcile_at = time.time()
             if healed and expected:
                 self.status.healed += healed
