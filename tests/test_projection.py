@@ -805,3 +805,29 @@ def test_a_build_reads_in_other_processes_only_a_large_log_from_one_thread(monke
     assert projection._readers(projection.PARALLEL_FROM) == projection.READERS
     monkeypatch.setattr(threading, "active_count", lambda: 2)  # e.g. the watcher's rebuild
     assert projection._readers(10 * projection.PARALLEL_FROM) == 1
+
+
+def test_a_build_leaves_the_cycle_collector_as_it_found_it(store, db, monkeypatch):
+    import gc
+
+    from cooplog import projection
+
+    seen = []
+    real = projection._read_all
+
+    def watched(*args):
+        seen.append(gc.isenabled())
+        yield from real(*args)
+
+    monkeypatch.setattr(projection, "_read_all", watched)
+    projection_ = Projection(store, db)
+    try:
+        assert gc.isenabled()
+        projection_.build()
+        assert gc.isenabled() and seen == [False]
+        gc.disable()
+        projection_.build()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        projection_.close()
