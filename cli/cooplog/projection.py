@@ -305,7 +305,7 @@ def examine(store: Store, path: Path | str, rel: str, stat, applied_at: str) -> 
 class Read(msgspec.Struct, array_like=True):
     """One file as the full build needs it: its bookkeeping rows always; its event's id,
     the rows of the event as recorded and, for a correction or retraction, its target.
-    Reading processes send these as MessagePack, decoded in a tenth of pickle's time."""
+    Reading processes send them as MessagePack, which msgspec decodes straight into these."""
 
     bookkeeping: dict[str, list[tuple]]
     event_id: str | None = None
@@ -342,7 +342,7 @@ def _read_encoded(root: str, files: list[tuple[str, str]], applied_at: str) -> b
 
 def _readers(files: int) -> int:
     """How many processes read the files of a build (1: this one). Reading, parsing and
-    checking are most of a build's work, done on the other cores while this one writes.
+    checking cost as much as writing, so they are done on the other cores meanwhile.
     They are forked, so they start at once and never import the caller's main module again
     (as spawned ones do); but only from a process with one thread: a fork copies no other
     thread, and locks those hold stay held in the copy (the watcher's rebuilds read here)."""
