@@ -123,11 +123,15 @@ def contract_names(conn: sqlite3.Connection) -> list[str]:
         " escape '\\' and name not like 'events_fts%' and name not like 'sqlite%' order by name")]
 
 
-def snapshot(db: Path, bookkeeping: bool = False) -> dict[str, list[tuple]]:
+def snapshot(db: Path, bookkeeping: bool = False, live: bool = False
+             ) -> dict[str, list[tuple]]:
     """Every row of every contract table and view, `_` columns left out, sorted; with
-    `bookkeeping`, every table and every column."""
-    conn = sqlite3.connect(db)
+    `bookkeeping`, every table and every column. Read in one transaction (one state of the
+    database); then the full-text index is checked against its table, unless the database is
+    `live` (being written by a watcher: the check is a statement that writes)."""
+    conn = sqlite3.connect(db, timeout=30, isolation_level=None)
     try:
+        conn.execute("begin")
         names = [n for (n,) in conn.execute(
             "select name from sqlite_master where type in ('table', 'view') "
             "and name not like 'sqlite%' order by name")] if bookkeeping else contract_names(conn)
@@ -137,7 +141,10 @@ def snapshot(db: Path, bookkeeping: bool = False) -> dict[str, list[tuple]]:
                        if bookkeeping or not r[1].startswith("_")]
             rows = conn.execute(f"select {', '.join(f'[{c}]' for c in columns)} from [{name}]")
             out[name] = sorted(rows, key=repr)
-        conn.execute("insert into events_fts(events_fts, rank) values ('integrity-check', 1)")
+        conn.execute("commit")
+        if not live:
+            conn.execute("insert into events_fts(events_fts, rank) values "
+                         "('integrity-check', 1)")
         return out
     finally:
         conn.close()

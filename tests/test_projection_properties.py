@@ -17,8 +17,9 @@ from cooplog import check, events
 from cooplog.projection import Projection
 from cooplog.store import Store
 from helpers import numbered_ulid
+from test_projection import snapshot
 
-# --- helpers (kept here so this file stands alone) -----------------------------------------
+# --- helpers ------------------------------------------------------------------------------
 
 PREFIX = "01J0G00000"  # a ULID time in 2024-06: every file lands in events/2024/06/
 
@@ -36,31 +37,6 @@ def body(event_id: str, type_: str, data: dict, **envelope) -> dict:
         out["summary"] = envelope.pop("summary", f"{type_} {event_id[-4:]}")
     out.update({"orgs": [], **envelope, "data": data})
     return out
-
-
-def contract_names(conn: sqlite3.Connection) -> list[str]:
-    """Every table and view of the contract: not bookkeeping (`_…`), not the full-text
-    index's own tables, not SQLite's."""
-    return [name for (name,) in conn.execute(
-        "select name from sqlite_master where type in ('table', 'view') and name not like '\\_%'"
-        " escape '\\' and name not like 'events_fts%' and name not like 'sqlite%' order by name")]
-
-
-def snapshot(db_path: Path) -> dict[str, list[tuple]]:
-    """Every row of every contract table and view, leaving out `_` columns, sorted."""
-    conn = sqlite3.connect(db_path)
-    try:
-        out = {}
-        for name in contract_names(conn):
-            columns = [row[1] for row in conn.execute(f"pragma table_info([{name}])")
-                       if not row[1].startswith("_")]
-            rows = conn.execute(f"select {', '.join(f'[{c}]' for c in columns)} from [{name}]")
-            out[name] = sorted(rows, key=repr)
-        # the full-text index agrees with the events it indexes
-        conn.execute("insert into events_fts(events_fts, rank) values ('integrity-check', 1)")
-        return out
-    finally:
-        conn.close()
 
 
 def scratch() -> tempfile.TemporaryDirectory:

@@ -25,7 +25,7 @@ from ulid import ULID
 from cooplog import events
 from cooplog.projection import Projection
 from cooplog.store import Store
-from test_projection import contract_names, snapshot
+from test_projection import snapshot
 
 HERE = Path(__file__).resolve().parent
 COOPLOG = Path(sys.executable).parent / "cooplog"
@@ -237,24 +237,6 @@ def ids(db: Path) -> set[str] | None:
         return {i for (i,) in query(db, "select id from events")}
     except sqlite3.OperationalError:
         return None
-
-
-def live_snapshot(db: Path) -> dict[str, list[tuple]]:
-    """test_projection.snapshot of a database a watcher is writing: read in one read
-    transaction (so one state of it), and with no write of its own."""
-    conn = sqlite3.connect(db, timeout=30, isolation_level=None)
-    try:
-        conn.execute("begin")
-        out = {}
-        for name in contract_names(conn):
-            columns = [r[1] for r in conn.execute(f"pragma table_info([{name}])")
-                       if not r[1].startswith("_")]
-            rows = conn.execute(f"select {', '.join(f'[{c}]' for c in columns)} from [{name}]")
-            out[name] = sorted(rows, key=repr)
-        conn.execute("commit")
-        return out
-    finally:
-        conn.close()
 
 
 def integrity(db: Path) -> None:

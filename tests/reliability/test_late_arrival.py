@@ -6,17 +6,15 @@ build, and `commits` and `events.commit_sha` know the commits that brought them.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime, timezone
 from pathlib import Path
 
-from faults import envelope, ids_from, live_snapshot, query, wait_until
+from faults import envelope, ids_from, query, wait_until
 
 from cooplog import events, repo, watch
-from cooplog.projection import Projection
 from cooplog.store import Store
 from helpers import git
-from test_projection import snapshot
+from test_projection import opened, snapshot
 
 
 def commit(root: Path, bodies: list[dict], message: str) -> list[str]:
@@ -32,13 +30,6 @@ def commit(root: Path, bodies: list[dict], message: str) -> list[str]:
     return rels
 
 
-@contextlib.contextmanager
-def opened(root: Path, db: Path):
-    projection = Projection(Store(root), db)
-    try:
-        yield projection
-    finally:
-        projection.close()
 
 
 def test_events_from_years_back_pulled_after_newer_ones_are_projected(tmp_path):
@@ -85,7 +76,7 @@ def test_events_from_years_back_pulled_after_newer_ones_are_projected(tmp_path):
         with opened(here, fresh) as projection:
             projection.build()
         # the watcher's next reconciliation records the commits that brought them
-        wait_until(lambda: live_snapshot(db) == snapshot(fresh), 20,
+        wait_until(lambda: snapshot(db, live=True) == snapshot(fresh), 20,
                    "the watched database equals a fresh build")
     assert query(db, "select occurred from events where id = ?", [recent[0]]) == [("2008",)]
     assert query(db, "select count(*) from events where commit_sha is null") == [(0,)]

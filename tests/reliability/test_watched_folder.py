@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from faults import COOPLOG, envelope, ids, ids_from, live_snapshot, query, wait_until
+from faults import COOPLOG, envelope, ids, ids_from, query, wait_until
 
 from cooplog import events, repo, serve
 from cooplog.store import Store
@@ -120,10 +120,10 @@ def test_a_branch_switch_adding_and_removing_many_files(tmp_path):
             git(root, "checkout", "-q", branch)
             fresh = snapshot(fresh_build(store, db))
             try:
-                wait_until(lambda fresh=fresh: live_snapshot(db) == fresh, 60,
+                wait_until(lambda fresh=fresh: snapshot(db, live=True) == fresh, 60,
                            f"the database follows the switch to {branch}")
             except AssertionError:
-                now = live_snapshot(db)
+                now = snapshot(db, live=True)
                 raise AssertionError({name: (len(now[name]), len(rows)) for name, rows
                                       in fresh.items() if now[name] != rows},
                                      watcher.status) from None
