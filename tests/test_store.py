@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from cooplog import append, events
 from cooplog.check import check_log
 from cooplog.errors import CooplogError
-from cooplog.store import Store, ulid_month
+from cooplog.store import MAX_EVENT_BYTES, Store, contents, ulid_month
 from helpers import event_files, read_json
 from strategies import whole_events
 
@@ -121,3 +121,22 @@ def test_append_leaves_nothing_when_a_write_fails(tmp_path, monkeypatch):
         append.append(store, [(f"line {i}", ACTIVITY) for i in range(5)], by="a@example.org")
     assert len(calls) == 3
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize("now", [b"0123456789" * 3, b"01234", b""])
+def test_a_file_is_read_as_it_is_even_if_it_changed_since_its_lstat(tmp_path, now):
+    """`contents` asks for as many bytes as lstat counted; a file grown or shrunk meanwhile
+    is still read whole, as it is now."""
+    path = tmp_path / "e.json"
+    path.write_bytes(b"0123456789")
+    status = path.lstat()
+    path.write_bytes(now)
+    assert contents(path, status) == now
+
+
+def test_a_file_grown_past_the_limit_since_its_lstat_is_read_only_to_one_byte_over(tmp_path):
+    path = tmp_path / "e.json"
+    path.write_bytes(b"{}")
+    status = path.lstat()
+    path.write_bytes(b"x" * (MAX_EVENT_BYTES + 50))
+    assert len(contents(path, status)) == MAX_EVENT_BYTES + 1

@@ -131,8 +131,17 @@ def contents(path: Path, status: os.stat_result) -> bytes:
         return b""
     if status.st_size > MAX_EVENT_BYTES:
         raise too_large(status.st_size)
-    with open(path, "rb") as f:  # at most the limit, should the file grow meanwhile
-        return f.read(MAX_EVENT_BYTES + 1)
+    # Asked for as many bytes as lstat counted (and one more, to see growth), not for the
+    # limit: a read of n bytes allocates n first, and a megabyte per file cost more than
+    # all the rest of reading it. A file that grew meanwhile is read on, up to the limit.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        raw = os.read(fd, status.st_size + 1)
+        if len(raw) > status.st_size:
+            raw += os.read(fd, MAX_EVENT_BYTES + 1 - len(raw))
+    finally:
+        os.close(fd)
+    return raw
 
 
 def too_large(size: int) -> events.Invalid:
