@@ -229,7 +229,19 @@ def test_opening_a_database_again_changes_nothing_in_its_shape(tmp_path):
         first = projection.conn.execute("select type, name, sql from sqlite_master").fetchall()
     with opened(tmp_path, tmp_path / "shape.db") as projection:
         again = projection.conn.execute("select type, name, sql from sqlite_master").fetchall()
+        # a build drops indexes and triggers and makes them again, each in its turn
+        projection.build()
+        built = projection.conn.execute("select type, name, sql from sqlite_master").fetchall()
     assert again == first
+    assert sorted(built) == sorted(first)
+
+
+def test_a_build_keeps_the_index_its_refresh_finds_a_targets_corrections_by(tmp_path):
+    from cooplog.projection import TARGET_INDEX
+
+    with opened(tmp_path, tmp_path / "shape.db") as projection:
+        columns = [r[2] for r in projection.conn.execute(f"pragma index_info({TARGET_INDEX})")]
+    assert columns == ["target", "type"]
 
 
 # --- rule 1: files are the truth -----------------------------------------------------------
