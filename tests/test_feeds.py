@@ -145,3 +145,31 @@ def test_the_dashboard_map_shows_placed_meetings(ds):
     assert rows and all(r["latitude"] is not None and r["longitude"] is not None
                         for r in rows)
     assert "Geneva" in {r["city"] for r in rows}
+
+
+def test_a_new_log_publishes_every_page_and_feed_empty(log):
+    """`cooplog init` then `serve`: nothing recorded yet is no error anywhere (the Atom feed
+    was a 500: datasette-atom dates a feed by its newest entry)."""
+    projection = Projection(Store(log))
+    try:
+        projection.build()
+    finally:
+        projection.close()
+    ds = serve.datasette(log)
+    feed = ET.fromstring(get(ds, "/cooplog/recent_events.atom").content)
+    assert feed.findtext(f"{ATOM}title") == "Newly recorded events"
+    assert feed.findall(f"{ATOM}entry") == [] and feed.findtext(f"{ATOM}updated")
+    calendar = get(ds, "/cooplog/meetings_calendar.ics").text
+    assert calendar.startswith("BEGIN:VCALENDAR") and "BEGIN:VEVENT" not in calendar
+    tables = [t["name"] for t in get(ds, "/cooplog.json").json()["tables"]
+              if not t["hidden"]]
+    views = [v["name"] for v in get(ds, "/cooplog.json").json()["views"]]
+    queries = ["search", "open_requests_and_submissions", "meetings_by_year_and_place",
+               "list_problems", "meetings_calendar", "recent_events"]
+    for name in [*tables, *views, *queries]:
+        assert get(ds, f"/cooplog/{name}.json", _shape="objects").json()["rows"] == [], name
+    for page in ("/", "/cooplog", "/cooplog/events", "/cooplog/meetings",
+                 "/-/dashboards/cooperation", "/report?period=2008/2009",
+                 "/cooplog/activities_in_period?start=2008-01-01&end=2009-12-31",
+                 "/cooplog/organization_history?org=wco"):
+        assert "<html" in get(ds, page).text.lower(), page
