@@ -173,3 +173,22 @@ def test_a_new_log_publishes_every_page_and_feed_empty(log):
                  "/cooplog/activities_in_period?start=2008-01-01&end=2009-12-31",
                  "/cooplog/organization_history?org=wco"):
         assert "<html" in get(ds, page).text.lower(), page
+
+
+def test_a_database_under_another_name_is_published_whole(sample_db, tmp_path):
+    """`--db other.db`: Datasette names the database `other`; the dashboard, the links of the
+    home page and the feed's entries follow (they named `cooplog`: the dashboard was a 404)."""
+    import re
+    import shutil
+
+    ds = serve.datasette(REPO, shutil.copy(sample_db, tmp_path / "other.db"))
+    board = get(ds, "/-/dashboards/cooperation").text
+    assert all(f'id="chart-{chart}"' in board for chart in CHARTS)
+    assert {c["db"] for c in dashboard(ds)["charts"].values()} == {"other"}
+    home = get(ds, "/").text
+    assert re.findall(r'href="/cooplog/', home) == []
+    assert 'href="/other/meetings_calendar.ics"' in home
+    links = {r["atom_link"] for r in get(ds, "/other/recent_events.json",
+                                          _shape="objects").json()["rows"]}
+    assert links and all(link.startswith("/other/events/") for link in links)
+    assert get(ds, next(iter(links))).status_code == 200

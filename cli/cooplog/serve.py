@@ -56,10 +56,28 @@ def metadata(root: Path, db_path: Path) -> dict:
         base = ours.get("databases", {}).get(name) or {}
         override = theirs.get("databases", {}).get(name) or {}
         databases[name] = {**base, **override}
-    if "cooplog" in databases and db_path.stem != "cooplog":
-        databases[db_path.stem] = databases.pop("cooplog")
     merged["databases"] = databases
+    if "cooplog" in databases and db_path.stem != "cooplog":
+        from datasette.utils import tilde_encode
+
+        databases[db_path.stem] = databases.pop("cooplog")
+        merged = _renamed(merged, db_path.stem, tilde_encode(db_path.stem))
     return merged
+
+
+def _renamed(value, name: str, in_path: str):
+    """Metadata naming the database `cooplog` made to name it `name`: the dashboards'
+    charts (`db:`), links in descriptions (`href="/cooplog/…`) and paths that queries build
+    (`'/cooplog/events/' || id`)."""
+    if isinstance(value, dict):
+        return {k: name if k == "db" and v == "cooplog" else _renamed(v, name, in_path)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v, name, in_path) for v in value]
+    if isinstance(value, str):
+        return (value.replace('"/cooplog/', f'"/{in_path}/')
+                .replace("'/cooplog/", "'/{}/".format(in_path.replace("'", "''"))))
+    return value
 
 
 def _load(path: Path) -> dict:
