@@ -21,7 +21,7 @@ from ulid import ULID
 from cooplog import events, lookup
 from cooplog.projection import Projection
 from cooplog.store import Store
-from helpers import event_files, read_json, snapshot, written
+from helpers import event_files, numbered_ulid, read_json, snapshot, written
 
 COOPLOG = str(Path(sys.executable).parent / "cooplog")
 
@@ -262,6 +262,34 @@ def test_completion_offers_commands_types_org_keys_and_ids(seeded, cli):
     assert complete(seeded, "add", "submission", "--to", "u") == ["unep"]
     assert complete(seeded, "show", meeting[:20]) == [meeting]
     assert complete(seeded, "report", "--org", "g") == ["gef"]
+    assert complete(seeded, "add", "status", "--subject", "") == [
+        "e-waste-africa", "hs-waste-streams", "wco-mou", "wto-cte-observer"]
+    assert complete(seeded, "add", "revision", "--agreement", "") == ["wco-mou"]
+    assert complete(seeded, "add", "revision", "--agreement", "x") == []
+
+
+def test_entity_keys_come_from_the_database_when_there_is_one(seeded, cli, tmp_path):
+    everyone = [("e-waste-africa", "E-waste Africa"),
+                ("hs-waste-streams", "Waste streams for the Harmonized System"),
+                ("wco-mou", "MoU with the WCO"),
+                ("wto-cte-observer", "observer status in the CTE")]
+    assert lookup.entity_keys(seeded) == everyone  # no database: from the files
+    db = tmp_path / "c.db"
+    assert cli(seeded, "--db", db, "build").exit_code == 0
+    assert lookup.entity_keys(seeded, db) == everyone
+    assert lookup.entity_keys(seeded, db, ("agreement", "project")) == [everyone[0],
+                                                                       everyone[2]]
+    # a key's first creator says what it is: a later agreement (from another office, say:
+    # `add` refuses a key in use) of a project's key is not one
+    Store(seeded).write(events.validate({
+        "id": numbered_ulid(1, "01ZZ000000"), "type": "agreement.signed", "schema": 1,
+        "recorded_at": "2026-11-27T10:00:00Z", "recorded_by": "other@example.org",
+        "occurred": "2010", "summary": "Signed.", "orgs": ["gef"],
+        "data": {"key": "e-waste-africa", "kind": "mou", "title": "Again",
+                 "parties": ["gef"]}}))
+    assert lookup.entity_keys(seeded, kinds=("agreement",)) == [everyone[2]]
+    db.write_bytes(b"not a database")
+    assert lookup.entity_keys(seeded, db) == everyone
 
 
 def test_org_keys_come_from_the_database_when_there_is_one(seeded, cli, tmp_path):

@@ -104,6 +104,17 @@ def complete_org(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
             if key.startswith(incomplete)]
 
 
+def complete_entity(kinds: tuple[str, ...]):
+    """Completion of the keys of agreements, submissions… of these kinds, with titles."""
+    def complete(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+        from . import lookup
+
+        return [(key, title) for key, title in lookup.entity_keys(*_log_of(ctx), kinds)
+                if key.startswith(incomplete)]
+
+    return complete
+
+
 def complete_id(ctx: typer.Context, incomplete: str) -> list[str]:
     from . import lookup
 
@@ -314,7 +325,10 @@ def _make_add_command(spec):
     and are asked for; elsewhere leaving one out is a usage error."""
     options = typed_options(spec)
     ask = _interactive()
-    org_options = {("orgs",), *(("data", name) for name in spec.org_refs)}
+    completions = {("orgs",): complete_org,
+                   **{("data", name): complete_org for name in spec.org_refs},
+                   **{("data", name): complete_entity(kinds)
+                      for name, kinds in (spec.entity_refs or {}).items()}}
 
     def command(ctx: typer.Context, **values):
         from . import append
@@ -344,7 +358,7 @@ def _make_add_command(spec):
             annotation, default = str | None, None
         flag = option.flag if option.kind != "flag" else f"{option.flag}/--not-{option.flag[2:]}"
         info = typer.Option(flag, help=option.help, show_default=False,
-                            autocompletion=complete_org if option.path in org_options else None)
+                            autocompletion=completions.get(option.path))
         if option.required and not ask:
             annotation = list[str] if option.kind == "list" else str
             default = inspect.Parameter.empty

@@ -132,6 +132,35 @@ def org_keys(root: Path, db: Path | None = None) -> list[tuple[str, str]]:
     return sorted((o["key"], o["name"]) for o in organizations(Store(root)))
 
 
+ENTITY_TITLES = {"agreement": ("agreements", "title"), "submission": ("submissions", "title"),
+                 "request": ("requests", "subject"), "project": ("projects", "title")}
+
+
+def entity_keys(root: Path, db: Path | None = None,
+                kinds: tuple[str, ...] = events.ENTITY_KINDS) -> list[tuple[str, str]]:
+    """(key, title) of every agreement, submission, request or project of these kinds, as
+    `org_keys` finds organizations: the database if it can be read, else the files."""
+    db = db or Path(root) / ".cooplog" / "cooplog.db"
+    if db.is_file():
+        try:
+            uri = f"{db.resolve().as_uri()}?mode=ro"
+            with closing(sqlite3.connect(uri, uri=True)) as conn:
+                return conn.execute(" union ".join(
+                    f"select key, {title} from {table}"
+                    for table, title in map(ENTITY_TITLES.get, kinds)) + " order by 1"
+                ).fetchall()
+        except sqlite3.Error:
+            pass
+    creators = tuple(name for name, spec in events.TYPES.items()
+                     if spec.creates in ENTITY_TITLES)
+    found: dict[str, tuple[str, str]] = {}
+    for event in _current(_events_of(Store(root), (*creators, "event."))).values():
+        if event.type in creators:  # a key is what its first creator (smallest id) made
+            kind = event.spec.creates
+            found.setdefault(event.data["key"], (kind, event.data[ENTITY_TITLES[kind][1]]))
+    return sorted((key, title) for key, (kind, title) in found.items() if kind in kinds)
+
+
 def event_ids(root: Path, prefix: str = "") -> list[str]:
     """The ids starting with `prefix`, from the file names alone (nothing is read)."""
     return [path.stem for path in Store(root).files() if path.stem.startswith(prefix)]
