@@ -187,7 +187,7 @@ def test_a_database_under_another_name_is_published_whole(sample_db, tmp_path):
     assert {c["db"] for c in dashboard(ds)["charts"].values()} == {"other"}
     home = get(ds, "/").text
     assert re.findall(r'href="/cooplog/', home) == []
-    assert 'href="/other/meetings_calendar.ics"' in home
+    assert 'href="/other/meetings_calendar.ics?limit=1000"' in home
     links = {r["atom_link"] for r in get(ds, "/other/recent_events.json",
                                           _shape="objects").json()["rows"]}
     assert links and all(link.startswith("/other/events/") for link in links)

@@ -452,6 +452,18 @@ def test_a_default_facet_asked_for_again_is_counted_and_shown_once(ds):
                 ["facet_results"]) == ["type", "year"]
 
 
+def test_the_timeline_is_served_without_counting_its_rows(ds):
+    """Counting a view's rows cost most of each of its pages (a row per activity and
+    organization); no other page loses its count."""
+    timeline = get(ds, "/cooplog/timeline.json").json()
+    assert timeline["filtered_table_rows_count"] is None and timeline["rows"]
+    assert timeline["next"] or len(timeline["rows"]) < 100
+    assert get(ds, "/cooplog/timeline").status_code == 200
+    assert get(ds, "/cooplog/timeline.json?_nocount=").json()["filtered_table_rows_count"]
+    for path in ("/cooplog/events.json", "/cooplog/problems.json"):
+        assert get(ds, path).json()["filtered_table_rows_count"] is not None, path
+
+
 def test_what_the_server_holds_is_left_out_of_full_collections():
     try:
         assert gc.get_freeze_count() == 0

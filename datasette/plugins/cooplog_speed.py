@@ -11,6 +11,9 @@ Two things cost every page more than its query did:
 - A table whose metadata lists a facet (events: type, year) computes and shows it twice in
   Datasette 0.65 when the address asks for it too (`?_facet=type`, as the facet's own
   links do): such a request is answered as the same address without that repeat.
+- Datasette counts the rows of a view for each page of it: the `timeline` view has a row
+  per activity and organization, and counting them took 200 ms of a 230 ms page on a large
+  log. Its pages are served without the count (`_nocount=1`); the pages link on as before.
 - SQLite's page cache is 2 MB per connection, less than one facet's index on a large log,
   so every facet and period query read its pages anew through system calls. Mapping the
   file lets them read the operating system's cached pages in place (shared by the
@@ -24,6 +27,7 @@ from datasette import hookimpl
 from datasette.plugins import pm
 
 MMAP_BYTES = 1 << 30  # a limit, not an allocation: only the pages read are mapped in
+UNCOUNTED = {"timeline"}
 
 
 def drop_markdown_cells() -> None:
@@ -54,14 +58,24 @@ def prepare_connection(conn):
 @hookimpl
 def asgi_wrapper(datasette):
     def wrap(app):
-        async def facets_once(scope, receive, send):
+        async def quicker(scope, receive, send):
             if scope["type"] == "http" and b"_facet=" in scope.get("query_string", b""):
                 scope = {**scope, "query_string": _without_default_facets(datasette, scope)}
+            if scope["type"] == "http" and _uncounted(scope):
+                query = scope.get("query_string", b"")
+                scope = {**scope, "query_string": query + (b"&" if query else b"")
+                         + b"_nocount=1"}
             return await app(scope, receive, send)
 
-        return facets_once
+        return quicker
 
     return wrap
+
+
+def _uncounted(scope) -> bool:
+    parts = scope["path"].strip("/").split("/")
+    return (len(parts) == 2 and parts[1].partition(".")[0] in UNCOUNTED
+            and b"_nocount=" not in scope.get("query_string", b""))
 
 
 def _without_default_facets(datasette, scope) -> bytes:

@@ -310,7 +310,14 @@ def bench_datasette(root: Path, db: Path, requests: int) -> dict:
         "meetings_by_year_and_place": "/cooplog/meetings_by_year_and_place",
         "organization_history": "/cooplog/organization_history?org=org-1",
         "list_problems": "/cooplog/list_problems",
+        "meetings_calendar": "/cooplog/meetings_calendar",
+        "recent_events": "/cooplog/recent_events",
+        "timeline": "/cooplog/timeline",
+        "database": "/cooplog",
         "report": "/report?period=2008/2009",
+        # what calendar and feed readers fetch (not pages a person waits for)
+        "calendar_ics_1000": "/cooplog/meetings_calendar.ics?limit=1000",
+        "recent_events_atom": "/cooplog/recent_events.atom",
     }
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
