@@ -695,13 +695,17 @@ class Projection:
     def refresh_entities(self, keys: Iterable[str] | None = None) -> None:
         """Rewrite agreements, submissions, requests and projects from the event that
         created each key first, with their revisions and current status."""
-        if keys is None:
-            keys = [k for (k,) in self.conn.execute(
-                "select key from _keys where namespace = 'entity' union "
-                + " union ".join(f"select key from {t}" for t in ENTITY_TABLES.values()))]
-        for key in keys:
+        if keys is None:  # all of them: the tables are emptied at once, not key by key
             for table in ENTITY_TABLES.values():
-                self.conn.execute(f"delete from {table} where key = ?", [key])
+                self.conn.execute(f"delete from {table}")
+            keys = [k for (k,) in self.conn.execute(
+                "select distinct key from _keys where namespace = 'entity'")]
+        else:
+            keys = list(keys)
+            for key in keys:
+                for table in ENTITY_TABLES.values():
+                    self.conn.execute(f"delete from {table} where key = ?", [key])
+        for key in keys:
             creator = self.conn.execute(
                 "select k.kind, e.id, e.data, e.occurred, e.year from _keys k "
                 "join events e on e.id = k.event_id where k.namespace = 'entity' "
