@@ -752,10 +752,10 @@ class Projection:
             triggers = self.conn.execute(
                 "select name, sql from sqlite_master where type = 'trigger' "
                 "and tbl_name = 'events'").fetchall()
-            for table in TABLES:
-                self.conn.execute(f"delete from [{table}]")
             for name, _ in triggers:  # the full-text index is rebuilt once, at the end
                 self.conn.execute(f"drop trigger [{name}]")
+            for table in TABLES:
+                self.conn.execute(f"delete from [{table}]")
             # and each index once, after the rows: sorting them all beats keeping it in order
             indexes = self.conn.execute(
                 "select name, tbl_name, sql from sqlite_master where type = 'index' "
