@@ -749,6 +749,8 @@ class Projection:
         stays unless a correction or retraction names it; those few are then refreshed as
         the watcher would refresh them, and the rows gathering many events are made once."""
         with self.conn, _no_cycle_collection():
+            if not self.conn.in_transaction:  # dropping a trigger does not open one
+                self.conn.execute("begin")
             triggers = self.conn.execute(
                 "select name, sql from sqlite_master where type = 'trigger' "
                 "and tbl_name = 'events'").fetchall()
