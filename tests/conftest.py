@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from cooplog import append, repo
 from cooplog.cli import app
 from cooplog.store import Store
-from helpers import RECORDER, SEED, git
+from helpers import RECORDER, SEED, built, git
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -76,14 +76,9 @@ def cli():
 def sample_db(tmp_path_factory) -> Path:
     """The repository's sample log (events/, 2008–2009) built once into a scratch database:
     tests that read the real record share it and never touch the repository."""
-    from cooplog.projection import Projection
 
     db = tmp_path_factory.mktemp("sample") / "cooplog.db"
-    projection = Projection(Store(REPO), db)
-    try:
-        projection.build()
-    finally:
-        projection.close()
+    built(REPO, db)
     return db
 
 

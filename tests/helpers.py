@@ -31,6 +31,19 @@ SEED = [
 ]
 
 
+def built(root: Path, db: Path | None = None) -> Path:
+    """The database of the log at `root` (its default one unless `db`), built in full."""
+    from cooplog.projection import Projection
+    from cooplog.store import Store
+
+    projection = Projection(Store(root), db)
+    try:
+        projection.build()
+    finally:
+        projection.close()
+    return projection.db_path
+
+
 def git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
                           check=check)

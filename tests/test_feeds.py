@@ -13,6 +13,7 @@ import pytest
 from cooplog import append, serve
 from cooplog.projection import Projection
 from cooplog.store import Store
+from helpers import built
 
 REPO = Path(__file__).resolve().parents[1]
 BY = "feeds@example.org"
@@ -150,11 +151,7 @@ def test_the_dashboard_map_shows_placed_meetings(ds):
 def test_a_new_log_publishes_every_page_and_feed_empty(log):
     """`cooplog init` then `serve`: nothing recorded yet is no error anywhere (the Atom feed
     was a 500: datasette-atom dates a feed by its newest entry)."""
-    projection = Projection(Store(log))
-    try:
-        projection.build()
-    finally:
-        projection.close()
+    built(log)
     ds = serve.datasette(log)
     feed = ET.fromstring(get(ds, "/cooplog/recent_events.atom").content)
     assert feed.findtext(f"{ATOM}title") == "Newly recorded events"

@@ -19,7 +19,7 @@ from cooplog import append, events, report
 from cooplog.check import check_log
 from cooplog.projection import Projection
 from cooplog.store import Store
-from helpers import numbered_ulid
+from helpers import built, numbered_ulid
 
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "01J0G00000"  # a ULID time in 2024-06: files land in events/2024/06/
@@ -87,12 +87,6 @@ def applied(root: Path, db: Path, paths) -> Path:
     with opened(root, db) as projection:
         for path in paths:
             projection.apply(path)
-    return db
-
-
-def built(root: Path, db: Path) -> Path:
-    with opened(root, db) as projection:
-        projection.build()
     return db
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from cooplog import check, events
 from cooplog.projection import Projection
 from cooplog.store import Store
-from helpers import numbered_ulid
+from helpers import built, numbered_ulid
 from test_projection import snapshot
 
 # --- helpers ------------------------------------------------------------------------------
@@ -47,12 +47,7 @@ def scratch() -> tempfile.TemporaryDirectory:
 
 
 def build(root: Path, db: Path) -> dict:
-    projection = Projection(Store(root), db)
-    try:
-        projection.build()
-    finally:
-        projection.close()
-    return snapshot(db)
+    return snapshot(built(root, db))
 
 
 # --- strategies ------------------------------------------------------------------------------

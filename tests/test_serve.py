@@ -26,6 +26,7 @@ from datasette.plugins import pm
 from cooplog import append, report, serve, watch
 from cooplog.projection import Projection
 from cooplog.store import Store
+from helpers import built
 
 BY = "serve@example.org"
 
@@ -129,11 +130,7 @@ def published(tmp_path_factory):
     root = tmp_path_factory.mktemp("published") / "log"
     ids, bad = write_log(root)
     db = root / ".cooplog" / "cooplog.db"
-    projection = Projection(Store(root), db)
-    try:
-        projection.build()
-    finally:
-        projection.close()
+    built(root, db)
     return root, db, ids, bad
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ulid import ULID
 
+import helpers
 from cooplog import events
 from cooplog.projection import Projection
 from cooplog.store import Store
@@ -252,14 +253,11 @@ def applied_paths(db: Path) -> set[str]:
         return set()
 
 
+
 def built(root: Path, db: Path) -> Path:
+    """`helpers.built` into a new file: what a killed build left at `db` is not reused."""
     db.unlink(missing_ok=True)
-    projection = Projection(Store(root), db)
-    try:
-        projection.build()
-    finally:
-        projection.close()
-    return db
+    return helpers.built(root, db)
 
 
 def caught_up(root: Path, db: Path) -> dict:

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from cooplog import append, serve
-from cooplog.projection import Projection
 from cooplog.store import Store
+from helpers import built
 from test_serve import fingerprint, write_log
 
 SCRIPT = "<script>alert(1)</script>"
@@ -38,11 +38,7 @@ def hostile(tmp_path_factory):
                  "location": {"city": "<img src=x onerror=alert(3)>", "country": "CH"}}})],
         by="markup@example.org", commit=False)
     db = root / ".cooplog" / "cooplog.db"
-    projection = Projection(Store(root), db)
-    try:
-        projection.build()
-    finally:
-        projection.close()
+    built(root, db)
     return root, db, event.id
 
 
