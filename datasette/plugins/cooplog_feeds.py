@@ -6,26 +6,19 @@ under the same name, by one that answers such a query with a feed of no entries,
 and leaves every other to datasette-atom.
 """
 
-import types
 from datetime import datetime, timezone
 
 from datasette import hookimpl
-from datasette.plugins import pm
 from datasette.utils.asgi import Response
+
+from cooplog.plugins import register_again
 
 
 def empty_feeds_too() -> None:
-    """Done once per process (Datasette imports this module for every instance it builds)."""
     try:
         import datasette_atom as atom
     except ImportError:
         return
-    name = pm.get_name(atom)
-    if name is None:  # done already, or not installed as a plugin
-        return
-    pm.unregister(atom)
-    patched = types.ModuleType(atom.__name__, atom.__doc__)
-    vars(patched).update(vars(atom))
 
     def render(datasette, request, sql, columns, rows, database, table, query_name,
                view_name, data):
@@ -38,8 +31,7 @@ def empty_feeds_too() -> None:
     def register_output_renderer():
         return {"extension": "atom", "render": render, "can_render": atom.can_render_atom}
 
-    patched.register_output_renderer = register_output_renderer
-    pm.register(patched, name=name)
+    register_again(atom, register_output_renderer=register_output_renderer)
 
 
 def _empty_feed(datasette, request, sql, database, query_name) -> Response:

@@ -20,31 +20,23 @@ Two things cost every page more than its query did:
   connections, and reading only: the database is still opened read-only).
 """
 
-import types
 from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
-from datasette.plugins import pm
+
+from cooplog.plugins import register_again
 
 MMAP_BYTES = 1 << 30  # a limit, not an allocation: only the pages read are mapped in
 UNCOUNTED = {"timeline"}
 
 
 def drop_markdown_cells() -> None:
-    """Re-register datasette-render-markdown without its `render_cell`, under the same name;
-    done once per process (Datasette imports this module for every instance it builds)."""
+    """datasette-render-markdown without its `render_cell` hook."""
     try:
         import datasette_render_markdown as markdown
     except ImportError:
         return
-    name = pm.get_name(markdown)
-    if name is None:  # done already, or not installed as a plugin
-        return
-    pm.unregister(markdown)
-    templates_only = types.ModuleType(markdown.__name__, markdown.__doc__)
-    vars(templates_only).update(
-        {key: value for key, value in vars(markdown).items() if key != "render_cell"})
-    pm.register(templates_only, name=name)
+    register_again(markdown, without=("render_cell",))
 
 
 drop_markdown_cells()
