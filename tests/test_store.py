@@ -140,3 +140,14 @@ def test_a_file_grown_past_the_limit_since_its_lstat_is_read_only_to_one_byte_ov
     status = path.lstat()
     path.write_bytes(b"x" * (MAX_EVENT_BYTES + 50))
     assert len(contents(path, status)) == MAX_EVENT_BYTES + 1
+
+
+def test_a_file_swapped_for_a_pipe_after_its_lstat_is_read_without_waiting(tmp_path):
+    """A pipe opened for reading waits for a writer; one put where a file was looked at
+    reads as empty instead (its problem is named when it is looked at again)."""
+    path = tmp_path / "e.json"
+    path.write_bytes(b"{}")
+    status = path.lstat()
+    path.unlink()
+    os.mkfifo(path)
+    assert contents(path, status) == b""

@@ -134,7 +134,7 @@ def contents(path: Path, status: os.stat_result) -> bytes:
     # Asked for as many bytes as lstat counted (and one more, to see growth), not for the
     # limit: a read of n bytes allocates n first, and a megabyte per file cost more than
     # all the rest of reading it. A file that grew meanwhile is read on, up to the limit.
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a pipe put there since: no hang
     try:
         raw = os.read(fd, status.st_size + 1)
         if len(raw) > status.st_size:
