@@ -86,7 +86,7 @@ def check_references(store: Store, batch: list[tuple[str, events.Event]]) -> Non
     creating a key that exists. Keys created in the batch count."""
     if not any(_has_references(e) for _, e in batch):
         return
-    registry = registry_of(store)
+    registry = registry_of(store, [event for _, event in batch])
     _check_against(registry, batch)
 
 
@@ -185,7 +185,7 @@ def correction_problems(store: Store, target: events.Event, changes: dict):
         fixed = events.validate(events.apply_corrections(events.to_dict(target), [changes]))
     except events.Invalid as e:
         return e.problems
-    return registry_of(store).missing(fixed)
+    return registry_of(store, [fixed]).missing(fixed)
 
 
 def check_corrections(store: Store, batch: list[tuple[str, events.Event]]) -> None:

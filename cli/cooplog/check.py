@@ -4,9 +4,8 @@ applies the same per-event functions incrementally."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-import msgspec
 
 from . import events
 from .errors import Problem
@@ -148,17 +147,19 @@ def _cross_file(by_id: dict[str, events.Event], paths: dict[str, str]) -> list[P
     return problems
 
 
-def registry_of(store: Store) -> Registry:
-    """The keys the log's valid, current events create (for checking a new event)."""
-    by_id = {}
-    for path in store.files():
-        try:
-            event = store.read(path)
-        except (events.Invalid, OSError, msgspec.ValidationError):
-            continue
-        by_id.setdefault(event.id, event)
+KEYS_AND_RETRACTIONS = (*(name for name, spec in events.TYPES.items() if spec.creates),
+                        "event.retracted")
+
+
+def registry_of(store: Store, naming: Iterable[events.Event] = ()) -> Registry:
+    """What checking new events needs of the log: the keys its valid, current events create,
+    and which of the events that `naming` corrects or retracts exist. Only the files of the
+    types that create keys or retract are read whole (one `add` on a large log read and
+    checked every file); any other costs a look at its type."""
+    by_id = store.events_of(KEYS_AND_RETRACTIONS)
     gone = retracted(by_id)
-    registry = Registry(ids=set(by_id))
+    targets = {e.data["target"] for e in naming if e.type.startswith("event.")}
+    registry = Registry(ids=set(by_id) | {t for t in targets - set(by_id) if store.holds(t)})
     for event_id in sorted(by_id):
         if event_id not in gone and not by_id[event_id].type.startswith("event."):
             registry.add(by_id[event_id])

@@ -14,34 +14,11 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import msgspec
-
 from . import append, events
 from .check import corrected, retracted
 from .store import Store
 
-
-class _Kind(msgspec.Struct):
-    type: str = ""
-
-
-_kind = msgspec.json.Decoder(_Kind)
 ORG_FIELDS = ("key", "name", "acronym", "category", "parent", "url")
-
-
-def _events_of(store: Store, prefixes: tuple[str, ...]) -> dict[str, events.Event]:
-    """The valid events whose type starts with one of `prefixes`, by id (the first file of
-    an id wins, as in `validate`); files that are not events are `validate`'s business."""
-    found: dict[str, events.Event] = {}
-    for path in store.files():
-        try:
-            if not _kind.decode(path.read_bytes()).type.startswith(prefixes):
-                continue
-            event = store.read(path)
-        except (msgspec.DecodeError, events.Invalid, OSError):
-            continue
-        found.setdefault(event.id, event)
-    return found
 
 
 def _current(by_id: dict[str, events.Event]) -> dict[str, events.Event]:
@@ -63,7 +40,7 @@ def organizations(store: Store) -> list[dict]:
     """Every registered organization as the projection has it (the first registration of a
     key, then its updates in id order), in the annex's group order, then by key."""
     orgs: dict[str, dict] = {}
-    current = _current(_events_of(store, ("organization.", "event.")))
+    current = _current(store.events_of(("organization.", "event.")))
     for event in current.values():
         key = event.data["key"]
         if event.type == "organization.registered" and key not in orgs:
@@ -97,7 +74,7 @@ class Shown:
 def show(store: Store, event_id: str) -> Shown:
     """The event with this id, with the corrections and retractions that apply to it."""
     original = append.find(store, event_id)
-    others = _events_of(store, ("event.",))
+    others = store.events_of(("event.",))
     gone = retracted({**others, event_id: original})
     aimed = sorted((e for e in others.values()
                     if e.data["target"] == event_id and e.id not in gone), key=lambda e: e.id)
@@ -154,7 +131,7 @@ def entity_keys(root: Path, db: Path | None = None,
     creators = tuple(name for name, spec in events.TYPES.items()
                      if spec.creates in ENTITY_TITLES)
     found: dict[str, tuple[str, str]] = {}
-    for event in _current(_events_of(Store(root), (*creators, "event."))).values():
+    for event in _current(Store(root).events_of((*creators, "event."))).values():
         if event.type in creators:  # a key is what its first creator (smallest id) made
             kind = event.spec.creates
             found.setdefault(event.data["key"], (kind, event.data[ENTITY_TITLES[kind][1]]))

@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
+
 from . import events
 from .errors import CooplogError, Problem
 
@@ -62,6 +64,31 @@ class Store:
         """The event in a file, or `events.Invalid` naming what is wrong with it."""
         status = path.lstat()
         return self.parse(path, contents(path, status), status.st_mode)
+
+    def events_of(self, prefixes: tuple[str, ...]) -> dict[str, events.Event]:
+        """The valid events whose type starts with one of `prefixes`, by id (the first file
+        of an id wins, as in `validate`), for commands that need only some types: any other
+        file costs a look at its `type` alone. Files that are not events are `validate`'s
+        business."""
+        found: dict[str, events.Event] = {}
+        for entry in self.entries():
+            try:
+                status = entry.stat(follow_symlinks=False)
+                raw = contents(entry.path, status)
+                if not _TYPE.decode(raw).type.startswith(prefixes):
+                    continue
+                event = self.parse(Path(entry.path), raw, status.st_mode)
+            except (msgspec.DecodeError, events.Invalid, OSError):
+                continue
+            found.setdefault(event.id, event)
+        return found
+
+    def holds(self, event_id: str) -> bool:
+        """Whether the file where this id belongs is a valid event with it."""
+        try:
+            return self.read(self.path_for(event_id)).id == event_id
+        except (events.Invalid, OSError, ValueError):  # ValueError: not a ULID at all
+            return False
 
     def parse(self, path: Path, raw: bytes, mode: int) -> events.Event:
         """The event in the bytes read from `path`, whose kind (`mode`, from lstat) and place
@@ -124,7 +151,14 @@ class Store:
         return path
 
 
-def contents(path: Path, status: os.stat_result) -> bytes:
+class _Type(msgspec.Struct):
+    type: str = ""
+
+
+_TYPE = msgspec.json.Decoder(_Type)
+
+
+def contents(path: Path | str, status: os.stat_result) -> bytes:
     """The bytes of a regular file (`status` from lstat), b"" for anything else (`parse` says
     what it is); Invalid, unread, if it is larger than any event."""
     if not stat.S_ISREG(status.st_mode):
