@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from ulid import ULID
 
-from cooplog import events, watch
+from cooplog import events, lease, watch
 from cooplog.projection import Projection
 from cooplog.store import Store
 
@@ -414,13 +414,13 @@ def test_a_reconciliation_finding_many_files_rebuilds_once(store, db, blind, mon
 
 
 def test_a_running_watcher_holds_the_lease_and_a_second_takes_none(store, db):
-    assert not watch.kept_in_step(db)
+    assert not lease.kept_in_step(db)
     with watching(store, db):
-        assert watch.kept_in_step(db)
+        assert lease.kept_in_step(db)
         with watching(store, db):  # serve twice on one database: the first holds it
-            assert watch.kept_in_step(db)
-        assert watch.kept_in_step(db)
-    assert not watch.kept_in_step(db)
+            assert lease.kept_in_step(db)
+        assert lease.kept_in_step(db)
+    assert not lease.kept_in_step(db)
 
 
 def test_report_reads_what_a_running_watcher_keeps_without_its_own_catch_up(

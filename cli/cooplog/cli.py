@@ -653,7 +653,7 @@ def report(
             raise CooplogError("--json and --format: choose one", exit_code=USAGE)
         projection = _projection(ctx)
         try:
-            from .watch import kept_in_step
+            from .lease import kept_in_step
 
             if not kept_in_step(projection.db_path):  # else a running watcher has caught up
                 projection.catch_up()

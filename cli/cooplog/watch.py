@@ -11,7 +11,6 @@ difference: walking a large log never holds up the files notifications report.
 from __future__ import annotations
 
 import errno
-import fcntl
 import logging
 import math
 import os
@@ -26,6 +25,7 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 from . import events
+from . import lease as leases
 from .errors import CooplogError
 from .projection import Projection
 from .store import Store, contents
@@ -187,7 +187,7 @@ class Watcher:
             self.status.errors.append(f"cannot start: {e}")
             self._ready.set()
             return
-        lease = _take_lease(self.db_path)
+        lease = leases.take(self.db_path)
         self.status.alive = True
         self.status.started_at = self.status.last_reconcile_at = time.time()
         self._ready.set()
@@ -481,39 +481,6 @@ def _parsable(path: Path) -> bool:
         return True
     except (events.Invalid, OSError):
         return False
-
-
-def _lease_path(db_path: Path) -> Path:
-    return Path(f"{db_path}-watcher")
-
-
-def _take_lease(db_path: Path) -> int | None:
-    """Hold a lock saying that this database is kept in step with the files, from the
-    first catch-up until the watcher stops (the system drops it if the process dies). A
-    second watcher on the same database takes none."""
-    fd = os.open(_lease_path(db_path), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return fd
-    except OSError:
-        os.close(fd)
-        return None
-
-
-def kept_in_step(db_path: Path) -> bool:
-    """Whether a running watcher keeps this database in step with the files, so that a
-    command that only reads (`report`) can skip its own catch-up, a walk of every file."""
-    try:
-        fd = os.open(_lease_path(db_path), os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False  # nobody holds it (closing the file lets ours go)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
 
 
 def watch(root: Path, db_path: Path, polling: bool = False) -> None:

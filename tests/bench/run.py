@@ -362,7 +362,7 @@ def bench_report(root: Path, db: Path, repeat: int) -> dict:
     alone = [timed(report_command)[0] for _ in range(repeat)]
     # beside a running watcher (serve, watch), which keeps the database in step: the
     # command skips its own catch-up
-    from cooplog.watch import kept_in_step
+    from cooplog.lease import kept_in_step
 
     watcher = subprocess.Popen([COOPLOG, "--root", str(root), "--db", str(db), "watch"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
