@@ -3,6 +3,7 @@ whatever it accepts passes `validate`."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,7 +16,17 @@ from cooplog import append, events
 from cooplog.check import check_log
 from cooplog.errors import CooplogError, Problem
 from cooplog.store import Store
-from helpers import ENTITIES, ORGS, RECORDER, SEED, commits, committed_files, event_files, git
+from helpers import (
+    ENTITIES,
+    ORGS,
+    RECORDER,
+    SEED,
+    built,
+    commits,
+    committed_files,
+    event_files,
+    git,
+)
 from strategies import bodies, level0
 
 ACTIVITY = {"type": "activity.noted", "occurred": "2009-05", "summary": "Gave a lecture.",
@@ -83,6 +94,46 @@ def test_checking_an_append_reads_whole_only_the_files_that_make_keys_or_retract
     parsed.clear()  # a correction's target is read (and not the other activities)
     append.correct(store, written[1][0].id, {"summary": "Gave two."}, "two", commit=False)
     assert written[1][1] in parsed and written[2][1] not in parsed
+
+
+def test_beside_a_running_watcher_the_checks_ask_its_database(seeded, monkeypatch):
+    """While a watcher keeps the database in step (it holds the lease), what an append
+    names is looked up there, no file read; only what the database does not know sends the
+    check to the files, where a file the watcher has not applied yet may resolve it."""
+    from cooplog import lease
+
+    store = Store(seeded)
+    db = built(seeded, seeded / ".cooplog" / "cooplog.db")
+    project = next(p for p in store.files() if "e-waste-africa" in p.read_text())
+    (late, _), = append.append(store, [("late", {
+        "type": "organization.registered",
+        "data": {"key": "basel", "name": "Basel Convention", "category": "mea"}})],
+        commit=False)  # after the database was built: the watcher has not applied it yet
+    parsed = []
+    real = Store.parse
+
+    def parse(self, path, raw, mode):
+        parsed.append(path)
+        return real(self, path, raw, mode)
+
+    monkeypatch.setattr(Store, "parse", parse)
+    held = lease.take(db)
+    try:
+        (known, _), = append.append(store, [("known", ACTIVITY)], commit=False)
+        append.append(store, [("wco's status", {
+            "type": "status.changed", "occurred": "2009", "summary": "Accepted.",
+            "data": {"subject": "wco-mou", "status": "accepted"}})], commit=False)
+        append.retract(store, project.stem, "never proposed", commit=False)
+        assert parsed == [project]  # retract's own look at its target
+        parsed.clear()
+        append.append(store, [("late", {**ACTIVITY, "orgs": ["basel"]})], commit=False)
+        assert store.path_for(late.id) in parsed  # from the files: the database lacks it
+        with pytest.raises(CooplogError) as refused:
+            append.append(store, [("unknown", {**ACTIVITY, "orgs": ["nobody"]})],
+                          commit=False)
+        assert refused.value.problems[0].field == "orgs[0]"
+    finally:
+        os.close(held)
 
 
 def test_a_key_is_created_once(seeded):

@@ -11,7 +11,7 @@ from datetime import timezone
 from pathlib import Path
 
 from . import events, gitops
-from .check import Registry, registry_of
+from .check import Registry, unresolved
 from .errors import USAGE, CooplogError, Problem
 from .store import MAX_EVENT_BYTES, Store, too_large
 
@@ -86,8 +86,10 @@ def check_references(store: Store, batch: list[tuple[str, events.Event]]) -> Non
     creating a key that exists. Keys created in the batch count."""
     if not any(_has_references(e) for _, e in batch):
         return
-    registry = registry_of(store, [event for _, event in batch])
-    _check_against(registry, batch)
+    problems = unresolved(store, [event for _, event in batch],
+                          lambda registry: _problems_against(registry, batch))
+    if problems:
+        raise CooplogError(f"{len(problems)} problem(s); nothing was written", problems=problems)
 
 
 def _has_references(event: events.Event) -> bool:
@@ -97,7 +99,8 @@ def _has_references(event: events.Event) -> bool:
     )
 
 
-def _check_against(registry: Registry, batch: list[tuple[str, events.Event]]) -> None:
+def _problems_against(registry: Registry, batch: list[tuple[str, events.Event]]
+                      ) -> list[Problem]:
     problems = []
     for label, event in batch:
         created = events.created_key(event)
@@ -108,8 +111,7 @@ def _check_against(registry: Registry, batch: list[tuple[str, events.Event]]) ->
         registry.add(event)
     for label, event in batch:
         problems += [Problem(label, f, m) for f, m in registry.missing(event)]
-    if problems:
-        raise CooplogError(f"{len(problems)} problem(s); nothing was written", problems=problems)
+    return problems
 
 
 def append(
@@ -185,7 +187,7 @@ def correction_problems(store: Store, target: events.Event, changes: dict):
         fixed = events.validate(events.apply_corrections(events.to_dict(target), [changes]))
     except events.Invalid as e:
         return e.problems
-    return registry_of(store, [fixed]).missing(fixed)
+    return unresolved(store, [fixed], lambda registry: registry.missing(fixed))
 
 
 def check_corrections(store: Store, batch: list[tuple[str, events.Event]]) -> None:

@@ -4,10 +4,10 @@ applies the same per-event functions incrementally."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from . import events
+from . import events, lease
 from .errors import Problem
 from .store import Store
 
@@ -147,6 +147,44 @@ def _cross_file(by_id: dict[str, events.Event], paths: dict[str, str]) -> list[P
     return problems
 
 
+def unresolved(store: Store, naming: Iterable[events.Event],
+               find: Callable[[Registry], list]) -> list:
+    """The problems `find` finds against what the log knows of the keys and events that
+    `naming` refers to. Asked first of the database a running watcher keeps in step (a
+    look-up, where reading the log's files takes seconds on a large log), and, should that
+    find any, of the files: one the watcher has not applied yet may be what resolves them."""
+    naming = list(naming)
+    watched = _watched_registry(store, naming)
+    if watched is not None and not (problems := find(watched)):
+        return problems
+    return find(registry_of(store, naming))
+
+
+def _watched_registry(store: Store, naming: list[events.Event]) -> Registry | None:
+    """The registry from the default database (named here so as not to import the
+    projection) while a watcher keeps it in step; None otherwise."""
+    db = store.root / ".cooplog" / "cooplog.db"
+    if not lease.kept_in_step(db):
+        return None
+    import sqlite3  # only then: an append that needs no database starts without it
+    from contextlib import closing
+
+    try:
+        with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            orgs = dict(conn.execute("select key, registered_by from organizations"))
+            entities = {key: (kind, event_id) for kind, table in events.ENTITY_TABLES.items()
+                        for key, event_id in conn.execute(f"select key, event_id from {table}")}
+            ids = {event_id for event_id in _targets(naming) if conn.execute(
+                "select 1 from events where id = ?", [event_id]).fetchone()}
+    except sqlite3.Error:
+        return None
+    return Registry(orgs=orgs, entities=entities, ids=ids)
+
+
+def _targets(naming: Iterable[events.Event]) -> set[str]:
+    return {e.data["target"] for e in naming if e.type.startswith("event.")}
+
+
 KEYS_AND_RETRACTIONS = (*(name for name, spec in events.TYPES.items() if spec.creates),
                         "event.retracted")
 
@@ -158,8 +196,8 @@ def registry_of(store: Store, naming: Iterable[events.Event] = ()) -> Registry:
     checked every file); any other costs a look at its type."""
     by_id = store.events_of(KEYS_AND_RETRACTIONS)
     gone = retracted(by_id)
-    targets = {e.data["target"] for e in naming if e.type.startswith("event.")}
-    registry = Registry(ids=set(by_id) | {t for t in targets - set(by_id) if store.holds(t)})
+    registry = Registry(ids=set(by_id) | {t for t in _targets(naming) - set(by_id)
+                                          if store.holds(t)})
     for event_id in sorted(by_id):
         if event_id not in gone and not by_id[event_id].type.startswith("event."):
             registry.add(by_id[event_id])

@@ -156,6 +156,7 @@ class EventType:
 
 
 ENTITY_KINDS = ("agreement", "submission", "request", "project")
+ENTITY_TABLES = {kind: f"{kind}s" for kind in ENTITY_KINDS}  # the projection's, by kind
 
 TYPES: dict[str, EventType] = {
     t.name: t

@@ -109,8 +109,9 @@ def org_keys(root: Path, db: Path | None = None) -> list[tuple[str, str]]:
     return sorted((o["key"], o["name"]) for o in organizations(Store(root)))
 
 
-ENTITY_TITLES = {"agreement": ("agreements", "title"), "submission": ("submissions", "title"),
-                 "request": ("requests", "subject"), "project": ("projects", "title")}
+# the field (and column) that names each kind of entity
+ENTITY_TITLES = {"agreement": "title", "submission": "title", "request": "subject",
+                 "project": "title"}
 
 
 def entity_keys(root: Path, db: Path | None = None,
@@ -123,8 +124,8 @@ def entity_keys(root: Path, db: Path | None = None,
             uri = f"{db.resolve().as_uri()}?mode=ro"
             with closing(sqlite3.connect(uri, uri=True)) as conn:
                 return conn.execute(" union ".join(
-                    f"select key, {title} from {table}"
-                    for table, title in map(ENTITY_TITLES.get, kinds)) + " order by 1"
+                    f"select key, {ENTITY_TITLES[kind]} from {events.ENTITY_TABLES[kind]}"
+                    for kind in kinds) + " order by 1"
                 ).fetchall()
         except sqlite3.Error:
             pass
@@ -134,7 +135,7 @@ def entity_keys(root: Path, db: Path | None = None,
     for event in _current(Store(root).events_of((*creators, "event."))).values():
         if event.type in creators:  # a key is what its first creator (smallest id) made
             kind = event.spec.creates
-            found.setdefault(event.data["key"], (kind, event.data[ENTITY_TITLES[kind][1]]))
+            found.setdefault(event.data["key"], (kind, event.data[ENTITY_TITLES[kind]]))
     return sorted((key, title) for key, (kind, title) in found.items() if kind in kinds)
 
 

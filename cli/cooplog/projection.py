@@ -29,7 +29,8 @@ import sqlite_utils
 
 from . import check, dates, events, places
 from .errors import CooplogError
-from .schema import ENTITY_TABLES, REF_RESOLVED, TABLES, ensure_shape
+from .events import ENTITY_TABLES
+from .schema import REF_RESOLVED, TABLES, ensure_shape
 from .store import Store, contents
 
 # A build reads files in this many processes (chunks of CHUNK files) when there are at

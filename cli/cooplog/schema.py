@@ -130,10 +130,6 @@ TABLES: dict[str, tuple[dict, object, list]] = {
     "_state": ({"name": str, "value": str}, "name", []),
 }
 
-ENTITY_TABLES = {
-    "agreement": "agreements", "submission": "submissions", "request": "requests",
-    "project": "projects",
-}
 
 # Default facets (type and year on events, year on meetings) and group-bys scan covering
 # indexes instead of the wide rows. No index leads with `retracted` (so it is no default
