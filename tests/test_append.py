@@ -136,6 +136,31 @@ def test_beside_a_running_watcher_the_checks_ask_its_database(seeded, monkeypatc
         os.close(held)
 
 
+def test_the_database_named_by_db_is_the_one_asked(seeded, cli, tmp_path, monkeypatch):
+    """`cooplog --db other.db add …` beside a watcher of other.db looks names up there."""
+    from cooplog import lease
+
+    db = built(seeded, tmp_path / "other.db")
+    parsed = []
+    real = Store.parse
+    monkeypatch.setattr(Store, "parse", lambda self, path, raw, mode: parsed.append(path)
+                        or real(self, path, raw, mode))
+    held = lease.take(db)
+    try:
+        for command in (["add", "activity", "--org", "wco", "--date", "2009", "--summary",
+                         "Met.", "--no-commit"],
+                        ["add", "status", "--subject", "wco-mou", "--status", "accepted",
+                         "--date", "2009", "--summary", "Accepted.", "--no-commit"]):
+            result = cli(seeded, "--db", db, *command)
+            assert result.exit_code == 0, result.output
+    finally:
+        os.close(held)
+    assert parsed == []
+    cli(seeded, "add", "activity", "--org", "wco", "--date", "2009", "--summary", "Met.",
+        "--no-commit")  # no --db: the log's own database, which no watcher keeps
+    assert parsed
+
+
 def test_a_key_is_created_once(seeded):
     body = {"type": "agreement.signed", "occurred": "2009", "summary": "Signed again.",
             "data": {"key": "wco-mou", "kind": "mou", "title": "Another", "parties": ["wco"]}}

@@ -81,13 +81,14 @@ def prepare(bodies: list[tuple[str, dict]], recorded_by: str) -> list[events.Eve
     return prepared
 
 
-def check_references(store: Store, batch: list[tuple[str, events.Event]]) -> None:
+def check_references(store: Store, batch: list[tuple[str, events.Event]],
+                     db: Path | None = None) -> None:
     """Refuse a batch naming an organization, entity or event the log does not have, or
     creating a key that exists. Keys created in the batch count."""
     if not any(_has_references(e) for _, e in batch):
         return
     problems = unresolved(store, [event for _, event in batch],
-                          lambda registry: _problems_against(registry, batch))
+                          lambda registry: _problems_against(registry, batch), db)
     if problems:
         raise CooplogError(f"{len(problems)} problem(s); nothing was written", problems=problems)
 
@@ -122,15 +123,17 @@ def append(
     commit: bool = True,
     message: str | None = None,
     progress=None,
+    db: Path | None = None,
 ) -> list[tuple[events.Event, Path]]:
     """Validate, write and (in a git repository) commit new events. `bodies` are
-    (label for errors, event body) pairs. All or nothing."""
+    (label for errors, event body) pairs. All or nothing. `db`: the database a running
+    watcher may keep in step (default: the log's), where the checks look names up first."""
     bodies = list(bodies)
     recorded_by = recorder(store.root, by)
     prepared = prepare(bodies, recorded_by)
     batch = list(zip((label for label, _ in bodies), prepared, strict=True))
-    check_references(store, batch)
-    check_corrections(store, batch)
+    check_references(store, batch, db)
+    check_corrections(store, batch, db)
     written: list[Path] = []
     try:
         for event in prepared:
@@ -170,7 +173,7 @@ def correct(store: Store, target: str, changes: dict, reason: str, **options):
     for name in changes:
         if problem := events.settable_problem(name):
             raise CooplogError(f"--set {name}: {problem}", exit_code=USAGE)
-    if problems := correction_problems(store, original, changes):
+    if problems := correction_problems(store, original, changes, options.get("db")):
         raise CooplogError(
             f"the correction would make {target} invalid; nothing was written",
             problems=[Problem(f"--set {f}" if f else "--set", "", m) for f, m in problems],
@@ -180,23 +183,25 @@ def correct(store: Store, target: str, changes: dict, reason: str, **options):
     return append(store, [("correct", body)], **options)
 
 
-def correction_problems(store: Store, target: events.Event, changes: dict):
+def correction_problems(store: Store, target: events.Event, changes: dict,
+                        db: Path | None = None):
     """(field, problem) for the target as `changes` would leave it: its own fields, and the
     organizations and entities it would name that the log does not have."""
     try:
         fixed = events.validate(events.apply_corrections(events.to_dict(target), [changes]))
     except events.Invalid as e:
         return e.problems
-    return unresolved(store, [fixed], lambda registry: registry.missing(fixed))
+    return unresolved(store, [fixed], lambda registry: registry.missing(fixed), db)
 
 
-def check_corrections(store: Store, batch: list[tuple[str, events.Event]]) -> None:
+def check_corrections(store: Store, batch: list[tuple[str, events.Event]],
+                      db: Path | None = None) -> None:
     """Refuse a correction (from `add --json` or `import` too) that `validate` would refuse."""
     problems = [
         Problem(label, "data.set", f"would make {target.id} invalid: " + (f"{f}: {m}" if f else m))
         for label, event in batch if event.type == "event.corrected"
         for target in [store.read(store.path_for(event.data["target"]))]
-        for f, m in correction_problems(store, target, event.data["set"])
+        for f, m in correction_problems(store, target, event.data["set"], db)
     ]
     if problems:
         raise CooplogError(f"{len(problems)} problem(s); nothing was written", problems=problems)

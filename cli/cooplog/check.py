@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import events, lease
 from .errors import Problem
@@ -148,22 +149,23 @@ def _cross_file(by_id: dict[str, events.Event], paths: dict[str, str]) -> list[P
 
 
 def unresolved(store: Store, naming: Iterable[events.Event],
-               find: Callable[[Registry], list]) -> list:
+               find: Callable[[Registry], list], db: Path | None = None) -> list:
     """The problems `find` finds against what the log knows of the keys and events that
     `naming` refers to. Asked first of the database a running watcher keeps in step (a
     look-up, where reading the log's files takes seconds on a large log), and, should that
     find any, of the files: one the watcher has not applied yet may be what resolves them."""
     naming = list(naming)
-    watched = _watched_registry(store, naming)
+    watched = _watched_registry(store, naming, db)
     if watched is not None and not (problems := find(watched)):
         return problems
     return find(registry_of(store, naming))
 
 
-def _watched_registry(store: Store, naming: list[events.Event]) -> Registry | None:
-    """The registry from the default database (named here so as not to import the
-    projection) while a watcher keeps it in step; None otherwise."""
-    db = store.root / ".cooplog" / "cooplog.db"
+def _watched_registry(store: Store, naming: list[events.Event], db: Path | None
+                      ) -> Registry | None:
+    """The registry from the database (by default the log's, named here so as not to
+    import the projection) while a watcher keeps it in step; None otherwise."""
+    db = Path(db) if db else store.root / ".cooplog" / "cooplog.db"
     if not lease.kept_in_step(db):
         return None
     import sqlite3  # only then: an append that needs no database starts without it

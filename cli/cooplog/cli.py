@@ -210,7 +210,8 @@ def add(
             body = events.decode(raw)
         except events.Invalid as e:
             raise CooplogError("nothing was written", problems=e.at(label)) from None
-        written = append.append(_store(ctx), [(label, body)], by=by, commit=not no_commit)
+        written = append.append(_store(ctx), [(label, body)], by=by, commit=not no_commit,
+                                db=ctx.obj.db)
     _print_written(written)
 
 
@@ -341,7 +342,7 @@ def _make_add_command(spec):
         with reporting():
             try:
                 written = append.append(_store(ctx), [(f"add {spec.command}", body)],
-                                        by=by, commit=not no_commit)
+                                        by=by, commit=not no_commit, db=ctx.obj.db)
             except CooplogError as e:
                 e.problems = [_as_option(p, options) for p in e.problems]
                 raise
@@ -417,7 +418,7 @@ def correct(
 
     with reporting():
         changes = dict(_parse_set(a) for a in set_)
-        written = append.correct(_store(ctx), event_id, changes, reason, by=by,
+        written = append.correct(_store(ctx), event_id, changes, reason, db=ctx.obj.db, by=by,
                                  commit=not no_commit)
     _print_written(written)
 
@@ -435,7 +436,8 @@ def retract(
     from . import append
 
     with reporting():
-        written = append.retract(_store(ctx), event_id, reason, by=by, commit=not no_commit)
+        written = append.retract(_store(ctx), event_id, reason, by=by, commit=not no_commit,
+                                 db=ctx.obj.db)
     _print_written(written)
 
 
@@ -467,7 +469,7 @@ def import_(
                                file=sys.stderr) as bar:
             written = append.append(_store(ctx), bodies, by=by, commit=not no_commit,
                                     message=f"import: {len(bodies)} events from {file.name}",
-                                    progress=bar.update)
+                                    progress=bar.update, db=ctx.obj.db)
     _print_written(written)
 
 
