@@ -378,6 +378,28 @@ def bench_report(root: Path, db: Path, repeat: int) -> dict:
             "report_command_watched_s": statistics.median(watched)}
 
 
+def bench_add_named(root: Path, db: Path, repeat: int) -> dict:
+    """`add` naming an organization, whose check looks the name up: alone (in the files of
+    the types that make keys) and beside a running watcher (in its database)."""
+    command = [COOPLOG, "--root", str(root), "--db", str(db), "add", "activity", "--org",
+               "org-1", "--date", "2009", "--summary", "A cold start, naming one.",
+               "--no-commit", "--by", "b@x.org"]
+    alone = [timed(command)[0] for _ in range(repeat)]
+    from cooplog.lease import kept_in_step
+
+    watcher = subprocess.Popen([COOPLOG, "--root", str(root), "--db", str(db), "watch"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while not kept_in_step(db):
+            time.sleep(0.1)
+        watched = [timed(command)[0] for _ in range(repeat)]
+    finally:
+        watcher.terminate()
+        watcher.wait(30)
+    return {"add_named_s": statistics.median(alone),
+            "add_named_watched_s": statistics.median(watched)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -412,6 +434,7 @@ def main() -> None:
                                        / figures["watch_1000"]["median_ms"])
         if "startup" in only:
             figures.update(bench_startup(root, args.repeat))
+            figures.update(bench_add_named(root, db, args.repeat))
         if "datasette" in only:
             figures.update(bench_datasette(root, db, requests=40))
         if "report" in only:
