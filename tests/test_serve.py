@@ -461,6 +461,24 @@ def test_the_timeline_is_served_without_counting_its_rows(ds):
         assert get(ds, path).json()["filtered_table_rows_count"] is not None, path
 
 
+def test_a_table_the_logs_metadata_closes_stays_closed_with_answers_kept(
+        sample_db, tmp_path):
+    """Whether metadata restricts a table is worked out once per table (Datasette deep-
+    copied the whole metadata for every check); a restriction is kept like any answer."""
+    root = tmp_path / "log"
+    root.mkdir()
+    (root / "metadata.yml").write_text(
+        "databases:\n  cooplog:\n    tables:\n      commits:\n        allow: false\n",
+        encoding="utf-8")
+    ds = serve.datasette(root, sample_db)
+    asyncio.run(ds.invoke_startup())
+    for _ in range(2):
+        assert asyncio.run(ds.client.get("/cooplog/commits")).status_code == 403
+        assert get(ds, "/cooplog/events").status_code == 200
+        assert 'href="/cooplog/commits"' not in get(ds, "/cooplog").text
+    assert ds._table_permission_allows.cache_info().hits > 0
+
+
 def test_what_the_server_holds_is_left_out_of_full_collections():
     try:
         assert gc.get_freeze_count() == 0
