@@ -73,21 +73,28 @@ def test_a_batch_may_register_what_it_names(log):
     assert check_log(Store(log)) == []
 
 
+@pytest.fixture
+def parsed(monkeypatch) -> list[Path]:
+    """The files read whole (parsed and checked) from now on, in order."""
+    paths: list[Path] = []
+    real = Store.parse
+
+    def parse(self, path, raw, mode):
+        paths.append(Path(path))
+        return real(self, path, raw, mode)
+
+    monkeypatch.setattr(Store, "parse", parse)
+    return paths
+
+
 def test_checking_an_append_reads_whole_only_the_files_that_make_keys_or_retract(
-        seeded, monkeypatch):
+        seeded, parsed):
     """An `add` naming an organization read and checked every file of the log (18 s on
     100,000 events); a look at the type of each is enough for the others."""
     store = Store(seeded)
     written = append.append(store, [(str(i), ACTIVITY) for i in range(20)], commit=False)
     (retraction, _), = append.retract(store, written[0][0].id, "twice", commit=False)
-    parsed = []
-    real = Store.parse
-
-    def parse(self, path, raw, mode):
-        parsed.append(path)
-        return real(self, path, raw, mode)
-
-    monkeypatch.setattr(Store, "parse", parse)
+    parsed.clear()
     append.append(store, [("one more", ACTIVITY)], commit=False)
     assert sorted(events.decode(Path(p).read_bytes())["type"] for p in parsed) == sorted(
         [*(b["type"] for b in SEED), "event.retracted"])
@@ -96,7 +103,7 @@ def test_checking_an_append_reads_whole_only_the_files_that_make_keys_or_retract
     assert written[1][1] in parsed and written[2][1] not in parsed
 
 
-def test_beside_a_running_watcher_the_checks_ask_its_database(seeded, monkeypatch):
+def test_beside_a_running_watcher_the_checks_ask_its_database(seeded, parsed):
     """While a watcher keeps the database in step (it holds the lease), what an append
     names is looked up there, no file read; only what the database does not know sends the
     check to the files, where a file the watcher has not applied yet may resolve it."""
@@ -109,14 +116,7 @@ def test_beside_a_running_watcher_the_checks_ask_its_database(seeded, monkeypatc
         "type": "organization.registered",
         "data": {"key": "basel", "name": "Basel Convention", "category": "mea"}})],
         commit=False)  # after the database was built: the watcher has not applied it yet
-    parsed = []
-    real = Store.parse
-
-    def parse(self, path, raw, mode):
-        parsed.append(path)
-        return real(self, path, raw, mode)
-
-    monkeypatch.setattr(Store, "parse", parse)
+    parsed.clear()
     held = lease.take(db)
     try:
         (known, _), = append.append(store, [("known", ACTIVITY)], commit=False)
@@ -136,15 +136,12 @@ def test_beside_a_running_watcher_the_checks_ask_its_database(seeded, monkeypatc
         os.close(held)
 
 
-def test_the_database_named_by_db_is_the_one_asked(seeded, cli, tmp_path, monkeypatch):
+def test_the_database_named_by_db_is_the_one_asked(seeded, cli, tmp_path, parsed):
     """`cooplog --db other.db add …` beside a watcher of other.db looks names up there."""
     from cooplog import lease
 
     db = built(seeded, tmp_path / "other.db")
-    parsed = []
-    real = Store.parse
-    monkeypatch.setattr(Store, "parse", lambda self, path, raw, mode: parsed.append(path)
-                        or real(self, path, raw, mode))
+    parsed.clear()
     held = lease.take(db)
     try:
         for command in (["add", "activity", "--org", "wco", "--date", "2009", "--summary",

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -362,6 +363,17 @@ def bench_report(root: Path, db: Path, repeat: int) -> dict:
     alone = [timed(report_command)[0] for _ in range(repeat)]
     # beside a running watcher (serve, watch), which keeps the database in step: the
     # command skips its own catch-up
+    with watching(root, db):
+        watched = [timed(report_command)[0] for _ in range(repeat)]
+    return {"report_core_s": statistics.median(times),
+            "report_command_s": statistics.median(alone),
+            "report_command_watched_s": statistics.median(watched)}
+
+
+@contextmanager
+def watching(root: Path, db: Path):
+    """A `cooplog watch` of the log, from when it holds its lease on the database (it has
+    caught up) until the block ends."""
     from cooplog.lease import kept_in_step
 
     watcher = subprocess.Popen([COOPLOG, "--root", str(root), "--db", str(db), "watch"],
@@ -369,13 +381,10 @@ def bench_report(root: Path, db: Path, repeat: int) -> dict:
     try:
         while not kept_in_step(db):
             time.sleep(0.1)
-        watched = [timed(report_command)[0] for _ in range(repeat)]
+        yield
     finally:
         watcher.terminate()
         watcher.wait(30)
-    return {"report_core_s": statistics.median(times),
-            "report_command_s": statistics.median(alone),
-            "report_command_watched_s": statistics.median(watched)}
 
 
 def bench_add_named(root: Path, db: Path, repeat: int) -> dict:
@@ -385,17 +394,8 @@ def bench_add_named(root: Path, db: Path, repeat: int) -> dict:
                "org-1", "--date", "2009", "--summary", "A cold start, naming one.",
                "--no-commit", "--by", "b@x.org"]
     alone = [timed(command)[0] for _ in range(repeat)]
-    from cooplog.lease import kept_in_step
-
-    watcher = subprocess.Popen([COOPLOG, "--root", str(root), "--db", str(db), "watch"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while not kept_in_step(db):
-            time.sleep(0.1)
+    with watching(root, db):
         watched = [timed(command)[0] for _ in range(repeat)]
-    finally:
-        watcher.terminate()
-        watcher.wait(30)
     return {"add_named_s": statistics.median(alone),
             "add_named_watched_s": statistics.median(watched)}
 
