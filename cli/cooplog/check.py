@@ -156,8 +156,8 @@ def unresolved(store: Store, naming: Iterable[events.Event],
     find any, of the files: one the watcher has not applied yet may be what resolves them."""
     naming = list(naming)
     watched = _watched_registry(store, naming, db)
-    if watched is not None and not (problems := find(watched)):
-        return problems
+    if watched is not None and not find(watched):
+        return []
     return find(registry_of(store, naming))
 
 
