@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import events, lease
 from .errors import Problem
-from .store import Store
+from .store import Store, default_db, read_only
 
 
 def corrected(event: events.Event, corrections: list[events.Event]):
@@ -163,16 +163,16 @@ def unresolved(store: Store, naming: Iterable[events.Event],
 
 def _watched_registry(store: Store, naming: list[events.Event], db: Path | None
                       ) -> Registry | None:
-    """The registry from the database (by default the log's, named here so as not to
-    import the projection) while a watcher keeps it in step; None otherwise."""
-    db = Path(db) if db else store.root / ".cooplog" / "cooplog.db"
+    """The registry from the database (by default the log's) while a watcher keeps it in
+    step; None otherwise."""
+    db = Path(db) if db else default_db(store.root)
     if not lease.kept_in_step(db):
         return None
-    import sqlite3  # only then: an append that needs no database starts without it
+    import sqlite3
     from contextlib import closing
 
     try:
-        with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+        with closing(read_only(db)) as conn:
             orgs = dict(conn.execute("select key, registered_by from organizations"))
             entities = {key: (kind, event_id) for kind, table in events.ENTITY_TABLES.items()
                         for key, event_id in conn.execute(f"select key, event_id from {table}")}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import append, events
 from .check import corrected, retracted
-from .store import Store
+from .store import Store, default_db, read_only
 
 ORG_FIELDS = ("key", "name", "acronym", "category", "parent", "url")
 
@@ -93,19 +93,24 @@ def show(store: Store, event_id: str) -> Shown:
 # --- for shell completion ---------------------------------------------------------------
 
 
+def _from_database(db: Path, sql: str) -> list[tuple] | None:
+    """The rows of `sql` in the database, or None if it cannot be read (then the files)."""
+    if not db.is_file():
+        return None
+    try:
+        with closing(read_only(db)) as conn:
+            return conn.execute(sql).fetchall()
+    except sqlite3.Error:
+        return None
+
+
 def org_keys(root: Path, db: Path | None = None) -> list[tuple[str, str]]:
-    """(key, name) of every organization: from the database when it can be read (its path is
-    the projection's default, named here so as not to import the projection), else from
+    """(key, name) of every organization: from the database when it can be read, else from
     the files."""
-    db = db or Path(root) / ".cooplog" / "cooplog.db"
-    if db.is_file():
-        try:
-            uri = f"{db.resolve().as_uri()}?mode=ro"
-            with closing(sqlite3.connect(uri, uri=True)) as conn:
-                return conn.execute("select key, name from organizations order by key")\
-                    .fetchall()
-        except sqlite3.Error:
-            pass
+    found = _from_database(db or default_db(root),
+                           "select key, name from organizations order by key")
+    if found is not None:
+        return found
     return sorted((o["key"], o["name"]) for o in organizations(Store(root)))
 
 
@@ -118,17 +123,11 @@ def entity_keys(root: Path, db: Path | None = None,
                 kinds: tuple[str, ...] = events.ENTITY_KINDS) -> list[tuple[str, str]]:
     """(key, title) of every agreement, submission, request or project of these kinds, as
     `org_keys` finds organizations: the database if it can be read, else the files."""
-    db = db or Path(root) / ".cooplog" / "cooplog.db"
-    if db.is_file():
-        try:
-            uri = f"{db.resolve().as_uri()}?mode=ro"
-            with closing(sqlite3.connect(uri, uri=True)) as conn:
-                return conn.execute(" union ".join(
-                    f"select key, {ENTITY_TITLES[kind]} from {events.ENTITY_TABLES[kind]}"
-                    for kind in kinds) + " order by 1"
-                ).fetchall()
-        except sqlite3.Error:
-            pass
+    found = _from_database(db or default_db(root), " union ".join(
+        f"select key, {ENTITY_TITLES[kind]} from {events.ENTITY_TABLES[kind]}"
+        for kind in kinds) + " order by 1")
+    if found is not None:
+        return found
     creators = tuple(name for name, spec in events.TYPES.items()
                      if spec.creates in ENTITY_TITLES)
     found: dict[str, tuple[str, str]] = {}

@@ -31,7 +31,7 @@ from . import check, dates, events, places
 from .errors import CooplogError
 from .events import ENTITY_TABLES
 from .schema import REF_RESOLVED, TABLES, ensure_shape
-from .store import Store, contents
+from .store import Store, contents, default_db
 
 # A build reads files in this many processes (chunks of CHUNK files) when there are at
 # least PARALLEL_FROM of them; fewer are read sooner than the processes start.
@@ -43,10 +43,6 @@ TARGET_INDEX = "idx_events_target_type"  # sqlite-utils' name for INDEXES' event
 DERIVED = ("event_orgs", "meetings", "statuses", "partnerships", "revisions", "mandates",
            "_keys", "_refs")
 CATEGORY_ORDER = {c: i for i, c in enumerate(events.CATEGORIES, start=1)}
-
-
-def default_db(root: Path) -> Path:
-    return Path(root) / ".cooplog" / "cooplog.db"
 
 
 def open_db(path: Path) -> sqlite_utils.Database:
@@ -360,6 +356,20 @@ def _read_all(store: Store, files: list[tuple[str, str]], applied_at: str,
             yield pending.popleft().get()
 
 
+def compared(store: Store, known: dict[str, tuple[int, int]]) -> Iterator[tuple[Path, bool]]:
+    """Each file, and whether its size and mtime are those `known` records for its path
+    (path -> (size, mtime_ns), from `_files`). A path found is taken out of `known`: what
+    is left when the walk ends are the files recorded that are gone."""
+    for entry in store.entries():
+        recorded = known.pop(store.relpath(entry.path), None)
+        try:
+            stat = entry.stat(follow_symlinks=False)
+            unchanged = recorded == (stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            unchanged = False
+        yield Path(entry.path), unchanged
+
+
 def _located(meetings: list[tuple]) -> list[tuple]:
     """Meeting rows with their coordinates, found where rows are written: the gazetteer
     (some 50 MB) is then loaded in one process, not in each reading one."""
@@ -431,20 +441,12 @@ class Projection:
         if not known:
             return self.build(progress)
         applied = removed = 0
-        seen = set()
-        for entry in self.store.entries():
-            rel = self.store.relpath(entry.path)
-            seen.add(rel)
-            try:
-                stat = entry.stat(follow_symlinks=False)
-                unchanged = known.get(rel) == (stat.st_size, stat.st_mtime_ns)
-            except OSError:
-                unchanged = False
+        for path, unchanged in compared(self.store, known):
             if not unchanged:
-                applied += self.apply(Path(entry.path))
+                applied += self.apply(path)
             if progress:
                 progress(1)
-        for rel in known.keys() - seen:
+        for rel in known:  # recorded, and not found now
             removed += self.forget(rel)
         with self.conn:
             self.record_commits()

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .projection import default_db
-from .store import Store
+from .store import Store, default_db
 from .watch import Watcher
 
 # Read-only and quick: no suggested facets (they dominate page time on a large table), a

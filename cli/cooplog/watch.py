@@ -27,8 +27,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from . import events
 from . import lease as leases
 from .errors import CooplogError
-from .projection import Projection
-from .store import Store, contents
+from .projection import Projection, compared
+from .store import Store, contents, read_only
 
 log = logging.getLogger("cooplog.watch")
 
@@ -407,7 +407,7 @@ class Watcher:
                 return
             self._rescan.clear()
             try:
-                with closing(self._read_only()) as conn:
+                with closing(read_only(self.db_path, timeout=10)) as conn:
                     found = self._differences(conn)
             except Exception as e:
                 self._failed("reconciliation", e)
@@ -427,10 +427,6 @@ class Watcher:
         with self._working:
             pass
 
-    def _read_only(self) -> sqlite3.Connection:
-        uri = f"{Path(self.db_path).resolve().as_uri()}?mode=ro"
-        return sqlite3.connect(uri, uri=True, timeout=10)
-
     def _differences(self, conn: sqlite3.Connection
                      ) -> tuple[list[Path], list[Path]] | None:
         """The files whose size or mtime differ from their record (new ones included), and
@@ -441,18 +437,12 @@ class Watcher:
             self._give_way()
             known.update((path, (size, mtime)) for path, size, mtime in batch)
         differ = []
-        for entry in self.store.entries():
+        for path, unchanged in compared(self.store, known):
             if self._stopping.is_set():
                 return None
             self._give_way()
-            recorded = known.pop(self.store.relpath(entry.path), None)
-            try:
-                stat = entry.stat(follow_symlinks=False)
-                same = recorded == (stat.st_size, stat.st_mtime_ns)
-            except OSError:
-                same = False
-            if not same:
-                differ.append(Path(entry.path))
+            if not unchanged:
+                differ.append(path)
         return differ, [self.store.root / rel for rel in known]
 
 
