@@ -30,7 +30,7 @@ import sqlite_utils
 from . import check, dates, events, places
 from .errors import CooplogError
 from .events import ENTITY_TABLES
-from .schema import REF_RESOLVED, TABLES, ensure_shape
+from .schema import FIRST_CREATORS, TABLES, ensure_shape, ref_resolved
 from .store import Store, contents, default_db
 
 # A build reads files in this many processes (chunks of CHUNK files) when there are at
@@ -600,11 +600,19 @@ class Projection:
         """Set `_refs._resolved` where it may have changed: the references these events
         make and those naming them (their rows came or went), and those naming keys whose
         creators changed."""
-        update = f"update _refs set _resolved = ({REF_RESOLVED}) where "
+        update = f"update _refs set _resolved = ({ref_resolved()}) where "
         ids = [(i,) for i in event_ids]
         self.conn.executemany(update + "event_id = ?", ids)
         self.conn.executemany(update + "namespace = 'event' and key = ?", ids)
         self.conn.executemany(update + "namespace = ? and key = ?", keys)
+
+    def _resolve_all_refs(self) -> None:
+        """Set every `_refs._resolved`, finding each key's first creator once, not once for
+        each of the (hundreds of thousands of) references naming it."""
+        self.conn.execute(f"create temp table first_creators as {FIRST_CREATORS}")
+        self.conn.execute("create index temp.first_creators_key on first_creators (namespace, key)")
+        self.conn.execute(f"update _refs set _resolved = ({ref_resolved('temp.first_creators')})")
+        self.conn.execute("drop table temp.first_creators")
 
     def _touched_by(self, event_id: str, touched: Touched) -> None:
         touched.orgs.update(k for (k,) in self.conn.execute(
@@ -786,7 +794,7 @@ class Projection:
                 if sql not in late:
                     self.conn.execute(sql)
             self._refresh(named, building=True)
-            self.conn.execute(f"update _refs set _resolved = ({REF_RESOLVED})")
+            self._resolve_all_refs()
             for sql in late:
                 self.conn.execute(sql)
             self.refresh_orgs()

@@ -165,15 +165,20 @@ _FILE_OF = "(select path from events where id = {})"
 # Whether a `_refs` row resolves, kept in `_refs._resolved` so that `problems` lists the
 # unresolved ones through an index instead of testing every reference of the log. The
 # projection sets it wherever a reference, an event row or a key's creators change.
-REF_RESOLVED = """case _refs.namespace
+# Each key's first creator (the smaller id wins): the one a reference must name the kind of.
+FIRST_CREATORS = """select k.namespace, k.key, k.kind from _keys k
+ where k.role = 'create'
+   and k.event_id = (select min(w.event_id) from _keys w
+                     where w.namespace = k.namespace and w.key = k.key and w.role = 'create')"""
+
+
+def ref_resolved(creators: str = f"({FIRST_CREATORS})") -> str:
+    """Whether a `_refs` row resolves, its keys' first creators found in `creators`: found
+    for each row as it changes, or, where a build resolves every row, in a table of them."""
+    return f"""case _refs.namespace
   when 'event' then exists (select 1 from events e where e.id = _refs.key)
-  -- the key's first creator (the smaller id wins) must be of a kind named here
-  else exists (select 1 from _keys k where k.namespace = _refs.namespace
-               and k.key = _refs.key and k.role = 'create'
-               and instr(',' || _refs.kinds || ',', ',' || k.kind || ',')
-               and k.event_id = (select min(w.event_id) from _keys w
-                                 where w.namespace = k.namespace
-                                 and w.key = k.key and w.role = 'create'))
+  else exists (select 1 from {creators} f where f.namespace = _refs.namespace
+               and f.key = _refs.key and instr(',' || _refs.kinds || ',', ',' || f.kind || ','))
 end"""
 
 VIEWS = {
