@@ -567,31 +567,35 @@ class Projection:
         self._insert(rows)
 
     def _refresh(self, dirty: Iterable[str], building: bool = False) -> None:
-        """Re-resolve these events and everything that follows from them. A full build
+        """Re-resolve these events and everything that follows from them, a round at a time
+        (the targets of the corrections and retractions among them next). A full build
         (`building`) makes the rows that gather many events once, for all, afterwards."""
         lookups = Lookups(self.conn)
         touched = Touched()
-        queue, seen = list(dirty), set()
-        while queue:
-            event_id = queue.pop()
-            if event_id in seen:
-                continue
-            seen.add(event_id)
+        rows = Rows()
+        batch, seen = set(dirty), set()
+        while batch:
+            seen |= batch
             if not building:
-                self._touched_by(event_id, touched)
-            self._clear(event_id)
-            row = self.conn.execute("select original from events where id = ?",
-                                    [event_id]).fetchone()
-            if row is None:
-                continue
-            resolved = resolve(lookups, _event(row[0]))
-            rows = self._rewrite(resolved)
-            self._insert(rows)
-            if not building:
-                self._touched_by(event_id, touched)
-            if resolved.event.type.startswith("event."):
-                queue.append(resolved.event.data["target"])
+                for event_id in batch:
+                    self._touched_by(event_id, touched)
+            self._clear(batch)
+            targets = set()
+            for event_id in batch:
+                row = self.conn.execute("select original from events where id = ?",
+                                        [event_id]).fetchone()
+                if row is None:
+                    continue
+                resolved = resolve(lookups, _event(row[0]))
+                rows.extend(self._rewrite(resolved))
+                if resolved.event.type.startswith("event."):
+                    targets.add(resolved.event.data["target"])
+            batch = targets - seen
+        # resolving reads only `events`: the derived rows of them all go in at once
+        self._insert(rows)
         if not building:
+            for event_id in seen:
+                self._touched_by(event_id, touched)
             self._resolve_refs(seen, touched.keys)
             self.refresh_orgs(touched.orgs)
             self.refresh_entities(touched.entities)
@@ -625,10 +629,11 @@ class Projection:
             "select subject from statuses where event_id = ? union "
             "select agreement from revisions where event_id = ?", [event_id, event_id]))
 
-    def _clear(self, event_id: str) -> None:
+    def _clear(self, event_ids: Iterable[str]) -> None:
+        ids = [(event_id,) for event_id in event_ids]
         for table in DERIVED:
-            self.conn.execute(f"delete from [{table}] where event_id = ?", [event_id])
-        self.conn.execute("delete from _correction_problems where target = ?", [event_id])
+            self.conn.executemany(f"delete from [{table}] where event_id = ?", ids)
+        self.conn.executemany("delete from _correction_problems where target = ?", ids)
 
     def _rewrite(self, resolved: Resolved) -> Rows:
         """Update the event's own row to its resolved state; the derived rows it needs."""
