@@ -710,37 +710,39 @@ class Projection:
 
     def refresh_entities(self, keys: Iterable[str] | None = None) -> None:
         """Rewrite agreements, submissions, requests and projects from the event that
-        created each key first, with their revisions and current status."""
+        created each key first, with their revisions and current status. All of them when
+        `keys` is None; each of the three lookups is one query whatever the number of keys."""
         if keys is None:  # all of them: the tables are emptied at once, not key by key
             for table in ENTITY_TABLES.values():
                 self.conn.execute(f"delete from {table}")
-            keys = [k for (k,) in self.conn.execute(
-                "select distinct key from _keys where namespace = 'entity'")]
+            among, params = "", []
         else:
-            keys = list(keys)
-            for key in keys:
-                for table in ENTITY_TABLES.values():
-                    self.conn.execute(f"delete from {table} where key = ?", [key])
-        for key in keys:
-            creator = self.conn.execute(
-                "select k.kind, e.id, e.data, e.occurred, e.year from _keys k "
+            keys = [(key,) for key in keys]
+            for table in ENTITY_TABLES.values():
+                self.conn.executemany(f"delete from {table} where key = ?", keys)
+            among, params = "and {} in (select value from json_each(?))", [
+                json.dumps([key for (key,) in keys])]
+        creators: dict[str, tuple] = {}
+        for key, *creator in self.conn.execute(
+                "select k.key, k.kind, e.id, e.data, e.occurred, e.year from _keys k "
                 "join events e on e.id = k.event_id where k.namespace = 'entity' "
-                "and k.key = ? and k.role = 'create' order by k.event_id limit 1",
-                [key]).fetchone()
-            if creator is None:
-                continue
-            kind, event_id, data, occurred, year = creator
+                f"and k.role = 'create' {among.format('k.key')} order by k.event_id", params):
+            creators.setdefault(key, creator)  # the smallest id
+        statuses = {subject: (status, occurred) for subject, status, occurred in
+                    self.conn.execute(  # the latest occurred end (ties: the larger id) last
+                        f"select subject, status, occurred from statuses where true "
+                        f"{among.format('subject')} order by occurred_end, event_id", params)}
+        revisions = {agreement: (count, last) for agreement, count, last in self.conn.execute(
+            "select agreement, count(*), max(occurred_end) from revisions where true "
+            f"{among.format('agreement')} group by agreement", params)}
+        rows = Rows()
+        for key, (kind, event_id, data, occurred, year) in creators.items():
             data = json.loads(data)
-            status = self.conn.execute(
-                "select status, occurred from statuses where subject = ? "
-                "order by occurred_end desc, event_id desc limit 1", [key]).fetchone()
+            status, since = statuses.get(key, (None, None))
             row = {"key": key, "event_id": event_id, "occurred": occurred, "year": year,
-                   "status": status[0] if status else None,
-                   "status_since": status[1] if status else None}
+                   "status": status, "status_since": since}
             if kind == "agreement":
-                count, last = self.conn.execute(
-                    "select count(*), max(occurred_end) from revisions where agreement = ?",
-                    [key]).fetchone()
+                count, last = revisions.get(key, (0, None))
                 row.update(kind=data["kind"], title=data["title"],
                            parties=_dumps(data["parties"]), revisions=count, last_revised=last)
             elif kind == "submission":
@@ -751,9 +753,8 @@ class Projection:
             else:
                 row.update(title=data["title"], funder=data.get("funder"),
                            countries=_dumps(data.get("countries")))
-            rows = Rows()
             rows.add(ENTITY_TABLES[kind], **row)
-            self._insert(rows)
+        self._insert(rows)
 
     # The full build --------------------------------------------------------------------
 
