@@ -676,37 +676,41 @@ class Projection:
         activity = ("select eo.org_key, min(e.occurred_start), max(e.occurred_end), count(*) "
                     "from {} where e.type not like 'organization.%' {} group by eo.org_key")
         if keys is None:
-            keys = [k for (k,) in self.conn.execute(
-                "select key from _keys where namespace = 'org' union select key from "
-                "organizations")]
+            self.conn.execute("delete from organizations")
+            among, params = "", []
             # every event once, in the order it is stored (five times quicker than looking
             # up each organization's events one by one)
             figures = {key: rest for key, *rest in self.conn.execute(activity.format(
                 "events e cross join event_orgs eo on eo.event_id = e.id", ""))}
         else:
+            keys = list(keys)
+            self.conn.executemany("delete from organizations where key = ?",
+                                  [(key,) for key in keys])
+            among, params = "and k.key in (select value from json_each(?))", [json.dumps(keys)]
             figures = {key: rest for k in keys for key, *rest in self.conn.execute(
                 activity.format("event_orgs eo join events e on e.id = eo.event_id",
                                 "and eo.org_key = ?"), [k])}
-        for key in keys:
-            entries = self.conn.execute(
-                "select k.role, e.id, e.data from _keys k join events e on e.id = k.event_id "
-                "where k.namespace = 'org' and k.key = ? order by k.event_id", [key]).fetchall()
-            creators = [e for e in entries if e[0] == "create"]
-            self.conn.execute("delete from organizations where key = ?", [key])
+        entries: dict[str, list[tuple]] = {}
+        for key, *entry in self.conn.execute(
+                "select k.key, k.role, e.id, e.data from _keys k join events e "
+                f"on e.id = k.event_id where k.namespace = 'org' {among} order by k.event_id",
+                params):
+            entries.setdefault(key, []).append(entry)
+        rows = Rows()
+        for key, found in entries.items():
+            creators = [entry for entry in found if entry[0] == "create"]
             if not creators:
                 continue
-            registered_by = creators[0][1]
             org = {f: None for f in ("name", "acronym", "category", "parent", "url")}
             org.update({k: v for k, v in json.loads(creators[0][2]).items() if k != "key"})
-            for role, _, data in entries:
+            for role, _, data in found:
                 if role == "update":
                     org.update({k: v for k, v in json.loads(data).items() if k != "key"})
             first, last, count = figures.get(key, (None, None, 0))
-            rows = Rows()
             rows.add("organizations", key=key, **org,
-                     group_order=CATEGORY_ORDER[org["category"]], registered_by=registered_by,
+                     group_order=CATEGORY_ORDER[org["category"]], registered_by=creators[0][1],
                      first_activity=first, last_activity=last, activity_count=count)
-            self._insert(rows)
+        self._insert(rows)
 
     def refresh_entities(self, keys: Iterable[str] | None = None) -> None:
         """Rewrite agreements, submissions, requests and projects from the event that
