@@ -673,28 +673,21 @@ class Projection:
     def refresh_orgs(self, keys: Iterable[str] | None = None) -> None:
         """Rewrite organizations: the first registration (smallest id) with its updates in
         id order, and its activity figures. All of them when `keys` is None."""
-        activity = ("select eo.org_key, min(e.occurred_start), max(e.occurred_end), count(*) "
-                    "from {} where e.type not like 'organization.%' {} group by eo.org_key")
-        if keys is None:
-            self.conn.execute("delete from organizations")
-            among, params = "", []
-            # every event once, in the order it is stored (five times quicker than looking
-            # up each organization's events one by one)
-            figures = {key: rest for key, *rest in self.conn.execute(activity.format(
-                "events e cross join event_orgs eo on eo.event_id = e.id", ""))}
-        else:
-            keys = list(keys)
-            self.conn.executemany("delete from organizations where key = ?",
-                                  [(key,) for key in keys])
-            among, params = "and k.key in (select value from json_each(?))", [json.dumps(keys)]
-            figures = {key: rest for k in keys for key, *rest in self.conn.execute(
-                activity.format("event_orgs eo join events e on e.id = eo.event_id",
-                                "and eo.org_key = ?"), [k])}
+        keys = self._emptied(["organizations"], keys)
+        among, params = _among(keys)
+        # all of them: every event once, in the order it is stored (five times quicker than
+        # looking up each organization's events one by one); a few: through their index
+        joined = ("events e cross join event_orgs eo on eo.event_id = e.id" if keys is None
+                  else "event_orgs eo join events e on e.id = eo.event_id")
+        figures = {key: rest for key, *rest in self.conn.execute(
+            "select eo.org_key, min(e.occurred_start), max(e.occurred_end), count(*) "
+            f"from {joined} where e.type not like 'organization.%' "
+            f"{among.format('eo.org_key')} group by eo.org_key", params)}
         entries: dict[str, list[tuple]] = {}
         for key, *entry in self.conn.execute(
                 "select k.key, k.role, e.id, e.data from _keys k join events e "
-                f"on e.id = k.event_id where k.namespace = 'org' {among} order by k.event_id",
-                params):
+                f"on e.id = k.event_id where k.namespace = 'org' {among.format('k.key')} "
+                "order by k.event_id", params):
             entries.setdefault(key, []).append(entry)
         rows = Rows()
         for key, found in entries.items():
@@ -716,16 +709,7 @@ class Projection:
         """Rewrite agreements, submissions, requests and projects from the event that
         created each key first, with their revisions and current status. All of them when
         `keys` is None; each of the three lookups is one query whatever the number of keys."""
-        if keys is None:  # all of them: the tables are emptied at once, not key by key
-            for table in ENTITY_TABLES.values():
-                self.conn.execute(f"delete from {table}")
-            among, params = "", []
-        else:
-            keys = [(key,) for key in keys]
-            for table in ENTITY_TABLES.values():
-                self.conn.executemany(f"delete from {table} where key = ?", keys)
-            among, params = "and {} in (select value from json_each(?))", [
-                json.dumps([key for (key,) in keys])]
+        among, params = _among(self._emptied(ENTITY_TABLES.values(), keys))
         creators: dict[str, tuple] = {}
         for key, *creator in self.conn.execute(
                 "select k.key, k.kind, e.id, e.data, e.occurred, e.year from _keys k "
@@ -759,6 +743,18 @@ class Projection:
                            countries=_dumps(data.get("countries")))
             rows.add(ENTITY_TABLES[kind], **row)
         self._insert(rows)
+
+    def _emptied(self, tables: Iterable[str], keys: Iterable[str] | None) -> list[str] | None:
+        """Delete these keys' rows from the tables (all rows at once when `keys` is None,
+        not key by key); the keys, listed."""
+        keys = None if keys is None else list(keys)
+        for table in tables:
+            if keys is None:
+                self.conn.execute(f"delete from [{table}]")
+            else:
+                self.conn.executemany(f"delete from [{table}] where key = ?",
+                                      [(key,) for key in keys])
+        return keys
 
     # The full build --------------------------------------------------------------------
 
@@ -815,6 +811,14 @@ class Projection:
             self.record_commits()
             self.record_breaches()
         return {"files": count, "readers": readers}
+
+
+def _among(keys: list[str] | None) -> tuple[str, list]:
+    """A condition that a column (put in its `{}`) is one of these keys, or none when `keys`
+    is None (all of them); and its parameters."""
+    if keys is None:
+        return "", []
+    return "and {} in (select value from json_each(?))", [json.dumps(keys)]
 
 
 @contextmanager

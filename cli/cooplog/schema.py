@@ -162,9 +162,6 @@ INDEXES = [
 
 _FILE_OF = "(select path from events where id = {})"
 
-# Whether a `_refs` row resolves, kept in `_refs._resolved` so that `problems` lists the
-# unresolved ones through an index instead of testing every reference of the log. The
-# projection sets it wherever a reference, an event row or a key's creators change.
 # Each key's first creator (the smaller id wins): the one a reference must name the kind of.
 FIRST_CREATORS = """select k.namespace, k.key, k.kind from _keys k
  where k.role = 'create'
@@ -172,9 +169,12 @@ FIRST_CREATORS = """select k.namespace, k.key, k.kind from _keys k
                      where w.namespace = k.namespace and w.key = k.key and w.role = 'create')"""
 
 
+# Whether a `_refs` row resolves, kept in `_refs._resolved` so that `problems` lists the
+# unresolved ones through an index instead of testing every reference of the log. The
+# projection sets it wherever a reference, an event row or a key's creators change.
 def ref_resolved(creators: str = f"({FIRST_CREATORS})") -> str:
-    """Whether a `_refs` row resolves, its keys' first creators found in `creators`: found
-    for each row as it changes, or, where a build resolves every row, in a table of them."""
+    """`creators`: where the keys' first creators are found — the query itself, for the few
+    rows a change touches, or a table of them made once, where a build resolves every row."""
     return f"""case _refs.namespace
   when 'event' then exists (select 1 from events e where e.id = _refs.key)
   else exists (select 1 from {creators} f where f.namespace = _refs.namespace
