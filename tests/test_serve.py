@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from datasette.database import Database
 from datasette.plugins import pm
 
 from cooplog import append, report, serve, watch
@@ -429,6 +430,50 @@ def test_the_report_is_built_once_until_the_log_changes(tmp_path, monkeypatch):
         assert builds[2:] == [("2008/2009", None, None)]
         assert get(ds, "/report", params={"period": "2008/2009", "org": "nobody"}
                    ).status_code == 400  # errors are not kept
+    finally:
+        projection.close()
+
+
+def test_facet_counts_are_kept_until_the_log_changes(tmp_path, monkeypatch):
+    root = tmp_path / "log"
+    write_log(root)
+    db = root / ".cooplog" / "cooplog.db"
+    projection = Projection(Store(root), db)
+    try:
+        projection.build()
+        counted = []
+        execute = Database.execute
+
+        async def counting(self, sql, *args, **options):
+            if "as value, count(*) as count from (" in sql:
+                counted.append(sql)
+            return await execute(self, sql, *args, **options)
+
+        monkeypatch.setattr(Database, "execute", counting)
+        ds = serve.datasette(root, db)
+        asyncio.run(ds.invoke_startup())
+
+        def facets(path: str) -> dict:
+            results = get(ds, path).json()["facet_results"]
+            return {name: {r["value"]: r["count"] for r in facet["results"]}
+                    for name, facet in results.items()}
+
+        first = facets("/cooplog/events.json")
+        assert facets("/cooplog/events.json") == first
+        assert len(counted) == 2  # type and year, counted once
+        assert facets("/cooplog/events.json?type=activity.noted")["type"] == {
+            "activity.noted": first["type"]["activity.noted"]}  # other rows: counted anew
+        assert len(counted) == 4
+
+        (_, path), = append.append(Store(root), [("new", {
+            "type": "activity.noted", "occurred": "2009-12", "orgs": ["wco"],
+            "summary": "Opened a customs liaison desk.", "data": {}})], by=BY, commit=False)
+        projection.apply(path)  # another connection commits
+        again = facets("/cooplog/events.json")
+        assert again["type"] == {**first["type"],
+                                 "activity.noted": first["type"]["activity.noted"] + 1}
+        assert again["year"] == {**first["year"], 2009: first["year"][2009] + 1}
+        assert len(counted) == 6
     finally:
         projection.close()
 

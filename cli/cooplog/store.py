@@ -156,12 +156,13 @@ def default_db(root: Path | str) -> Path:
     return Path(root) / ".cooplog" / "cooplog.db"
 
 
-def read_only(db: Path | str, timeout: float = 5.0):
+def read_only(db: Path | str, timeout: float = 5.0, **options):
     """A connection that can only read the database, for what looks things up in it without
     importing the projection (sqlite3 is imported only then: `add` starts without it)."""
     import sqlite3
 
-    return sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+    return sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True, timeout=timeout,
+                           **options)
 
 
 class _Type(msgspec.Struct):

@@ -18,6 +18,9 @@ Two things cost every page more than its query did:
   metadata (canned queries, dashboards…) for each check, and the database page checks
   every table, view and query: 110 of its 120 ms. Metadata does not change while a server
   runs (`serve` gives it once), so each table's answer is kept.
+- A facet counts every row it covers (on a large log, the two of the events table: 25 ms of
+  each of its pages, whose rows take 1 ms), while the log changes a few times a day: each
+  facet's counts are kept until the database changes (`cooplog.plugins.KeptUntilChanged`).
 - SQLite's page cache is 2 MB per connection, less than one facet's index on a large log,
   so every facet and period query read its pages anew through system calls. Mapping the
   file lets them read the operating system's cached pages in place (shared by the
@@ -25,14 +28,17 @@ Two things cost every page more than its query did:
 """
 
 import functools
+import re
 from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 
-from cooplog.plugins import register_again
+from cooplog.plugins import MISSING, KeptUntilChanged, register_again
 
 MMAP_BYTES = 1 << 30  # a limit, not an allocation: only the pages read are mapped in
 UNCOUNTED = {"timeline"}
+# the SQL of Datasette 0.65's facets (by column, by date, by array element)
+FACET_SQL = re.compile(r"\s*select [^\n]* as value, count\(\*\) as count from \(")
 
 
 def drop_markdown_cells() -> None:
@@ -52,6 +58,27 @@ def startup(datasette):
     allows = getattr(datasette, "_table_permission_allows", None)
     if allows is not None and not hasattr(allows, "cache_info"):
         datasette._table_permission_allows = functools.lru_cache(maxsize=4096)(allows)
+    for database in datasette.databases.values():
+        if not database.is_memory:
+            keep_facet_counts(database)
+
+
+def keep_facet_counts(database) -> None:
+    """The database's facet queries answered from what they gave last, until it changes."""
+    execute, counts = database.execute, KeptUntilChanged(database.path, size=256)
+
+    async def execute_keeping_facets(sql, params=None, **options):
+        if not FACET_SQL.match(sql):
+            return await execute(sql, params, **options)
+        key = (sql, repr(params), repr(sorted(options.items())))
+        generation = counts.generation()  # a look at shared memory: no thread needed
+        found = counts.find(key)
+        if found is MISSING:
+            found = await execute(sql, params, **options)  # a time-out is not kept
+            counts.keep(key, found, generation)
+        return found
+
+    database.execute = execute_keeping_facets
 
 
 @hookimpl
