@@ -442,7 +442,7 @@ class Watcher:
                 return None
             self._give_way()
             if not unchanged:
-                differ.append(path)
+                differ.append(Path(path))
         return differ, [self.store.root / rel for rel in known]
 
 
