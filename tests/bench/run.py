@@ -147,7 +147,17 @@ def timed(command: list[str], **kwargs) -> tuple[float, float]:
 
 FLOOR = textwrap.dedent('''
     import os, sqlite3, sys, msgspec
-    root, db = sys.argv[1], sys.argv[2]
+    root, db, checked = sys.argv[1], sys.argv[2], sys.argv[3:] == ["checked"]
+    if checked:  # each file checked against schema 1 first, as DESIGN requires of a row
+        from cooplog import events
+
+        def parse(raw):
+            event = events.validate(events.decode(raw))
+            return event.id, event.type, event.orgs
+    else:
+        def parse(raw):
+            body = msgspec.json.decode(raw)
+            return body["id"], body["type"], body.get("orgs", [])
     conn = sqlite3.connect(db)
     conn.execute("create table events (id text primary key, type text, body text)")
     conn.execute("create table event_orgs (event_id text, org_key text)")
@@ -157,9 +167,9 @@ FLOOR = textwrap.dedent('''
             if name.endswith(".json"):
                 with open(os.path.join(folder, name), "rb") as f:
                     raw = f.read()
-                body = msgspec.json.decode(raw)
-                rows.append((body["id"], body["type"], raw.decode()))
-                links += [(body["id"], org) for org in body.get("orgs", [])]
+                event_id, type_, orgs = parse(raw)
+                rows.append((event_id, type_, raw.decode()))
+                links += [(event_id, org) for org in orgs]
     with conn:
         conn.executemany("insert into events values (?, ?, ?)", rows)
         conn.executemany("insert into event_orgs values (?, ?)", links)
@@ -213,14 +223,18 @@ def _pss_kb(pid: int) -> int:
 
 def bench_build(root: Path, work: Path, repeat: int) -> dict:
     """Wall time beside the floor's, alternately; then the memory of a build and of its
-    reading processes together (a separate run: sampling costs time)."""
-    floor, build, floor_rss, build_rss = [], [], [], []
+    reading processes together (a separate run: sampling costs time). The floor is also
+    measured with each file checked against schema 1 (`floor_checked`), the least a build
+    keeping to DESIGN does, to show how much of the ratio that check is."""
+    floor, checked, build, floor_rss, build_rss = [], [], [], [], []
     for i in range(repeat):
         for path in work.glob("*.db*"):
             path.unlink()
         seconds, rss = timed([sys.executable, "-c", FLOOR, str(root), str(work / f"f{i}.db")])
         floor.append(seconds)
         floor_rss.append(rss)
+        checked.append(timed([sys.executable, "-c", FLOOR, str(root), str(work / f"c{i}.db"),
+                              "checked"])[0])
         seconds, rss = timed([COOPLOG, "--root", str(root), "--db", str(work / f"b{i}.db"),
                               "build"])
         build.append(seconds)
@@ -230,8 +244,10 @@ def bench_build(root: Path, work: Path, repeat: int) -> dict:
     _, tree_mb = tree_memory([COOPLOG, "--root", str(root), "--db", str(work / "m.db"),
                               "build"])
     ratios = [b / f for b, f in zip(build, floor, strict=True)]
-    return {"floor_s": statistics.median(floor), "build_s": statistics.median(build),
-            "build_over_floor": statistics.median(ratios),
+    return {"floor_s": statistics.median(floor), "floor_checked_s": statistics.median(checked),
+            "build_s": statistics.median(build), "build_over_floor": statistics.median(ratios),
+            "build_over_floor_checked": statistics.median(
+                [b / c for b, c in zip(build, checked, strict=True)]),
             "floor_rss_mb": max(floor_rss), "build_rss_mb": max(build_rss),
             "build_processes_pss_mb": tree_mb}
 
