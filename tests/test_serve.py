@@ -403,79 +403,82 @@ def test_markdown_renders_in_dashboards_but_no_cell_is_markdown(published, tmp_p
                 if impl.plugin.__name__ == "datasette_render_markdown"]
 
 
-def test_the_report_is_built_once_until_the_log_changes(tmp_path, monkeypatch):
+@pytest.fixture
+def live(tmp_path):
+    """The small log built, its projection left open to apply what comes later:
+    (root, db, projection)."""
     root = tmp_path / "log"
     write_log(root)
     db = root / ".cooplog" / "cooplog.db"
     projection = Projection(Store(root), db)
     try:
         projection.build()
-        ds = serve.datasette(root, db)
-        builds = []
-        build = report.build
-        monkeypatch.setattr(report, "build", lambda *a: builds.append(a[1:]) or build(*a))
-        first = get(ds, "/report", params={"period": "2008/2009"})
-        assert first.status_code == 200
-        assert get(ds, "/report", params={"period": "2008/2009"}).text == first.text
-        assert get(ds, "/report", params={"period": "2009"}).status_code == 200
-        assert builds == [("2008/2009", None, None), ("2009", None, None)]
-        assert "Opened a customs liaison desk." not in first.text
-
-        (_, path), = append.append(Store(root), [("new", {
-            "type": "activity.noted", "occurred": "2009-12", "orgs": ["wco"],
-            "summary": "Opened a customs liaison desk.", "data": {}})], by=BY, commit=False)
-        projection.apply(path)  # another connection commits
-        again = get(ds, "/report", params={"period": "2008/2009"})
-        assert "Opened a customs liaison desk." in again.text
-        assert builds[2:] == [("2008/2009", None, None)]
-        assert get(ds, "/report", params={"period": "2008/2009", "org": "nobody"}
-                   ).status_code == 400  # errors are not kept
+        yield root, db, projection
     finally:
         projection.close()
 
 
-def test_facet_counts_are_kept_until_the_log_changes(tmp_path, monkeypatch):
-    root = tmp_path / "log"
-    write_log(root)
-    db = root / ".cooplog" / "cooplog.db"
-    projection = Projection(Store(root), db)
-    try:
-        projection.build()
-        counted = []
-        execute = Database.execute
+def commit_late_activity(root: Path, projection: Projection) -> None:
+    """Another connection commits: an activity of 2009, recorded late."""
+    (_, path), = append.append(Store(root), [("new", {
+        "type": "activity.noted", "occurred": "2009-12", "orgs": ["wco"],
+        "summary": "Opened a customs liaison desk.", "data": {}})], by=BY, commit=False)
+    projection.apply(path)
 
-        async def counting(self, sql, *args, **options):
-            if "as value, count(*) as count from (" in sql:
-                counted.append(sql)
-            return await execute(self, sql, *args, **options)
 
-        monkeypatch.setattr(Database, "execute", counting)
-        ds = serve.datasette(root, db)
-        asyncio.run(ds.invoke_startup())
+def test_the_report_is_built_once_until_the_log_changes(live, monkeypatch):
+    root, db, projection = live
+    ds = serve.datasette(root, db)
+    builds = []
+    build = report.build
+    monkeypatch.setattr(report, "build", lambda *a: builds.append(a[1:]) or build(*a))
+    first = get(ds, "/report", params={"period": "2008/2009"})
+    assert first.status_code == 200
+    assert get(ds, "/report", params={"period": "2008/2009"}).text == first.text
+    assert get(ds, "/report", params={"period": "2009"}).status_code == 200
+    assert builds == [("2008/2009", None, None), ("2009", None, None)]
+    assert "Opened a customs liaison desk." not in first.text
 
-        def facets(path: str) -> dict:
-            results = get(ds, path).json()["facet_results"]
-            return {name: {r["value"]: r["count"] for r in facet["results"]}
-                    for name, facet in results.items()}
+    commit_late_activity(root, projection)
+    again = get(ds, "/report", params={"period": "2008/2009"})
+    assert "Opened a customs liaison desk." in again.text
+    assert builds[2:] == [("2008/2009", None, None)]
+    assert get(ds, "/report", params={"period": "2008/2009", "org": "nobody"}
+               ).status_code == 400  # errors are not kept
 
-        first = facets("/cooplog/events.json")
-        assert facets("/cooplog/events.json") == first
-        assert len(counted) == 2  # type and year, counted once
-        assert facets("/cooplog/events.json?type=activity.noted")["type"] == {
-            "activity.noted": first["type"]["activity.noted"]}  # other rows: counted anew
-        assert len(counted) == 4
 
-        (_, path), = append.append(Store(root), [("new", {
-            "type": "activity.noted", "occurred": "2009-12", "orgs": ["wco"],
-            "summary": "Opened a customs liaison desk.", "data": {}})], by=BY, commit=False)
-        projection.apply(path)  # another connection commits
-        again = facets("/cooplog/events.json")
-        assert again["type"] == {**first["type"],
-                                 "activity.noted": first["type"]["activity.noted"] + 1}
-        assert again["year"] == {**first["year"], 2009: first["year"][2009] + 1}
-        assert len(counted) == 6
-    finally:
-        projection.close()
+def test_facet_counts_are_kept_until_the_log_changes(live, monkeypatch):
+    root, db, projection = live
+    counted = []
+    execute = Database.execute
+
+    async def counting(self, sql, *args, **options):
+        if "as value, count(*) as count from (" in sql:
+            counted.append(sql)
+        return await execute(self, sql, *args, **options)
+
+    monkeypatch.setattr(Database, "execute", counting)
+    ds = serve.datasette(root, db)
+    asyncio.run(ds.invoke_startup())
+
+    def facets(path: str) -> dict:
+        results = get(ds, path).json()["facet_results"]
+        return {name: {r["value"]: r["count"] for r in facet["results"]}
+                for name, facet in results.items()}
+
+    first = facets("/cooplog/events.json")
+    assert facets("/cooplog/events.json") == first
+    assert len(counted) == 2  # type and year, counted once
+    assert facets("/cooplog/events.json?type=activity.noted")["type"] == {
+        "activity.noted": first["type"]["activity.noted"]}  # other rows: counted anew
+    assert len(counted) == 4
+
+    commit_late_activity(root, projection)
+    again = facets("/cooplog/events.json")
+    assert again["type"] == {**first["type"],
+                             "activity.noted": first["type"]["activity.noted"] + 1}
+    assert again["year"] == {**first["year"], 2009: first["year"][2009] + 1}
+    assert len(counted) == 6
 
 
 def test_datasette_reads_the_database_through_a_memory_map(ds):
