@@ -93,6 +93,12 @@ def wait_for(db: Path, sql: str, predicate, params=(), timeout: float = TIMEOUT,
         time.sleep(0.05)
 
 
+def wait_for_healed(db: Path, watcher, count: int, timeout: float = TIMEOUT) -> None:
+    """`status.healed` is counted once the rows healed are committed: wait for it too."""
+    wait_for(db, "select 1", lambda rows: watcher.status.healed >= count, timeout=timeout,
+             what=f"status.healed reaching {count}")
+
+
 def event_ids(db: Path) -> set[str]:
     return {i for (i,) in query(db, "select id from events")}
 
@@ -309,8 +315,7 @@ def test_dropped_notifications_are_healed_by_reconciliation(store, db, blind, ca
             written = time.monotonic()
             wait_for_ids(db, {*old, event_id}, timeout=every + 10)
             assert time.monotonic() - written < every + 5
-            wait_for(db, "select 1", lambda rows: w.status.healed >= 1, timeout=5,
-                     what="status.healed counts the change")
+            wait_for_healed(db, w, 1, timeout=5)
             if old:  # a removal no notification reported is healed too
                 store.path_for(old[0]).unlink()
                 wait_for_ids(db, {*old[1:], event_id}, timeout=every + 10)
@@ -384,6 +389,7 @@ def test_a_failed_reconciliation_is_reported_and_the_next_one_heals(store, db, b
         write(store, event_id)  # unheard: only a reconciliation finds it
         wait_for_ids(db, {event_id})
         assert any(e.startswith("reconciliation:") for e in w.status.errors)
+        wait_for_healed(db, w, 1)
         assert w.status.healed == 1
         assert w.status.alive
 
@@ -403,6 +409,7 @@ def test_a_reconciliation_finding_many_files_rebuilds_once(store, db, blind, mon
         finally:
             release.set()
         wait_for_ids(db, {first, *missed})
+        wait_for_healed(db, w, len(missed))
         assert w.status.healed == len(missed)
         assert w.status.errors == []
     messages = [r.getMessage() for r in caplog.records]
