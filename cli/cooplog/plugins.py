@@ -9,6 +9,8 @@ import types
 from collections import OrderedDict
 from pathlib import Path
 
+from .store import read_only
+
 
 def register_again(plugin: types.ModuleType, without: tuple[str, ...] = (), **hooks) -> None:
     """Register `plugin` again under its name, without the hooks named in `without` and with
@@ -48,8 +50,6 @@ class KeptUntilChanged:
     def generation(self) -> int:
         """The generation of results to keep from now (everything kept dropped if the
         database changed)."""
-        from .store import read_only
-
         with self.lock:
             if self.observer is None:
                 self.observer = read_only(self.db, check_same_thread=False)

@@ -29,7 +29,9 @@ async def report_page(datasette, request):
 
     status, body, title = 200, None, "Report"
     try:
-        reports = REPORTS.setdefault(db.path, KeptUntilChanged(db.path, size=8))
+        if db.path not in REPORTS:
+            REPORTS[db.path] = KeptUntilChanged(db.path, size=8)
+        reports = REPORTS[db.path]
         body, title = await db.execute_fn(
             lambda conn: reports.get((period, org, group), lambda: build(conn)))
     except CooplogError as e:
