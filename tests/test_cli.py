@@ -395,10 +395,10 @@ def test_validate_lists_every_problem_and_exits_1(seeded, cli):
     assert (clean.exit_code, clean.stdout, clean.stderr) == (
         0, "", "8 event file(s), no problems\n")
     store = Store(seeded)
-    stray = seeded / "events" / "2026" / "11" / "stray.json"
-    stray.write_text("[]")
-    wrong = store.path_for(str(ULID()))
+    wrong = store.path_for(str(ULID()))  # this month's folder, which the seeding made
     wrong.write_text("{}")
+    stray = wrong.parent / "stray.json"
+    stray.write_text("[]")
     result = cli(seeded, "validate")
     assert (result.exit_code, result.stderr) == (1, "2 problem(s) in 10 file(s)\n")
     assert result.stdout.splitlines() == sorted([
