@@ -228,13 +228,13 @@ def test_a_refused_sync_moves_nothing_not_even_the_remote_tracking_ref(offices, 
 
     before = state()
     result = failed(cli, a, f"{path}: modified: in commit {tampered[:12]} ({MALLORY}, ")
+    assert state() == before
     first, *rest = result.stderr.splitlines()
     assert first.startswith(f"error: sync refused: origin refs/heads/{branch} (")
     assert "holds commits that break the append-only rule" in first
     assert first.endswith("nothing was changed")
     assert any(line.startswith("  what to do: tell whoever looks after ") and MALLORY in line
                for line in rest)
-    assert state() == before
     assert git(a, "rev-parse", "-q", "--verify", syncing.INCOMING, check=False).returncode == 1
     assert cli(a, "verify").exit_code == 0
     status = git(a, "status", "-sb").stdout.splitlines()[0]
