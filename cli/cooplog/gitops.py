@@ -61,6 +61,14 @@ def config(root: Path, name: str) -> str | None:
     return value or None
 
 
+def fallback_identity(root: Path, who: str | None) -> list[str]:
+    """Options making `who` the author and committer when git has no identity of its own
+    (a commit must never fail for want of one when cooplog knows who is recording)."""
+    if not who or config(root, "user.email"):
+        return []
+    return ["-c", f"user.email={who}", "-c", f"user.name={who}"]
+
+
 def require_branch(root: Path, doing: str) -> None:
     """Refuse to commit on a detached HEAD: the commit would be on no branch, and lost from
     sight at the next checkout."""
@@ -97,9 +105,7 @@ def commit_files(root: Path, paths: list[Path], message: str, identity: str) -> 
     """Commit exactly these new files, leaving anything else staged or not as it was.
     `identity` is the author to use when git has none configured."""
     relative = [str(p.relative_to(root)) for p in paths]
-    ident = []
-    if not config(root, "user.email"):
-        ident = ["-c", f"user.email={identity}", "-c", f"user.name={identity}"]
+    ident = fallback_identity(root, identity)
     with _one_at_a_time(root):
         added = _retrying(root, "add", "--", *relative)
         if added.returncode != 0:

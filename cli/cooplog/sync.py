@@ -50,13 +50,12 @@ def sync(root: Path | str, db: Path | None = None) -> Synced:
         incoming, warnings = [], []
         if fetched is not None:
             incoming, warnings = _check(root, old, fetched, tracking, remote, merge_ref)
-            if tracking:  # what a fetch would have done, now that it verified
-                gitops.run(root, "update-ref", "-m", "cooplog sync: verified", tracking,
-                           fetched)
     finally:
         gitops.run(root, "update-ref", "-d", INCOMING, check=False)
     if incoming:
         _rebase(root, fetched, remote, merge_ref)
+    if fetched and tracking:  # what a fetch would have done, now that it verified
+        gitops.run(root, "update-ref", "-m", "cooplog sync: verified", tracking, fetched)
     # Counted as pushed: what the remote's branch (or, new, any of its branches) lacks.
     outgoing = int(gitops.run(root, "rev-list", "--count", "HEAD", "--not",
                               *([fetched] if fetched else [f"--remotes={remote}"])
@@ -186,9 +185,9 @@ def _refusal(root: Path, breaches: list[audit.Finding], dropped, incoming: set[s
     if theirs or dropped:
         authors = sorted({f.author for f in theirs} | {f"{c.author} <{c.email}>"
                                                        for _, c in dropped})
-        lines.append(f"  what to do: tell whoever looks after {url} that {merge_ref} must be "
-                     "put back as it was, without the commits above "
-                     f"({', '.join(authors)}); then sync again. Nothing here needs undoing")
+        lines.append(f"  what to do: tell whoever looks after {url} that its {merge_ref} "
+                     "must be put back as it was before the commits above (made by "
+                     f"{', '.join(authors)}), then sync again; nothing here needs undoing")
     lines += [f"  {f.problem()}" for f in ours]
     if ours:
         lines.append("  what to do: the commits above are on this branch, not yet on "
@@ -199,10 +198,8 @@ def _refusal(root: Path, breaches: list[audit.Finding], dropped, incoming: set[s
 
 def _rebase(root: Path, onto: str, remote: str, merge_ref: str) -> None:
     """Replay local commits onto the remote's; on a conflict, put everything back."""
-    who = os.environ.get("COOPLOG_USER")  # as `add` commits when git has no identity
-    ident = []
-    if who and not gitops.config(root, "user.email"):
-        ident = ["-c", f"user.email={who}", "-c", f"user.name={who}"]
+    # as `add` commits when git has no identity
+    ident = gitops.fallback_identity(root, os.environ.get("COOPLOG_USER"))
     rebased = gitops.run(root, *ident, "rebase", "--quiet", onto, check=False)
     if rebased.returncode == 0:
         return
@@ -222,9 +219,6 @@ def _push(root: Path, remote: str, branch: str, merge_ref: str, tracked: bool) -
     pushed = gitops.run(root, "push", *upstream, remote, f"refs/heads/{branch}:{merge_ref}",
                         check=False)
     if pushed.returncode != 0:
-        said = [line.rstrip() for line in pushed.stderr.splitlines()
-                if line.startswith(("remote:", " ! ", "fatal:"))]
-        raise CooplogError("\n".join([
-            f"{remote} refused the push to {merge_ref}; the branch is back where it was "
-            "before the sync, nothing was lost: fix what the remote says, then sync again",
-            *said]))
+        raise gitops.failed(f"{remote} refused the push to {merge_ref}; the branch is back "
+                            "where it was before the sync, nothing was lost: fix what the "
+                            "remote says, then sync again", pushed)
