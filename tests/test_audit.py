@@ -380,3 +380,9 @@ def test_files_serve_would_read_are_warnings_named_with_their_commit(log, cli):
     result = cli(log, "verify")
     assert result.exit_code == 0
     assert f"warning: tools.py: code: in commit {sha[:12]} ({MALLORY}, " in result.stdout
+    (log / "tools.py").write_text("import sys\n")
+    again = sneak(log, "tools.py")
+    assert ("code", "tools.py", again) in found(audit.verify(log))  # once, at its latest
+    assert ("code", "tools.py", sha) not in found(audit.verify(log))
+    [ranged] = audit.verify(log, f"{sha}..{again}").findings  # a range: what it brought
+    assert (ranged.kind, ranged.commit) == ("code", again)

@@ -329,7 +329,7 @@ def verify(root: Path | str, revision_range: str | None = None,
     diffs = _diff_pairs(root, pairs)
     report = Report(commits=len({c for c, _, _ in pairs}), files=0)
     _append_only(root, diffs, report, known)
-    report.findings += _served(diffs)
+    report.findings += _served(diffs, per_path=revision_range is None)
     work_tree, prefix = inside.stdout.split("\n")[:2]
     if revision_range is None and work_tree == "true":
         report.findings += _working_tree(root, prefix)
@@ -362,26 +362,39 @@ def _diff_pairs(root: Path, pairs) -> list[tuple[dict, list[_Change]]]:
     return diffs
 
 
-def _served(diffs) -> list[Finding]:
-    """A warning for each file `serve` would read that a commit added or changed, once per
-    content: templates and metadata may come with a log, code never should."""
-    findings, seen = [], set()
+def _served(diffs, per_path: bool) -> list[Finding]:
+    """A warning for each file `serve` would read that the commits added or changed:
+    templates and metadata may come with a log, code never should. Each content is named at
+    the commit that brought it; or, `per_path` (a whole history), each path once, at its
+    latest content."""
+    brought: dict = {}  # path, or (path, blob) -> (commit, change)
+    versions: dict[str, set[str]] = {}
     for commit, changes in diffs:
         for change in changes:
-            if (change.status == "D" or not is_served_path(change.path)
-                    or (change.path, change.new_blob) in seen):
+            if change.status == "D" or not is_served_path(change.path):
                 continue
-            seen.add((change.path, change.new_blob))
-            if change.path.endswith(".py"):
-                findings.append(Finding(
-                    "code", change.path, commit["sha"], commit["author"], commit["date"],
-                    "PYTHON CODE sent through the log: serve must never run it (plugins come "
-                    "only from the installed cooplog): ask its author why, and remove it"))
-            elif not (change.path == "metadata.yml" and change.new_blob == INITIAL_METADATA):
-                findings.append(Finding(
-                    "served", change.path, commit["sha"], commit["author"], commit["date"],
-                    "serve shows this file with the log's pages (a template, static file or "
-                    "metadata): check that it is what you expect"))
+            seen = versions.setdefault(change.path, set())
+            if change.new_blob in seen:  # the same content again (a merge): already named
+                continue
+            seen.add(change.new_blob)
+            brought[change.path if per_path else (change.path, change.new_blob)] = \
+                (commit, change)
+    findings = []
+    for commit, change in brought.values():
+        if change.path == "metadata.yml" and change.new_blob == INITIAL_METADATA:
+            continue
+        count = len(versions[change.path])
+        older = (f" (the latest of {count} versions)" if per_path and count > 1 else "")
+        if change.path.endswith(".py"):
+            kind, detail = "code", ("PYTHON CODE sent through the log: serve must never run "
+                                    "it (plugins come only from the installed cooplog): ask "
+                                    "its author why, and remove it")
+        else:
+            kind, detail = "served", ("serve shows this file with the log's pages (a "
+                                      "template, static file or metadata): check that it is "
+                                      "what you expect")
+        findings.append(Finding(kind, change.path, commit["sha"], commit["author"],
+                                commit["date"], detail + older))
     return findings
 
 
