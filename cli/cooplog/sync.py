@@ -134,12 +134,12 @@ def _check(root: Path, old: str, fetched: str, tracking: str | None, remote: str
     rewritten remote that lost events synced from it before. (The incoming commits, the
     warnings about files they bring that serve would read.)"""
     incoming = gitops.run(root, "rev-list", f"{old}..{fetched}").stdout.split()
+    arrived = set(incoming)
     report = audit.verify(root, f"{old}...{fetched}", known=old)
     dropped = _dropped(root, tracking, fetched)
     if report.breaches or dropped:
-        raise CooplogError(_refusal(root, report.breaches, dropped, set(incoming), remote,
+        raise CooplogError(_refusal(root, report.breaches, dropped, arrived, remote,
                                     merge_ref, tracking))
-    arrived = set(incoming)
     return incoming, [f for f in report.warnings if f.commit in arrived]
 
 
