@@ -77,9 +77,9 @@ def adding_commits(root: Path, revs: list[str], paths: list[str]):
 
     git's default history simplification is what we want here: the commits that explain the
     files as they are at the tip."""
-    out = _text(gitops.raw(root, "log", "--relative", "--reverse", "--topo-order", "--no-renames",
-                     "--diff-filter=A", "--name-status", "-z", f"--format={LOG_FORMAT}",
-                     *revs, "--", *paths))
+    out = _text(gitops.raw(root, "log", "--relative", "--reverse", "--topo-order",
+                           "--no-renames", "--diff-filter=A", "--name-status", "-z",
+                           f"--format={LOG_FORMAT}", *revs, "--", *paths))
     for record in out.split("\x1e")[1:]:
         header, *rest = record.split("\0")
         sha, author, email, seconds, subject = header.split("\x1f", 4)
@@ -235,7 +235,7 @@ def _wanted(entry: Entry, since: date | None, by: str | None) -> bool:
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing `verify` found: a breach (exit 1), or `uncommitted`, a warning."""
+    """One thing `verify` found: a breach (exit 1), or one of the WARNINGS."""
 
     # modified, deleted, renamed, mode, misnamed, misplaced, duplicate; or a warning:
     # uncommitted, served (a file `serve` reads), code (Python in the log)
@@ -315,7 +315,8 @@ def verify(root: Path | str, revision_range: str | None = None,
     revs = (revision_range.split() if revision_range
             else ["--exclude=refs/stash", f"--exclude={QUARANTINE}*", "--all"])
     try:
-        walk = _text(gitops.raw(root, "rev-list", "--topo-order", "--reverse", "--parents", *revs))
+        walk = _text(gitops.raw(root, "rev-list", "--topo-order", "--reverse", "--parents",
+                                *revs))
     except CooplogError as e:
         if revision_range is None:
             raise
@@ -342,9 +343,9 @@ def _diff_pairs(root: Path, pairs) -> list[tuple[dict, list[_Change]]]:
         return []
     stdin = "".join(f"{c} {p}\n" if p else f"{c}\n" for c, p, _ in pairs).encode()
     out = _text(gitops.raw(root, "diff-tree", "--stdin", "--relative", "-r", "--raw", "-z",
-                     "--no-renames",
-                     "--root", "--always", "--format=>%H%x1f%an%x1f%ae%x1f%ct",
-                     "--", f"{EVENTS}/", *SERVED, input=stdin))
+                           "--no-renames", "--root", "--always",
+                           "--format=>%H%x1f%an%x1f%ae%x1f%ct",
+                           "--", f"{EVENTS}/", *SERVED, input=stdin))
     diffs: list[tuple[dict, list[_Change]]] = []
     tokens = iter(out.split("\0"))
     for token in tokens:
@@ -499,7 +500,8 @@ def _ids(root: Path, blobs: list[str]) -> dict[str, str | None]:
     """The `id` each blob's JSON holds (None if it holds none), read by one `git cat-file`."""
     if not blobs:
         return {}
-    out = gitops.raw(root, "cat-file", "--batch", input="".join(f"{b}\n" for b in blobs).encode())
+    out = gitops.raw(root, "cat-file", "--batch",
+                     input="".join(f"{b}\n" for b in blobs).encode())
     ids: dict[str, str | None] = {}
     position = 0
     for blob in blobs:
@@ -534,7 +536,7 @@ def changed_in_working_tree(root: Path | str) -> list[Finding]:
 def _working_tree(root: Path, prefix: str) -> list[Finding]:
     """Event files changed, deleted or not yet committed in the working tree or index."""
     out = _text(gitops.raw(root, "status", "--porcelain=v1", "-z", "--untracked-files=all",
-                     "--no-renames", "--", f"{EVENTS}/"))
+                           "--no-renames", "--", f"{EVENTS}/"))
     findings = []
     for entry in filter(None, out.split("\0")):
         state, path = entry[:2], entry[3 + len(prefix):]  # paths from the repository's top
