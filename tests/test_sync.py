@@ -325,6 +325,18 @@ def test_outgoing_history_that_edits_an_event_is_not_pushed(offices, cli):
     assert git(remote, "rev-parse", "HEAD").stdout.strip() != tampered
 
 
+def test_the_first_push_into_an_empty_remote_is_verified_too(log, tmp_path, cli):
+    remote = tmp_path / "empty.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(log, "remote", "add", "origin", str(remote))
+    _, path = add(log, "Original summary.")
+    (log / path).write_text("{}\n")
+    tampered = sneak(log)
+    failed(cli, log, f"{path}: modified: in commit {tampered[:12]}",
+           "this branch holds commits that break the append-only rule")
+    assert git(remote, "rev-parse", "-q", "--verify", "HEAD", check=False).stdout == ""
+
+
 def test_a_file_changed_on_both_sides_stops_the_rebase(offices, cli):
     remote, a, b = offices
     for office in (a, b):

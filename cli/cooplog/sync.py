@@ -47,9 +47,7 @@ def sync(root: Path | str, db: Path | None = None) -> Synced:
     tracking = _tracking_ref(root, remote, merge_ref)
     try:
         fetched = _fetch(root, remote, merge_ref)
-        incoming, warnings = [], []
-        if fetched is not None:
-            incoming, warnings = _check(root, old, fetched, tracking, remote, merge_ref)
+        incoming, warnings = _check(root, old, fetched, tracking, remote, merge_ref)
     finally:
         gitops.run(root, "update-ref", "-d", INCOMING, check=False)
     if incoming:
@@ -128,15 +126,19 @@ def _fetch(root: Path, remote: str, merge_ref: str) -> str | None:
                         "connection, then sync again", fetched)
 
 
-def _check(root: Path, old: str, fetched: str, tracking: str | None, remote: str,
+def _check(root: Path, old: str, fetched: str | None, tracking: str | None, remote: str,
            merge_ref: str) -> tuple[list[str], list[audit.Finding]]:
     """Refuse to take in, or send out, commits that break the append-only rule, or a
     rewritten remote that lost events synced from it before. (The incoming commits, the
     warnings about files they bring that serve would read.)"""
-    incoming = gitops.run(root, "rev-list", f"{old}..{fetched}").stdout.split()
+    if fetched is None:  # a first push: what goes out is all there is to check
+        incoming, span = [], f"{old} --not --remotes={remote}"
+    else:
+        incoming = gitops.run(root, "rev-list", f"{old}..{fetched}").stdout.split()
+        span = f"{old}...{fetched}"
     arrived = set(incoming)
-    report = audit.verify(root, f"{old}...{fetched}", known=old)
-    dropped = _dropped(root, tracking, fetched)
+    report = audit.verify(root, span, known=old)
+    dropped = _dropped(root, tracking, fetched) if fetched else []
     if report.breaches or dropped:
         raise CooplogError(_refusal(root, report.breaches, dropped, arrived, remote,
                                     merge_ref, tracking))
