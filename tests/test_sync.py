@@ -273,7 +273,8 @@ def test_a_force_push_that_drops_synced_events_is_refused(offices, cli):
     tracking = git(a, "rev-parse", f"origin/{branch}").stdout
     result = failed(cli, a, f"{lost}: dropped: added in commit {dropping[:12]}",
                     "was rewritten, and lost events synced from it before",
-                    "what to do: tell whoever looks after")
+                    f"a force-push took the events above off its refs/heads/{branch}: it must "
+                    f"hold {tracking[:12]} again")
     assert result.stderr.count("dropped:") == 1
     assert git(a, "rev-parse", f"origin/{branch}").stdout == tracking
 

@@ -170,26 +170,31 @@ def _refusal(root: Path, breaches: list[audit.Finding], dropped, incoming: set[s
     url = _url(root, remote)
     theirs = [f for f in breaches if f.commit in incoming]
     ours = [f for f in breaches if f.commit not in incoming]
+    at = None
+    if tracking and audit.resolves(root, tracking):
+        at = gitops.run(root, "rev-parse", "--short=12", tracking).stdout.strip()
     if theirs or dropped:
         what = (f"{remote} {merge_ref} ({url}) "
                 + ("holds commits that break the append-only rule" if theirs
                    else "was rewritten, and lost events synced from it before"))
-        if tracking and audit.resolves(root, tracking):
-            at = gitops.run(root, "rev-parse", "--short=12", tracking).stdout.strip()
+        if at:
             what += f"; {tracking.removeprefix('refs/remotes/')} stays at {at}"
     else:
         what = (f"this branch holds commits that break the append-only rule; they were not "
                 f"pushed to {remote} {merge_ref} ({url})")
     lines = [f"sync refused: {what}; nothing was changed"]
     lines += [f"  {f.problem()}" for f in theirs]
+    if theirs:
+        authors = ", ".join(sorted({f.author for f in theirs}))
+        lines.append(f"  what to do: tell whoever looks after {url} that its {merge_ref} "
+                     f"must be put back as it was before the commits above (made by "
+                     f"{authors}), then sync again; nothing here needs undoing")
     lines += [f"  {path}: dropped: added in {commit}, synced from {remote} before, and "
               f"no longer on its {merge_ref}" for path, commit in dropped]
-    if theirs or dropped:
-        authors = sorted({f.author for f in theirs} | {f"{c.author} <{c.email}>"
-                                                       for _, c in dropped})
-        lines.append(f"  what to do: tell whoever looks after {url} that its {merge_ref} "
-                     "must be put back as it was before the commits above (made by "
-                     f"{', '.join(authors)}), then sync again; nothing here needs undoing")
+    if dropped:
+        lines.append(f"  what to do: tell whoever looks after {url} that a force-push took "
+                     f"the events above off its {merge_ref}: it must hold {at} again (this "
+                     "clone has it), then sync again; nothing here needs undoing")
     lines += [f"  {f.problem()}" for f in ours]
     if ours:
         lines.append("  what to do: the commits above are on this branch, not yet on "
