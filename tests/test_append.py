@@ -3,6 +3,7 @@ whatever it accepts passes `validate`."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cooplog import append, events
+from cooplog import append, events, gitops
 from cooplog.check import check_log
 from cooplog.errors import CooplogError, Problem
 from cooplog.store import Store
@@ -26,6 +27,7 @@ from helpers import (
     committed_files,
     event_files,
     git,
+    snapshot,
 )
 from strategies import bodies, level0
 
@@ -202,6 +204,55 @@ def test_no_commit_and_no_repository(seeded, tmp_path):
     (event, path), = append.append(Store(plain), [("t", {**ACTIVITY, "orgs": []})],
                                    by="a@example.org")
     assert path.is_file() and not (plain / ".git").exists()
+
+
+@pytest.mark.parametrize("points_here", [True, False])
+def test_every_appending_command_refuses_a_detached_head(seeded, cli, tmp_path, points_here):
+    """A commit on a detached HEAD is on no branch: the next checkout orphans the event."""
+    target, _ = append.append(Store(seeded), [("t", ACTIVITY)])[0]
+    branch = git(seeded, "branch", "--show-current").stdout.strip()
+    git(seeded, "checkout", "-q", "--detach")
+    if not points_here:
+        (seeded / "notes.txt").write_text("a commit only the detached HEAD has\n")
+        git(seeded, "add", "notes.txt")
+        git(seeded, "commit", "-q", "-m", "notes")
+    jsonl = tmp_path / "events.jsonl"
+    jsonl.write_text(json.dumps(ACTIVITY) + "\n")
+    before = snapshot(seeded)
+    for command in (["add", "activity", "--summary", "Gave a lecture.", "--date", "2009-05",
+                     "--org", "wco"],
+                    ["correct", target.id, "--set", "summary=Gave two lectures.",
+                     "--reason", "there were two"],
+                    ["retract", target.id, "--reason", "a mistake"],
+                    ["import", jsonl]):
+        result = cli(seeded, *command)
+        assert result.exit_code == 1, (command, result.stdout)
+        [line] = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+        assert "HEAD is detached" in line and "nothing was written" in line
+        assert (f"`git switch {branch}` (it points here)" if points_here
+                else "`git switch <branch>`") in line
+        assert snapshot(seeded) == before
+    # --no-commit writes a file that no commit holds: it stays in the working tree, not lost.
+    (event, path), = append.append(Store(seeded), [("t", ACTIVITY)], commit=False)
+    git(seeded, "switch", "-q", branch)
+    assert path.is_file()
+
+
+def test_a_held_index_lock_is_named_with_what_to_do(seeded, cli, monkeypatch):
+    monkeypatch.setattr(gitops, "LOCK_RETRIES", 2)
+    lock = seeded / ".git" / "index.lock"
+    lock.write_text("")
+    before = snapshot(seeded)
+    result = cli(seeded, "add", "activity", "--summary", "Gave a lecture.", "--date", "2009-05",
+                 "--org", "wco")
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {lock}: git's index is still locked")
+    assert "another git may be running" in line and "delete that file" in line
+    assert snapshot(seeded) == before
+    lock.unlink()
+    assert cli(seeded, "add", "activity", "--summary", "Gave a lecture.", "--date", "2009-05",
+               "--org", "wco").exit_code == 0
 
 
 def test_headline():

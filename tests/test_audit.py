@@ -332,3 +332,57 @@ def test_a_log_in_a_folder_of_a_larger_repository(tmp_path):
     sha = sneak(log, path)
     (log / path).write_text("[]\n")
     assert found(audit.verify(log)) == {("modified", path, sha), ("modified", path, None)}
+
+
+@pytest.mark.parametrize("forged_made", ["first", "last"])
+def test_of_two_contents_for_one_event_the_later_commit_is_the_breach(log, monkeypatch,
+                                                                     forged_made):
+    """Whichever way git walks them, the commit dated first is the reference, and the
+    differing content committed later is named as the breach, with its author."""
+    def commit_at(day):
+        monkeypatch.setenv("GIT_COMMITTER_DATE", f"2026-06-{day:02d}T12:00:00Z")
+
+    add(log, "Before both.")
+    base = head(log)
+    commit_at(1)
+    event_id, path = add(log, "Original summary.")
+    honest = head(log)
+    original = (log / path).read_text()
+    git(log, "checkout", "-q", "-b", "forged", base)
+    commit_at(9)
+    (log / path).parent.mkdir(parents=True, exist_ok=True)
+    (log / path).write_text(original.replace("Original", "Forged"))
+    forged = sneak(log, path)
+    if forged_made == "first":  # the honest side gets a newer tip, walked first by git
+        git(log, "checkout", "-q", "-")
+        commit_at(20)
+        add(log, "Later on the honest side.")
+    [finding] = audit.verify(log).findings
+    assert (finding.kind, finding.path, finding.commit, finding.author) == \
+        ("duplicate", path, forged, MALLORY)
+    assert f"first added in commit {honest[:12]} by " in finding.detail
+
+
+def test_files_serve_would_read_are_warnings_named_with_their_commit(log, cli):
+    """metadata.yml as `cooplog init` wrote it is no news; a change to it, a template or
+    any Python is named."""
+    assert audit.verify(log).findings == []
+    (log / "metadata.yml").write_text("title: Another title\n")
+    (log / "datasette" / "static").mkdir(parents=True)
+    (log / "datasette" / "static" / "app.js").write_text("alert(1)\n")
+    (log / "tools.py").write_text("import os\n")
+    sha = sneak(log, "metadata.yml", "datasette", "tools.py")
+    report = audit.verify(log)
+    assert report.breaches == []
+    assert found(report) == {("served", "metadata.yml", sha),
+                             ("served", "datasette/static/app.js", sha),
+                             ("code", "tools.py", sha)}
+    result = cli(log, "verify")
+    assert result.exit_code == 0
+    assert f"warning: tools.py: code: in commit {sha[:12]} ({MALLORY}, " in result.stdout
+    (log / "tools.py").write_text("import sys\n")
+    again = sneak(log, "tools.py")
+    assert ("code", "tools.py", again) in found(audit.verify(log))  # once, at its latest
+    assert ("code", "tools.py", sha) not in found(audit.verify(log))
+    [ranged] = audit.verify(log, f"{sha}..{again}").findings  # a range: what it brought
+    assert (ranged.kind, ranged.commit) == ("code", again)

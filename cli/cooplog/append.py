@@ -130,6 +130,10 @@ def append(
     watcher may keep in step (default: the log's), where the checks look names up first."""
     bodies = list(bodies)
     recorded_by = recorder(store.root, by)
+    committing = commit and gitops.is_repository(store.root)
+    if committing:  # --no-commit writes a file that stays in the working tree: not orphaned
+        gitops.require_branch(store.root, "the event" if len(bodies) == 1
+                              else f"the {len(bodies)} events")
     prepared = prepare(bodies, recorded_by)
     batch = list(zip((label for label, _ in bodies), prepared, strict=True))
     check_references(store, batch, db)
@@ -140,7 +144,7 @@ def append(
             written.append(store.write(event))
             if progress:
                 progress(1)
-        if commit and gitops.is_repository(store.root):
+        if committing:
             if message is None:
                 message = (headline(prepared[0]) if len(prepared) == 1
                            else f"import: {len(prepared)} events")

@@ -7,27 +7,32 @@ that a history of 10,000 commits is audited in seconds.
 
 from __future__ import annotations
 
-import subprocess
+import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 from . import events, gitops
 from .errors import USAGE, CooplogError, Problem
+from .repo import METADATA
 from .store import EVENTS, Store, contents, ulid_month
 
 # One commit per record: \x1e opens it, \x1f separates fields, the subject goes last.
 LOG_FORMAT = "%x1e%H%x1f%an%x1f%ae%x1f%ct%x1f%s"
+# What `serve` reads from a log besides its events: a change to them is news, not a breach.
+SERVED = ("metadata.yml", "datasette/", "*.py")
+# Findings that are warnings: an event file not committed yet, a file `serve` would read.
+WARNINGS = frozenset({"uncommitted", "served", "code"})
+# Refs that are not the log: where `sync` holds what it fetched until it verifies.
+QUARANTINE = "refs/cooplog/"
 
 
-def _git(root: Path, *args: str, input: bytes | None = None) -> bytes:
-    """Run git on bytes in and out (diff-tree and cat-file read their work from stdin)."""
-    result = subprocess.run(["git", "-C", str(root), *args], input=input, capture_output=True)
-    if result.returncode != 0:
-        message = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise CooplogError(f"git {args[0]} failed: "
-                           f"{message[-1] if message else f'exit code {result.returncode}'}")
-    return result.stdout
+def _blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+# metadata.yml as `cooplog init` writes it: every log has it, so it is no news.
+INITIAL_METADATA = _blob_id(METADATA.encode())
 
 
 def _text(raw: bytes) -> str:
@@ -42,7 +47,12 @@ def is_event_path(path: str) -> bool:
     return path.startswith(f"{EVENTS}/") and path.endswith(".json")
 
 
-def _resolves(root: Path, rev: str) -> bool:
+def is_served_path(path: str) -> bool:
+    return (path == "metadata.yml" or path.startswith("datasette/")
+            or path.endswith(".py"))
+
+
+def resolves(root: Path, rev: str) -> bool:
     return gitops.run(root, "rev-parse", "-q", "--verify", f"{rev}^{{commit}}",
                       check=False).returncode == 0
 
@@ -62,14 +72,14 @@ class Commit:
         return f"commit {self.sha[:12]} {self.committed_at} by {self.author} <{self.email}>"
 
 
-def _adding_commits(root: Path, revs: list[str], paths: list[str]):
+def adding_commits(root: Path, revs: list[str], paths: list[str]):
     """(commit, event paths it added) for each commit of `revs` that added one, oldest first.
 
     git's default history simplification is what we want here: the commits that explain the
     files as they are at the tip."""
-    out = _text(_git(root, "log", "--relative", "--reverse", "--topo-order", "--no-renames",
-                     "--diff-filter=A", "--name-status", "-z", f"--format={LOG_FORMAT}",
-                     *revs, "--", *paths))
+    out = _text(gitops.raw(root, "log", "--relative", "--reverse", "--topo-order",
+                           "--no-renames", "--diff-filter=A", "--name-status", "-z",
+                           f"--format={LOG_FORMAT}", *revs, "--", *paths))
     for record in out.split("\x1e")[1:]:
         header, *rest = record.split("\0")
         sha, author, email, seconds, subject = header.split("\x1f", 4)
@@ -89,11 +99,11 @@ def commits_since(root: Path | str, last_sha: str | None = None) -> list[dict]:
     start; a `last_sha` left off HEAD by a rebase gives the rebased commits again, under their
     new shas. A path may come twice when it was committed on two branches: the first counts."""
     root = Path(root)
-    if not gitops.is_repository(root) or not _resolves(root, "HEAD"):
+    if not gitops.is_repository(root) or not resolves(root, "HEAD"):
         return []
-    revs = [f"{last_sha}..HEAD"] if last_sha and _resolves(root, last_sha) else ["HEAD"]
+    revs = [f"{last_sha}..HEAD"] if last_sha and resolves(root, last_sha) else ["HEAD"]
     return [{**asdict(commit), "added": added}
-            for commit, added in _adding_commits(root, revs, [f"{EVENTS}/"])]
+            for commit, added in adding_commits(root, revs, [f"{EVENTS}/"])]
 
 
 @dataclass(frozen=True)
@@ -146,8 +156,8 @@ def history(
     else:
         chosen, paths = sorted(bodies), [f"{EVENTS}/"]
     added_by: dict[str, Commit] = {}
-    if gitops.is_repository(store.root) and _resolves(store.root, "HEAD"):
-        for commit, added in _adding_commits(store.root, ["HEAD"], paths):
+    if gitops.is_repository(store.root) and resolves(store.root, "HEAD"):
+        for commit, added in adding_commits(store.root, ["HEAD"], paths):
             for path in added:
                 added_by.setdefault(path, commit)
     entries = [_entry(i, *bodies[i], added_by.get(bodies[i][0]), event_id) for i in chosen]
@@ -225,9 +235,10 @@ def _wanted(entry: Entry, since: date | None, by: str | None) -> bool:
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing `verify` found: a breach (exit 1), or `uncommitted`, a warning."""
+    """One thing `verify` found: a breach (exit 1), or one of the WARNINGS."""
 
-    # modified, deleted, renamed, mode, misnamed, misplaced, duplicate; or uncommitted
+    # modified, deleted, renamed, mode, misnamed, misplaced, duplicate; or a warning:
+    # uncommitted, served (a file `serve` reads), code (Python in the log)
     kind: str
     path: str
     commit: str | None  # None: in the working tree
@@ -237,7 +248,7 @@ class Finding:
 
     @property
     def breach(self) -> bool:
-        return self.kind != "uncommitted"
+        return self.kind not in WARNINGS
 
     def where(self) -> str:
         if self.commit is None:
@@ -278,16 +289,22 @@ class _Change:
     path: str
 
 
-def verify(root: Path | str, revision_range: str | None = None) -> Report:
-    """Prove the log append-only: walk every commit reachable from any ref but the stash (or
-    those of `revision_range`, any `git rev-list` range such as OLD..NEW), compare each with
-    every one of its parents, and report each committed event file changed, deleted, renamed
-    or changed in mode; each added file whose name is not its id, that lies outside
-    events/YYYY/MM/, or whose id another file holds. Without a range the working tree is
-    checked too (uncommitted event files are a warning).
+def verify(root: Path | str, revision_range: str | None = None,
+           known: str | None = None) -> Report:
+    """Prove the log append-only: walk every commit reachable from any ref but the stash and
+    sync's quarantine (or those of `revision_range`, any `git rev-list` range such as
+    OLD..NEW), compare each with every one of its parents, and report each committed event
+    file changed, deleted, renamed or changed in mode; each added file whose name is not its
+    id, that lies outside events/YYYY/MM/, or whose id another file holds. Without a range the
+    working tree is checked too (uncommitted event files are a warning). Files that `serve`
+    reads (metadata.yml, datasette/, any Python) are warnings, named with the commit that
+    brought them.
 
     A change carried on by later commits (a merge bringing in a branch that edited a file) is
-    reported once, at the commit that made it."""
+    reported once, at the commit that made it. When two commits add one path (or one id)
+    with different content, the earlier is the reference and the later the breach: earlier
+    means reachable from `known` (a history already trusted, as sync's own branch), then the
+    older commit date, then the walk's order."""
     root = Path(root)
     # A log may be a folder of a larger repository: git paths are made relative to it.
     inside = gitops.run(root, "rev-parse", "--is-inside-work-tree", "--show-prefix",
@@ -295,9 +312,11 @@ def verify(root: Path | str, revision_range: str | None = None) -> Report:
     if inside.returncode != 0:
         raise CooplogError(f"{root}: not a git repository: verify audits a log's git history",
                            exit_code=USAGE)
-    revs = revision_range.split() if revision_range else ["--exclude=refs/stash", "--all"]
+    revs = (revision_range.split() if revision_range
+            else ["--exclude=refs/stash", f"--exclude={QUARANTINE}*", "--all"])
     try:
-        walk = _text(_git(root, "rev-list", "--topo-order", "--reverse", "--parents", *revs))
+        walk = _text(gitops.raw(root, "rev-list", "--topo-order", "--reverse", "--parents",
+                                *revs))
     except CooplogError as e:
         if revision_range is None:
             raise
@@ -310,7 +329,8 @@ def verify(root: Path | str, revision_range: str | None = None) -> Report:
         pairs += [(commit, p, len(parents)) for p in parents] or [(commit, None, 0)]
     diffs = _diff_pairs(root, pairs)
     report = Report(commits=len({c for c, _, _ in pairs}), files=0)
-    _append_only(root, diffs, report)
+    _append_only(root, diffs, report, known)
+    report.findings += _served(diffs, per_path=revision_range is None)
     work_tree, prefix = inside.stdout.split("\n")[:2]
     if revision_range is None and work_tree == "true":
         report.findings += _working_tree(root, prefix)
@@ -322,10 +342,10 @@ def _diff_pairs(root: Path, pairs) -> list[tuple[dict, list[_Change]]]:
     if not pairs:
         return []
     stdin = "".join(f"{c} {p}\n" if p else f"{c}\n" for c, p, _ in pairs).encode()
-    out = _text(_git(root, "diff-tree", "--stdin", "--relative", "-r", "--raw", "-z",
-                     "--no-renames",
-                     "--root", "--always", "--format=>%H%x1f%an%x1f%ae%x1f%ct",
-                     "--", f"{EVENTS}/", input=stdin))
+    out = _text(gitops.raw(root, "diff-tree", "--stdin", "--relative", "-r", "--raw", "-z",
+                           "--no-renames", "--root", "--always",
+                           "--format=>%H%x1f%an%x1f%ae%x1f%ct",
+                           "--", f"{EVENTS}/", *SERVED, input=stdin))
     diffs: list[tuple[dict, list[_Change]]] = []
     tokens = iter(out.split("\0"))
     for token in tokens:
@@ -338,13 +358,48 @@ def _diff_pairs(root: Path, pairs) -> list[tuple[dict, list[_Change]]]:
         elif token.startswith(":"):
             old_mode, new_mode, old_blob, new_blob, status = token[1:].split(" ")
             path = next(tokens)
-            if is_event_path(path):
-                diffs[-1][1].append(_Change(old_mode, new_mode, old_blob, new_blob,
-                                            status[0], path))
+            diffs[-1][1].append(_Change(old_mode, new_mode, old_blob, new_blob, status[0],
+                                        path))
     return diffs
 
 
-def _append_only(root: Path, diffs, report: Report) -> None:
+def _served(diffs, per_path: bool) -> list[Finding]:
+    """A warning for each file `serve` would read that the commits added or changed:
+    templates and metadata may come with a log, code never should. Each content is named at
+    the commit that brought it; or, `per_path` (a whole history), each path once, at its
+    latest content."""
+    brought: dict = {}  # path, or (path, blob) -> (commit, change)
+    versions: dict[str, set[str]] = {}
+    for commit, changes in diffs:
+        for change in changes:
+            if change.status == "D" or not is_served_path(change.path):
+                continue
+            seen = versions.setdefault(change.path, set())
+            if change.new_blob in seen:  # the same content again (a merge): already named
+                continue
+            seen.add(change.new_blob)
+            brought[change.path if per_path else (change.path, change.new_blob)] = \
+                (commit, change)
+    findings = []
+    for commit, change in brought.values():
+        if change.path == "metadata.yml" and change.new_blob == INITIAL_METADATA:
+            continue
+        count = len(versions[change.path])
+        older = (f" (the latest of {count} versions)" if per_path and count > 1 else "")
+        if change.path.endswith(".py"):
+            kind, detail = "code", ("PYTHON CODE sent through the log: serve must never run "
+                                    "it (plugins come only from the installed cooplog): ask "
+                                    "its author why, and remove it")
+        else:
+            kind, detail = "served", ("serve shows this file with the log's pages (a "
+                                      "template, static file or metadata): check that it is "
+                                      "what you expect")
+        findings.append(Finding(kind, change.path, commit["sha"], commit["author"],
+                                commit["date"], detail + older))
+    return findings
+
+
+def _append_only(root: Path, diffs, report: Report, known: str | None) -> None:
     seen: set[tuple] = set()  # each change reported once, at its first (oldest) commit
     added: dict[tuple[str, str], dict] = {}  # (path, blob) -> commit that first added it
     removed: set[str] = set()
@@ -361,6 +416,8 @@ def _append_only(root: Path, diffs, report: Report) -> None:
     # A file new against one parent of a merge but changed against another is not an
     # addition: it is the other parent's file, changed (and reported as such).
     parents_had: dict[str, set[str]] = {}
+    diffs = [(commit, [c for c in changes if is_event_path(c.path)])
+             for commit, changes in diffs]
     for commit, changes in diffs:
         parents_had.setdefault(commit["sha"], set()).update(
             c.path for c in changes if c.status != "A")
@@ -391,10 +448,11 @@ def _append_only(root: Path, diffs, report: Report) -> None:
                       commit, f"content changed (blob {change.old_blob[:12]} to "
                               f"{change.new_blob[:12]}){mode}")
     report.files = len({path for path, _ in added})
-    report.findings += _placement(root, added, removed)
+    report.findings += _placement(root, added, removed, known)
 
 
-def _placement(root: Path, added: dict[tuple[str, str], dict], removed: set[str]):
+def _placement(root: Path, added: dict[tuple[str, str], dict], removed: set[str],
+               known: str | None):
     """Findings for added files whose name is not their id, that lie outside the layout, or
     whose id another file still in the log holds (or this path, with other content)."""
     ids = _ids(root, list(dict.fromkeys(blob for _, blob in added)))
@@ -422,12 +480,18 @@ def _placement(root: Path, added: dict[tuple[str, str], dict], removed: set[str]
                 finding("misplaced", path, commit, f"outside the layout: belongs at {expected}")
         if path not in removed:
             holders.setdefault(event_id, []).append((path, commit))
-    for event_id, held in holders.items():
+    contested = {event_id: held for event_id, held in holders.items() if len(held) > 1}
+    trusted = (set(gitops.run(root, "rev-list", known).stdout.split())
+               if contested and known else set())
+    for event_id, held in contested.items():
+        # sorted() is stable: between commits of one second, the walk's order stands
+        held = sorted(held, key=lambda h: (h[1]["sha"] not in trusted, h[1]["date"]))
         first_path, first_commit = held[0]
+        since = (f"first added in commit {first_commit['sha'][:12]} by "
+                 f"{first_commit['author']}, {first_commit['date']}")
         for path, commit in held[1:]:
-            since = f"added in {first_commit['sha'][:12]}"
             finding("duplicate", path, commit,
-                    f"added again with other content (first {since})" if path == first_path
+                    f"added again with other content ({since})" if path == first_path
                     else f"holds the id {event_id}, which {first_path} holds too ({since})")
     return findings
 
@@ -436,7 +500,8 @@ def _ids(root: Path, blobs: list[str]) -> dict[str, str | None]:
     """The `id` each blob's JSON holds (None if it holds none), read by one `git cat-file`."""
     if not blobs:
         return {}
-    out = _git(root, "cat-file", "--batch", input="".join(f"{b}\n" for b in blobs).encode())
+    out = gitops.raw(root, "cat-file", "--batch",
+                     input="".join(f"{b}\n" for b in blobs).encode())
     ids: dict[str, str | None] = {}
     position = 0
     for blob in blobs:
@@ -470,8 +535,8 @@ def changed_in_working_tree(root: Path | str) -> list[Finding]:
 
 def _working_tree(root: Path, prefix: str) -> list[Finding]:
     """Event files changed, deleted or not yet committed in the working tree or index."""
-    out = _text(_git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all",
-                     "--no-renames", "--", f"{EVENTS}/"))
+    out = _text(gitops.raw(root, "status", "--porcelain=v1", "-z", "--untracked-files=all",
+                           "--no-renames", "--", f"{EVENTS}/"))
     findings = []
     for entry in filter(None, out.split("\0")):
         state, path = entry[:2], entry[3 + len(prefix):]  # paths from the repository's top

@@ -776,6 +776,8 @@ def sync(ctx: typer.Context):
 
     with reporting():
         done = syncing.sync(ctx.obj.root, ctx.obj.db)
+    for finding in done.warnings:
+        typer.echo(f"warning: {finding.problem()}", err=True)
     typer.echo(f"synced with {done.remote} {done.branch}: {done.incoming} commit(s) in, "
                f"{done.outgoing} out")
 

@@ -1,5 +1,6 @@
-"""The few git calls the writing commands make: who is recording, and committing just the
-files one command wrote (retrying while another process holds git's index lock)."""
+"""The one way cooplog runs git: who is recording, committing just the files one command
+wrote (retrying while another process holds git's index lock), and git's own words quoted
+whole in an error, never spliced into ours."""
 
 from __future__ import annotations
 
@@ -19,13 +20,30 @@ def run(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
         ["git", "-C", str(root), *args], capture_output=True, text=True, encoding="utf-8"
     )
     if check and result.returncode != 0:
-        raise CooplogError(f"git {args[0]} failed: {_last_line(result)}")
+        raise failed(f"git {args[0]} failed", result)
     return result
 
 
-def _last_line(result: subprocess.CompletedProcess) -> str:
-    lines = (result.stderr or result.stdout).strip().splitlines()
-    return lines[-1] if lines else f"exit code {result.returncode}"
+def raw(root: Path, *args: str, input: bytes | None = None) -> bytes:
+    """git on bytes in and out (diff-tree and cat-file read their work from stdin)."""
+    result = subprocess.run(["git", "-C", str(root), *args], input=input, capture_output=True)
+    if result.returncode != 0:
+        raise failed(f"git {args[0]} failed", result)
+    return result.stdout
+
+
+def said(result: subprocess.CompletedProcess) -> list[str]:
+    """What git said, each line of it whole, marked as git's."""
+    out = result.stderr or result.stdout
+    if isinstance(out, bytes):
+        out = out.decode("utf-8", "replace")
+    lines = [line.rstrip() for line in out.strip().splitlines() if line.strip()]
+    return [f"git: {line}" for line in lines] or [f"git: exit code {result.returncode}"]
+
+
+def failed(first_line: str, result: subprocess.CompletedProcess, **options) -> CooplogError:
+    """An error whose first line is ours, followed by git's message."""
+    return CooplogError("\n".join([first_line, *said(result)]), **options)
 
 
 def is_repository(root: Path) -> bool:
@@ -43,6 +61,30 @@ def config(root: Path, name: str) -> str | None:
     return value or None
 
 
+def fallback_identity(root: Path, who: str | None) -> list[str]:
+    """Options making `who` the author and committer when git has no identity of its own
+    (a commit must never fail for want of one when cooplog knows who is recording)."""
+    if not who or config(root, "user.email"):
+        return []
+    return ["-c", f"user.email={who}", "-c", f"user.name={who}"]
+
+
+def require_branch(root: Path, doing: str) -> None:
+    """Refuse to commit on a detached HEAD: the commit would be on no branch, and lost from
+    sight at the next checkout."""
+    if run(root, "symbolic-ref", "-q", "HEAD", check=False).returncode != 1:
+        return  # on a branch (born or not), or not a repository at all
+    head = run(root, "rev-parse", "--short=12", "HEAD").stdout.strip()
+    here = run(root, "for-each-ref", "--points-at", "HEAD", "--format=%(refname:short)",
+               "refs/heads/").stdout.split()
+    back = (f"`git switch {here[0]}` (it points here)" if here
+            else "`git switch <branch>`, or `git switch -c <new-branch>` to keep what was "
+                 "committed here")
+    raise CooplogError(f"{root}: HEAD is detached (at {head}): {doing} would be committed on "
+                       f"no branch; nothing was written: get back on a branch with {back}, "
+                       "then run it again")
+
+
 def _locked(result: subprocess.CompletedProcess) -> bool:
     return result.returncode != 0 and "index.lock" in result.stderr
 
@@ -53,25 +95,37 @@ def _retrying(root: Path, *args: str) -> subprocess.CompletedProcess:
         if not _locked(result):
             return result
         time.sleep(random.uniform(0.02, 0.2))
-    return result
+    lock = Path(run(root, "rev-parse", "--git-path", "index.lock").stdout.strip())
+    raise CooplogError(f"{root / lock}: git's index is still locked after {LOCK_RETRIES} "
+                       "tries: another git may be running in this log; if none is, delete "
+                       "that file, then run the command again; nothing was written")
 
 
 def commit_files(root: Path, paths: list[Path], message: str, identity: str) -> None:
     """Commit exactly these new files, leaving anything else staged or not as it was.
     `identity` is the author to use when git has none configured."""
     relative = [str(p.relative_to(root)) for p in paths]
-    ident = []
-    if not config(root, "user.email"):
-        ident = ["-c", f"user.email={identity}", "-c", f"user.name={identity}"]
+    ident = fallback_identity(root, identity)
     with _one_at_a_time(root):
         added = _retrying(root, "add", "--", *relative)
         if added.returncode != 0:
-            raise CooplogError(f"git add failed: {_last_line(added)}")
-        committed = _retrying(root, *ident, "commit", "--quiet", "-m", message, "--",
-                              *relative)
+            raise failed("git add failed; nothing was written", added)
+        try:
+            committed = _retrying(root, *ident, "commit", "--quiet", "-m", message, "--",
+                                  *relative)
+        except CooplogError:
+            _unstage(root, relative)
+            raise
         if committed.returncode != 0:
-            _retrying(root, "reset", "--quiet", "--", *relative)
-            raise CooplogError(f"git commit failed: {_last_line(committed)}")
+            _unstage(root, relative)
+            raise failed("git commit failed; nothing was written", committed)
+
+
+def _unstage(root: Path, relative: list[str]) -> None:
+    for _ in range(LOCK_RETRIES):
+        if not _locked(run(root, "reset", "--quiet", "--", *relative, check=False)):
+            return
+        time.sleep(random.uniform(0.02, 0.2))
 
 
 @contextmanager

@@ -1,19 +1,21 @@
 """`cooplog sync`: keep offices in step through a git remote.
 
-Fetch the branch's upstream, check what is coming in (and going out) with the same code as
-`cooplog verify`, rebase local commits onto it, push, and catch the projection up. Event
-files have unique names, so two offices appending never conflict; anything else that goes
-wrong leaves the branch, index and working tree as they were.
+Fetch the branch's upstream into a quarantine ref, check what is coming in (and going out)
+with the same code as `cooplog verify`, and only then move the remote-tracking ref; rebase
+local commits onto it, push, and catch the projection up. Event files have unique names, so
+two offices appending never conflict; anything else that goes wrong leaves the branch, the
+remote-tracking ref, the index and the working tree as they were.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import audit, gitops
 from .errors import USAGE, CooplogError
+from .store import EVENTS
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,11 @@ class Synced:
     branch: str  # the remote branch, e.g. refs/heads/main
     incoming: int  # commits fetched that were not here
     outgoing: int  # local commits pushed
+    warnings: list[audit.Finding] = field(default_factory=list)  # files serve would read
+
+# Where fetched commits wait until they verify: never a remote-tracking ref, never walked by
+# a plain `verify`.
+INCOMING = f"{audit.QUARANTINE}incoming"
 
 
 def sync(root: Path | str, db: Path | None = None) -> Synced:
@@ -37,14 +44,20 @@ def sync(root: Path | str, db: Path | None = None) -> Synced:
     remote, merge_ref, tracked = _upstream(root, branch)
     _require_clean(root)
     old = gitops.run(root, "rev-parse", "HEAD").stdout.strip()
-    fetched = _fetch(root, remote, merge_ref)
-    incoming = outgoing = 0
-    if fetched is not None:
-        counts = gitops.run(root, "rev-list", "--left-right", "--count", f"{old}...{fetched}")
-        outgoing, incoming = map(int, counts.stdout.split())
-        _check(root, f"{old}...{fetched}", remote)
-        if incoming:
-            _rebase(root, fetched, remote, merge_ref)
+    tracking = _tracking_ref(root, remote, merge_ref)
+    try:
+        fetched = _fetch(root, remote, merge_ref)
+        incoming, warnings = _check(root, old, fetched, tracking, remote, merge_ref)
+    finally:
+        gitops.run(root, "update-ref", "-d", INCOMING, check=False)
+    if incoming:
+        _rebase(root, fetched, remote, merge_ref)
+    if fetched and tracking:  # what a fetch would have done, now that it verified
+        gitops.run(root, "update-ref", "-m", "cooplog sync: verified", tracking, fetched)
+    # Counted as pushed: what the remote's branch (or, new, any of its branches) lacks.
+    outgoing = int(gitops.run(root, "rev-list", "--count", "HEAD", "--not",
+                              *([fetched] if fetched else [f"--remotes={remote}"])
+                              ).stdout)
     if outgoing or not tracked or fetched is None:
         try:
             _push(root, remote, branch, merge_ref, tracked)
@@ -54,7 +67,7 @@ def sync(root: Path | str, db: Path | None = None) -> Synced:
     from .projection import catch_up  # here: the database is not needed until now
 
     catch_up(root, db)
-    return Synced(remote, merge_ref, incoming, outgoing)
+    return Synced(remote, merge_ref, len(incoming), outgoing, warnings)
 
 
 def _upstream(root: Path, branch: str) -> tuple[str, str, bool]:
@@ -80,39 +93,120 @@ def _require_clean(root: Path) -> None:
                            "again; nothing was done")
 
 
+def _tracking_ref(root: Path, remote: str, merge_ref: str) -> str | None:
+    """The remote-tracking ref the remote's fetch refspecs map its branch to
+    (refs/remotes/origin/main), if any."""
+    specs = gitops.run(root, "config", "--get-all", f"remote.{remote}.fetch", check=False)
+    for spec in specs.stdout.split():
+        source, _, destination = spec.removeprefix("+").partition(":")
+        if source == merge_ref and destination:
+            return destination
+        if (source.endswith("/*") and destination.endswith("/*")
+                and merge_ref.startswith(source[:-1])):
+            return destination[:-1] + merge_ref[len(source) - 1:]
+    return None
+
+
+def _url(root: Path, remote: str) -> str:
+    return gitops.run(root, "remote", "get-url", remote, check=False).stdout.strip() or remote
+
+
 def _fetch(root: Path, remote: str, merge_ref: str) -> str | None:
-    """The remote branch's commit, fetched; None if the remote has no such branch yet."""
-    fetched = gitops.run(root, "fetch", "--quiet", "--no-tags", remote, merge_ref, check=False)
+    """The remote branch's commit, fetched into quarantine (no remote-tracking ref moves, no
+    FETCH_HEAD); None if the remote has no such branch yet."""
+    fetched = gitops.run(root, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+                         "--refmap=", remote, f"+{merge_ref}:{INCOMING}", check=False)
     if fetched.returncode == 0:
-        return gitops.run(root, "rev-parse", "FETCH_HEAD").stdout.strip()
+        return gitops.run(root, "rev-parse", INCOMING).stdout.strip()
     probe = gitops.run(root, "ls-remote", "--exit-code", remote, merge_ref, check=False)
     if probe.returncode == 2:  # reachable, and the branch is not there: the first push
         return None
-    url = gitops.run(root, "remote", "get-url", remote, check=False).stdout.strip() or remote
-    reason = fetched.stderr.strip().splitlines()
-    raise CooplogError(f"cannot fetch {merge_ref} from {remote} ({url}): "
-                       f"{reason[-1] if reason else 'git fetch failed'}; nothing was changed: "
-                       "check the address (`git remote -v`) and the connection")
+    raise gitops.failed(f"cannot fetch {merge_ref} from {remote} ({_url(root, remote)}); "
+                        "nothing was changed: check the address (`git remote -v`) and the "
+                        "connection, then sync again", fetched)
 
 
-def _check(root: Path, revision_range: str, remote: str) -> None:
-    """Refuse to take in, or send out, commits that break the append-only rule."""
-    report = audit.verify(root, revision_range)
-    if report.breaches:
-        raise CooplogError(
-            f"the commits between here and {remote} break the append-only rule "
-            f"({len(report.breaches)} breach(es)); nothing was changed: find who made them "
-            "with `cooplog verify`, and have the history repaired before syncing",
-            problems=[f.problem() for f in report.breaches],
-        )
+def _check(root: Path, old: str, fetched: str | None, tracking: str | None, remote: str,
+           merge_ref: str) -> tuple[list[str], list[audit.Finding]]:
+    """Refuse to take in, or send out, commits that break the append-only rule, or a
+    rewritten remote that lost events synced from it before. (The incoming commits, the
+    warnings about files they bring that serve would read.)"""
+    if fetched is None:  # a first push: what goes out is all there is to check
+        incoming, span = [], f"{old} --not --remotes={remote}"
+    else:
+        incoming = gitops.run(root, "rev-list", f"{old}..{fetched}").stdout.split()
+        span = f"{old}...{fetched}"
+    arrived = set(incoming)
+    report = audit.verify(root, span, known=old)
+    dropped = _dropped(root, tracking, fetched) if fetched else []
+    if report.breaches or dropped:
+        raise CooplogError(_refusal(root, report.breaches, dropped, arrived, remote,
+                                    merge_ref, tracking))
+    return incoming, [f for f in report.warnings if f.commit in arrived]
+
+
+def _dropped(root: Path, tracking: str | None, fetched: str) -> list[tuple[str, audit.Commit]]:
+    """(path, the commit that added it) for each event file that the remote's branch had
+    when last synced and has no more: a force-push took it away."""
+    if tracking is None or not audit.resolves(root, tracking):
+        return []
+    if gitops.run(root, "merge-base", "--is-ancestor", tracking, fetched,
+                  check=False).returncode == 0:
+        return []  # a fast-forward: a deletion in it is a commit, which verify names
+    gone = gitops.run(root, "diff", "--relative", "--no-renames", "--name-only", "-z",
+                      "--diff-filter=D", tracking, fetched, "--", f"{EVENTS}/")
+    gone = {path for path in gone.stdout.split("\0") if audit.is_event_path(path)}
+    if not gone:
+        return []
+    adding = {path: commit
+              for commit, added in audit.adding_commits(root, [tracking], [f"{EVENTS}/"])
+              for path in added if path in gone}
+    return sorted(adding.items())
+
+
+def _refusal(root: Path, breaches: list[audit.Finding], dropped, incoming: set[str],
+             remote: str, merge_ref: str, tracking: str | None) -> str:
+    """What happened, each breach on its line, and what to do next."""
+    url = _url(root, remote)
+    theirs = [f for f in breaches if f.commit in incoming]
+    ours = [f for f in breaches if f.commit not in incoming]
+    at = None
+    if tracking and audit.resolves(root, tracking):
+        at = gitops.run(root, "rev-parse", "--short=12", tracking).stdout.strip()
+    if theirs or dropped:
+        what = (f"{remote} {merge_ref} ({url}) "
+                + ("holds commits that break the append-only rule" if theirs
+                   else "was rewritten, and lost events synced from it before"))
+        if at:
+            what += f"; {tracking.removeprefix('refs/remotes/')} stays at {at}"
+    else:
+        what = (f"this branch holds commits that break the append-only rule; they were not "
+                f"pushed to {remote} {merge_ref} ({url})")
+    lines = [f"sync refused: {what}; nothing was changed"]
+    lines += [f"  {f.problem()}" for f in theirs]
+    if theirs:
+        authors = ", ".join(sorted({f.author for f in theirs}))
+        lines.append(f"  what to do: tell whoever looks after {url} that its {merge_ref} "
+                     f"must be put back as it was before the commits above (made by "
+                     f"{authors}), then sync again; nothing here needs undoing")
+    lines += [f"  {path}: dropped: added in {commit}, synced from {remote} before, and "
+              f"no longer on its {merge_ref}" for path, commit in dropped]
+    if dropped:
+        lines.append(f"  what to do: tell whoever looks after {url} that a force-push took "
+                     f"the events above off its {merge_ref}: it must hold {at} again (this "
+                     "clone has it), then sync again; nothing here needs undoing")
+    lines += [f"  {f.problem()}" for f in ours]
+    if ours:
+        lines.append("  what to do: the commits above are on this branch, not yet on "
+                     f"{remote}: repair this branch (`cooplog verify` names them), then sync "
+                     "again")
+    return "\n".join(lines)
 
 
 def _rebase(root: Path, onto: str, remote: str, merge_ref: str) -> None:
     """Replay local commits onto the remote's; on a conflict, put everything back."""
-    who = os.environ.get("COOPLOG_USER")  # as `add` commits when git has no identity
-    ident = []
-    if who and not gitops.config(root, "user.email"):
-        ident = ["-c", f"user.email={who}", "-c", f"user.name={who}"]
+    # as `add` commits when git has no identity
+    ident = gitops.fallback_identity(root, os.environ.get("COOPLOG_USER"))
     rebased = gitops.run(root, *ident, "rebase", "--quiet", onto, check=False)
     if rebased.returncode == 0:
         return
@@ -123,9 +217,8 @@ def _rebase(root: Path, onto: str, remote: str, merge_ref: str) -> None:
         raise CooplogError(f"{paths}: changed both here and on {remote} ({merge_ref}); "
                            "nothing was changed: merge them by hand (`git pull --rebase`), "
                            "then sync again")
-    reason = (rebased.stderr or rebased.stdout).strip().splitlines()
-    raise CooplogError(f"cannot rebase onto {remote} ({merge_ref}): "
-                       f"{reason[-1] if reason else 'git rebase failed'}; nothing was changed")
+    raise gitops.failed(f"cannot rebase onto {remote} ({merge_ref}); nothing was changed",
+                        rebased)
 
 
 def _push(root: Path, remote: str, branch: str, merge_ref: str, tracked: bool) -> None:
@@ -133,9 +226,6 @@ def _push(root: Path, remote: str, branch: str, merge_ref: str, tracked: bool) -
     pushed = gitops.run(root, "push", *upstream, remote, f"refs/heads/{branch}:{merge_ref}",
                         check=False)
     if pushed.returncode != 0:
-        said = [line.rstrip() for line in pushed.stderr.splitlines()
-                if line.startswith(("remote:", " ! ", "fatal:"))]
-        raise CooplogError("\n".join([
-            f"{remote} refused the push to {merge_ref}; the branch is back where it was "
-            "before the sync, nothing was lost: fix what the remote says, then sync again",
-            *said]))
+        raise gitops.failed(f"{remote} refused the push to {merge_ref}; the branch is back "
+                            "where it was before the sync, nothing was lost: fix what the "
+                            "remote says, then sync again", pushed)
