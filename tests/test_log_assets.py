@@ -229,6 +229,39 @@ def test_a_metadata_file_that_is_not_metadata_is_named_and_serve_refuses(
 # --- what a log's datasette/ folder may hold ---------------------------------------------------
 
 
+def test_a_logs_template_runs_no_python_and_cannot_write(published_root, tmp_path):
+    """Jinja left open is Python: the log's templates are rendered in a sandbox that reaches
+    neither modules nor the connection that writes."""
+    root, db = published_root
+    marker = tmp_path / "template-ran"
+    templates = root / "datasette" / "templates"
+    write(templates / "database.html",
+          "{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}")
+    write(templates / "row.html",
+          "{{ urls.ds.get_database('cooplog').execute_write("
+          "\"insert into _state (name, value) values ('pwned', 'yes')\") }}")
+    before = state(db)
+    ds = serve.datasette(root, db)
+    assert get(ds, "/cooplog").status_code == 500
+    assert get(ds, "/cooplog/organizations/wco").status_code == 500
+    assert not marker.exists()
+    assert state(db) == before
+
+
+def test_beside_a_logs_templates_every_page_of_cooplogs_renders(published_root):
+    """The sandbox renders cooplog's and Datasette's templates as before."""
+    root, db = published_root
+    write(root / "datasette" / "templates" / "pages" / "kept.html", "<p>the log's page</p>")
+    ds = serve.datasette(root, db)
+    for path in ("/", "/cooplog", "/cooplog/events", "/cooplog/organizations/wco",
+                 "/cooplog/meetings", "/cooplog/organization_history?org=wco",
+                 "/cooplog/search?q=customs", "/-/dashboards/cooperation",
+                 "/report?period=2008/2009", "/kept", "/-/plugins"):
+        page = get(ds, path)
+        assert page.status_code == 200, (path, page.text[:500])
+    assert type(ds.jinja_env) is log_assets.Sandbox
+
+
 def test_a_logs_template_that_links_out_of_it_is_not_served(published_root, tmp_path):
     root, db = published_root
     secret = write(tmp_path / "elsewhere" / "secret.html", "the server's own secret")

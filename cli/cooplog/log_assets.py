@@ -9,11 +9,13 @@ to print when it starts."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from jinja2 import FileSystemLoader, TemplateNotFound
+from jinja2 import ChoiceLoader, FileSystemLoader, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import CooplogError
 
@@ -82,10 +84,37 @@ def read(root: Path) -> LogAssets:
     return assets
 
 
+def templates_first(ds, folder: Path) -> None:
+    """Have Datasette `ds` look the log's templates up before cooplog's and its own, and
+    render every template in a sandbox. A log's template is someone else's code: Jinja left
+    open runs Python (`cycler.__init__.__globals__.os`) and reaches the connection that
+    writes (`urls.ds.get_database().execute_write(…)`). Done before Datasette makes its
+    routes from the templates it finds (`pages/`)."""
+    open_env = ds.jinja_env
+    sandbox = Sandbox(loader=ChoiceLoader([LogTemplates(folder), open_env.loader]),
+                      autoescape=True, enable_async=True)
+    sandbox.filters.update(open_env.filters)
+    sandbox.tests.update(open_env.tests)
+    sandbox.globals.update(open_env.globals)
+    ds.jinja_env = sandbox
+
+
+class Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox (no attribute starting with `_`, so no way to a module), and no way
+    to what can write: Datasette itself (`urls.ds`), its databases, their connections."""
+
+    def is_safe_attribute(self, obj, attr, value) -> bool:
+        from datasette.app import Datasette
+        from datasette.database import Database
+
+        writers = (Datasette, Database, sqlite3.Connection, sqlite3.Cursor)
+        return (not isinstance(obj, writers) and not isinstance(value, writers)
+                and super().is_safe_attribute(obj, attr, value))
+
+
 class LogTemplates(FileSystemLoader):
-    """The log's templates, looked up before cooplog's and Datasette's. A template that is a
-    link out of the folder is not one: committed to git, it could publish any file the
-    server can read."""
+    """The log's templates. A template that is a link out of the folder is not one:
+    committed to git, it could publish any file the server can read."""
 
     def __init__(self, folder: Path):
         super().__init__(str(folder))

@@ -90,7 +90,6 @@ def datasette(root: Path, db_path: Path | None = None, warn=None):
     plugins, the log's templates before cooplog's, and `warn` told of each thing the log
     brought that was left out."""
     from datasette.app import Datasette
-    from jinja2 import ChoiceLoader
 
     db_path = Path(db_path) if db_path else default_db(root)
     log = log_assets.read(root)
@@ -106,9 +105,7 @@ def datasette(root: Path, db_path: Path | None = None, warn=None):
         static_mounts=[("static", str(log.static))] if log.static else None,
     )
     if log.templates:
-        # before Datasette makes its routes from the templates it finds (`pages/`)
-        ds.jinja_env.loader = ChoiceLoader([log_assets.LogTemplates(log.templates),
-                                            ds.jinja_env.loader])
+        log_assets.templates_first(ds, log.templates)
     return ds
 
 
