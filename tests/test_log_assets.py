@@ -276,16 +276,20 @@ def test_a_logs_template_that_links_out_of_it_is_not_served(published_root, tmp_
     assert "secret" not in leak.text
 
 
-def test_a_logs_folder_that_links_out_of_it_is_left_out_and_named(published_root, tmp_path):
+def test_a_logs_file_or_folder_that_links_out_of_it_is_left_out_and_named(published_root, tmp_path):
     root, db = published_root
     elsewhere = tmp_path / "elsewhere"
     write(elsewhere / "id_rsa", "the server's own key")
+    write(elsewhere / "metadata.yml", "title: the server's own settings\n")
+    (root / "metadata.yml").symlink_to(elsewhere / "metadata.yml")
     (root / "datasette").mkdir()
     (root / "datasette" / "static").symlink_to(elsewhere, target_is_directory=True)
     warned = []
     ds = serve.datasette(root, db, warn=warned.append)
-    assert warned == ["datasette/static: ignored: a link out of the log"]
+    assert warned == ["metadata.yml: ignored: a link out of the log",
+                      "datasette/static: ignored: a link out of the log"]
     assert get(ds, "/static/id_rsa").status_code == 404
+    assert "the server's own settings" not in get(ds, "/").text
 
 
 def test_the_repository_cooplog_runs_from_is_served_with_nothing_left_out(sample_db):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -104,12 +105,17 @@ class Sandbox(SandboxedEnvironment):
     to what can write: Datasette itself (`urls.ds`), its databases, their connections."""
 
     def is_safe_attribute(self, obj, attr, value) -> bool:
-        from datasette.app import Datasette
-        from datasette.database import Database
-
-        writers = (Datasette, Database, sqlite3.Connection, sqlite3.Cursor)
+        writers = _writers()
         return (not isinstance(obj, writers) and not isinstance(value, writers)
                 and super().is_safe_attribute(obj, attr, value))
+
+
+@cache
+def _writers() -> tuple[type, ...]:
+    from datasette.app import Datasette  # imported by serve only: Datasette is slow to load
+    from datasette.database import Database
+
+    return Datasette, Database, sqlite3.Connection, sqlite3.Cursor
 
 
 class LogTemplates(FileSystemLoader):
@@ -130,6 +136,9 @@ class LogTemplates(FileSystemLoader):
 def _metadata(root: Path, name: str, ignored: list[str]) -> dict:
     path = root / name
     if not path.is_file():
+        return {}
+    if not _inside(path, root):
+        ignored.append(f"{name}: ignored: a link out of the log")
         return {}
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -93,9 +93,8 @@ def datasette(root: Path, db_path: Path | None = None, warn=None):
 
     db_path = Path(db_path) if db_path else default_db(root)
     log = log_assets.read(root)
-    for line in log.ignored:
-        if warn:
-            warn(line)
+    for line in log.ignored if warn else ():
+        warn(line)
     ds = Datasette(
         [str(db_path)],
         metadata=metadata(root, db_path, log.metadata),
