@@ -252,7 +252,9 @@ def test_beside_a_logs_templates_every_page_of_cooplogs_renders(published_root):
     """The sandbox renders cooplog's and Datasette's templates as before."""
     root, db = published_root
     write(root / "datasette" / "templates" / "pages" / "kept.html", "<p>the log's page</p>")
+    write(root / "datasette" / "static" / "desk.css", "body { color: navy; }")
     ds = serve.datasette(root, db)
+    assert get(ds, "/static/desk.css").text == "body { color: navy; }"
     for path in ("/", "/cooplog", "/cooplog/events", "/cooplog/organizations/wco",
                  "/cooplog/meetings", "/cooplog/organization_history?org=wco",
                  "/cooplog/search?q=customs", "/-/dashboards/cooperation",
@@ -290,6 +292,16 @@ def test_a_logs_file_or_folder_that_links_out_of_it_is_left_out_and_named(publis
                       "datasette/static: ignored: a link out of the log"]
     assert get(ds, "/static/id_rsa").status_code == 404
     assert "the server's own settings" not in get(ds, "/").text
+
+
+def test_without_cooplogs_own_plugins_serve_refuses(published_root, tmp_path, monkeypatch):
+    """An install that lacks them (a wheel ships none yet) would publish the log unguarded."""
+    root, db = published_root
+    monkeypatch.setattr(log_assets, "PLUGINS", tmp_path / "no-plugins")
+    with pytest.raises(CooplogError) as refused:
+        serve.datasette(root, db)
+    assert str(refused.value).startswith(f"{tmp_path / 'no-plugins'}: cooplog's Datasette "
+                                         "plugins are missing")
 
 
 def test_the_repository_cooplog_runs_from_is_served_with_nothing_left_out(sample_db):
