@@ -24,7 +24,7 @@ import pytest
 from datasette.database import Database
 from datasette.plugins import pm
 
-from cooplog import append, report, serve, watch
+from cooplog import append, log_assets, report, serve, watch
 from cooplog.projection import Projection
 from cooplog.store import Store
 from helpers import built
@@ -381,16 +381,17 @@ def test_a_long_canned_query_shows_100_rows_and_links_the_next(busy):
 # --- what keeps pages quick ------------------------------------------------------------------
 
 
-def test_markdown_renders_in_dashboards_but_no_cell_is_markdown(published, tmp_path):
+def test_markdown_renders_in_dashboards_but_no_cell_is_markdown(published, tmp_path,
+                                                               monkeypatch):
     """datasette-render-markdown's per-cell hook is gone (it cost a third of a page of rows);
     its template function, which datasette-dashboards' markdown charts use, stays."""
-    _, db, _, _ = published
-    root = tmp_path / "log"
-    root.mkdir()
-    (root / "metadata.yml").write_text(
+    root, db, _, _ = published
+    ours = tmp_path / "metadata.yml"  # only cooplog's metadata configures plugins
+    ours.write_text(
         "plugins:\n  datasette-dashboards:\n    notes:\n      title: Notes\n"
         "      charts:\n        intro:\n          library: markdown\n"
         "          display: Read **this** first.\n", encoding="utf-8")
+    monkeypatch.setattr(log_assets, "METADATA", ours)
     ds = serve.datasette(root, db)
     board = get(ds, "/-/dashboards/notes")
     assert board.status_code == 200
@@ -509,15 +510,17 @@ def test_the_timeline_is_served_without_counting_its_rows(ds):
         assert get(ds, path).json()["filtered_table_rows_count"] is not None, path
 
 
-def test_a_table_the_logs_metadata_closes_stays_closed_with_answers_kept(
-        sample_db, tmp_path):
+def test_a_table_the_metadata_closes_stays_closed_with_answers_kept(
+        sample_db, tmp_path, monkeypatch):
     """Whether metadata restricts a table is worked out once per table (Datasette deep-
     copied the whole metadata for every check); a restriction is kept like any answer."""
     root = tmp_path / "log"
     root.mkdir()
-    (root / "metadata.yml").write_text(
+    ours = tmp_path / "metadata.yml"  # only cooplog's metadata sets access rules
+    ours.write_text(
         "databases:\n  cooplog:\n    tables:\n      commits:\n        allow: false\n",
         encoding="utf-8")
+    monkeypatch.setattr(log_assets, "METADATA", ours)
     ds = serve.datasette(root, sample_db)
     asyncio.run(ds.invoke_startup())
     for _ in range(2):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from . import log_assets
 from .store import Store, default_db
 from .watch import Watcher
 
@@ -33,34 +34,33 @@ DESCRIPTIVE = {"title", "description", "description_html", "license", "license_u
 WATCHER: Watcher | None = None
 
 
-def assets(root: Path) -> Path | None:
-    """The `datasette/` folder: the log's own, else the one beside cooplog's source."""
-    for folder in (Path(root) / "datasette", Path(__file__).resolve().parents[2] / "datasette"):
-        if folder.is_dir():
-            return folder
-    return None
-
-
-def metadata(root: Path, db_path: Path) -> dict:
-    """cooplog's metadata.yml (table descriptions, facets, canned queries) under the log's
-    own (its title, description, licence and source win), keyed to the database as
-    Datasette names it."""
-    ours = _load(Path(__file__).resolve().parents[2] / "metadata.yml")
-    theirs = _load(Path(root) / "metadata.yml")
+def metadata(root: Path, db_path: Path, theirs: dict | None = None) -> dict:
+    """cooplog's metadata.yml (table descriptions, facets, canned queries) under what the log
+    may say of itself (`log_assets.read`: its title, description, licence and source win),
+    keyed to the database as Datasette names it."""
+    ours = _load(log_assets.METADATA)
+    if theirs is None:
+        theirs = log_assets.read(root).metadata
     if theirs:  # a log that describes itself: none of the sample log's description
         ours = {k: v for k, v in ours.items() if k not in DESCRIPTIVE}
-    merged = {**ours, **{k: v for k, v in theirs.items() if k != "databases"}}
-    databases = {}
-    for name in {*ours.get("databases", {}), *theirs.get("databases", {})}:
-        base = ours.get("databases", {}).get(name) or {}
-        override = theirs.get("databases", {}).get(name) or {}
-        databases[name] = {**base, **override}
-    merged["databases"] = databases
+    merged = _over(ours, theirs)
+    databases = merged.setdefault("databases", {})
     if "cooplog" in databases and db_path.stem != "cooplog":
         from datasette.utils import tilde_encode
 
         databases[db_path.stem] = databases.pop("cooplog")
         merged = _renamed(merged, db_path.stem, tilde_encode(db_path.stem))
+    return merged
+
+
+def _over(ours: dict, theirs: dict) -> dict:
+    """theirs on top of ours, mapping by mapping: a log describing one table or adding one
+    query keeps cooplog's others."""
+    merged = dict(ours)
+    for key, value in theirs.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = _over(merged[key], value)
+        merged[key] = value
     return merged
 
 
@@ -85,20 +85,27 @@ def _load(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
-def datasette(root: Path, db_path: Path | None = None):
-    """A Datasette over the projection, as `serve` runs it (tests use it in-process)."""
+def datasette(root: Path, db_path: Path | None = None, warn=None):
+    """A Datasette over the projection, as `serve` runs it (tests use it in-process): cooplog's
+    plugins, the log's templates before cooplog's, and `warn` told of each thing the log
+    brought that was left out."""
     from datasette.app import Datasette
 
     db_path = Path(db_path) if db_path else default_db(root)
-    folder = assets(root)
-    return Datasette(
+    log = log_assets.read(root)
+    for line in log.ignored if warn else ():
+        warn(line)
+    ds = Datasette(
         [str(db_path)],
-        metadata=metadata(root, db_path),
+        metadata=metadata(root, db_path, log.metadata),
         settings=SETTINGS,
-        template_dir=str(folder / "templates") if folder else None,
-        plugins_dir=str(folder / "plugins") if folder else None,
-        static_mounts=[("static", str(folder / "static"))] if folder else None,
+        template_dir=str(log_assets.TEMPLATES),
+        plugins_dir=str(log_assets.plugins()),
+        static_mounts=[("static", str(log.static))] if log.static else None,
     )
+    if log.templates:
+        log_assets.templates_first(ds, log.templates)
+    return ds
 
 
 def serve(root: Path, db_path: Path | None, host: str, port: int, polling: bool = False,
@@ -112,7 +119,8 @@ def serve(root: Path, db_path: Path | None, host: str, port: int, polling: bool 
     watcher.start()
     WATCHER = watcher
     try:
-        app = datasette(root, db_path).app()
+        app = datasette(root, db_path,
+                        warn=lambda line: announce(f"cooplog: warning: {line}")).app()
         settle()
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
         announce(f"cooplog: serving {root} at http://{host}:{port}/ (Ctrl-C stops)")
