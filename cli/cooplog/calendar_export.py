@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 
 from . import dates
-from .report import place
+from .countries import place
 
 PRODID = "-//cooplog//meetings calendar//EN"
 UID_DOMAIN = "cooplog"
