@@ -75,3 +75,42 @@ def test_report_command_writes_docx_and_needs_output(sample_db, cli, tmp_path):
     assert done.exit_code == 0, done.output
     (table,) = docx.Document(str(target)).tables
     assert [r.cells[0].text for r in table.rows if is_merged(r)] == ["MEAs"]
+
+
+def test_the_word_file_is_a_un_document(sample_db, tmp_path):
+    """A4 with the margins set, the symbol in the header, a PAGE field in the footer, the
+    table's header row repeated on each page, no row split across pages, one font."""
+    from docx.oxml.ns import qn
+
+    content = annex(sample_db, front=report.front_matter(
+        "UNEP/CHW/OEWG/7/17", "2010-04-14", "International cooperation and coordination"))
+    path = tmp_path / "annex.docx"
+    report_docx.write(content, path)
+    document = docx.Document(str(path))
+    (section,) = document.sections
+    assert (round(section.page_width.cm, 1),
+            round(section.page_height.cm, 1)) == report_docx.PAGE_CM
+    for side, cm in report_docx.MARGINS_CM.items():
+        assert round(getattr(section, f"{side}_margin").cm, 2) == cm, side
+    assert [p.text for p in section.header.paragraphs] == ["UNEP/CHW/OEWG/7/17"]
+    footer = section.footer.paragraphs[0]._p
+    instructions = [t.text.strip() for t in footer.iter(qn("w:instrText"))]
+    kinds = [c.get(qn("w:fldCharType")) for c in footer.iter(qn("w:fldChar"))]
+    assert (instructions, kinds) == (["PAGE"], ["begin", "separate", "end"])
+    assert [p.text for p in document.paragraphs[:6]] == [
+        "UNEP/CHW/OEWG/7/17", "Distr.: General", "14 April 2010", "Original: English",
+        "International cooperation and coordination", content.title]
+    (table,) = document.tables
+    header, *rows = table.rows
+    assert header._tr.trPr.find(qn("w:tblHeader")).get(qn("w:val")) == "true"
+    assert all(r._tr.trPr.find(qn("w:tblHeader")) is None for r in rows)
+    assert all(r._tr.trPr.find(qn("w:cantSplit")) is not None for r in table.rows)
+    used = {p.style.name for p in document.paragraphs} | {
+        p.style.name for row in table.rows for cell in row.cells for p in cell.paragraphs} | {
+        p.style.name for p in [*section.header.paragraphs, *section.footer.paragraphs]}
+    for name in used:
+        fonts = document.styles[name].element.rPr.rFonts
+        assert fonts.get(qn("w:ascii")) == fonts.get(qn("w:hAnsi")) == report_docx.FONT, name
+        assert fonts.get(qn("w:asciiTheme")) is None and fonts.get(qn("w:hAnsiTheme")) is None
+    runs = [r for p in document.paragraphs for r in p.runs]
+    assert all(r.font.name in (None, report_docx.FONT) for r in runs)

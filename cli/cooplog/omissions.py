@@ -5,6 +5,7 @@ names) or not, and a report with anything unaccounted for is not one to send."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 
 from . import dates, report
@@ -44,20 +45,19 @@ def omissions(conn, period: str) -> list[Omission]:
         """
         select e.id, e.type, e.occurred, e.occurred_start <= :end and e.occurred_end >= :start,
                json_extract(e.original, '$.occurred'), e.retracted, e.retracted_by,
-               json_extract(r.data, '$.reason'), e.corrected_by, e.target,
-               t.occurred_start <= :end and t.occurred_end >= :start
+               json_extract(r.data, '$.reason'), e.corrected_by, e.target
           from events e left join events r on r.id = e.retracted_by
-               left join events t on t.id = e.target
          where (e.occurred_start <= :end and e.occurred_end >= :start) or e.corrected = 1
             or e.target in (select id from events
-                             where occurred_start <= :end and occurred_end >= :start)
+                             where (occurred_start <= :end and occurred_end >= :start)
+                                or corrected = 1)
          order by e.occurred_start, e.id
         """, {"start": start, "end": end}).fetchall()
+    of_period = {row[0] for row in rows if row[3] or _recorded_in(row[4], start, end)}
     found = []
-    for (event_id, type_, occurred, within, recorded, retracted, retracted_by, why,
-         corrected_by, target, names_one_within) in rows:
-        if event_id in shown or not (within or names_one_within
-                                     or _recorded_in(recorded, start, end)):
+    for (event_id, type_, occurred, within, _, retracted, retracted_by, why, corrected_by,
+         target) in rows:
+        if event_id in shown or not (event_id in of_period or target in of_period):
             continue
         accounted = True
         if retracted:
@@ -65,7 +65,8 @@ def omissions(conn, period: str) -> list[Omission]:
         elif type_ in _ABOUT:
             reason = _ABOUT[type_].format(target)
         elif not within:
-            reason = (f"corrected by {corrected_by}: now dated "
+            by = ", ".join(json.loads(corrected_by)) if corrected_by else "a correction"
+            reason = (f"corrected by {by}: now dated "
                       f"{dates.in_words(occurred) if occurred else 'nothing'}, "
                       "outside the period")
         else:

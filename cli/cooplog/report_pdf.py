@@ -43,11 +43,14 @@ def font_file() -> Path:
 
 
 class _Document(FPDF):
-    def __init__(self, running_head: str):
+    def __init__(self, running_head: str, first_page_head: bool):
         super().__init__(format="A4", unit="mm")
         self.running_head = running_head
+        self.first_page_head = first_page_head  # not above the symbol block itself
 
     def header(self):
+        if self.page_no() == 1 and not self.first_page_head:
+            return
         self.set_font(FAMILY, size=FONT_PT - 1)
         self.set_y(MARGINS_CM["top"] * 10 / 2)
         self.cell(0, 5, self.running_head, align="R")
@@ -60,7 +63,7 @@ class _Document(FPDF):
 
 
 def write(report: Report, path: Path) -> None:
-    pdf = _Document(report.front.symbol or report.title)
+    pdf = _Document(report.front.symbol or report.title, not report.front.block)
     pdf.add_font(FAMILY, fname=str(font_file()))
     pdf.set_margins(MARGINS_CM["left"] * 10, MARGINS_CM["top"] * 10,
                     MARGINS_CM["right"] * 10)
@@ -102,11 +105,11 @@ def write(report: Report, path: Path) -> None:
 
 
 def _pages_of(pdf: FPDF, bullets: list[str]) -> list[list[str]]:
-    """The bullets in runs that each fit on a page below the repeated header row: a row
-    is never split, so an organization with more than a page of activities continues in a
-    row of its own."""
+    """The bullets in runs of at most half a page: a row is never split, so an
+    organization with more activities continues in a row of its own, and a row that moves
+    to the next page leaves at most half a page blank."""
     width = WIDTHS_CM[1] * 10 - 2 * PADDING
-    room = (pdf.eph - 4 * LINE - 4 * PADDING) * 0.9
+    room = pdf.eph / 2
     runs: list[list[str]] = [[]]
     height = 0.0
     for bullet in bullets:
