@@ -63,6 +63,11 @@ class _Document(FPDF):
 
 
 def write(report: Report, path: Path) -> None:
+    """Write the PDF once it is whole: a refusal (no font) leaves no file."""
+    path.write_bytes(render(report))
+
+
+def render(report: Report) -> bytes:
     pdf = _Document(report.front.symbol or report.title, not report.front.block)
     pdf.add_font(FAMILY, fname=str(font_file()))
     pdf.set_margins(MARGINS_CM["left"] * 10, MARGINS_CM["top"] * 10,
@@ -86,8 +91,7 @@ def write(report: Report, path: Path) -> None:
     pdf.set_font_size(FONT_PT)
     if not report.groups:
         pdf.multi_cell(0, 5, EMPTY)
-        pdf.output(str(path))
-        return
+        return bytes(pdf.output())
     with pdf.table(col_widths=tuple(w * 10 for w in WIDTHS_CM),
                    width=sum(WIDTHS_CM) * 10, align="LEFT", text_align="LEFT",
                    v_align="TOP", line_height=LINE, padding=PADDING, repeat_headings=1,
@@ -101,7 +105,7 @@ def write(report: Report, path: Path) -> None:
                 for i, chunk in enumerate(_pages_of(pdf, [BULLET + x for x in lines])):
                     name = org.heading if i == 0 else f"{org.heading} (continued)"
                     table.row((name, "\n".join(chunk)))
-    pdf.output(str(path))
+    return bytes(pdf.output())
 
 
 def _pages_of(pdf: FPDF, bullets: list[str]) -> list[list[str]]:
