@@ -170,7 +170,7 @@ def test_show_prints_the_event_as_it_reads_now(seeded, cli):
     result = cli(seeded, "show", meeting)
     assert (result.exit_code, result.stderr) == (0, "")
     head, _, body = result.stdout.partition("\n{")
-    assert head.splitlines() == [f"file: {path}",
+    assert head.splitlines() == [f"file: {path}", "when: March 2009",
                                  f"corrected by: {correction} (We presented.)"]
     assert json.loads("{" + body)["data"]["role"] == "presenter"
 

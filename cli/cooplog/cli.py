@@ -551,6 +551,10 @@ def show(
         typer.echo(json.dumps(shown.to_dict(), ensure_ascii=False, indent=2))
         return
     lines = [f"file: {shown.path}"]
+    if shown.event.occurred:
+        from .dates import in_words
+
+        lines.append(f"when: {in_words(shown.event.occurred)}")
     lines += [f"retracted by: {r.id} ({r.data['reason']})" for r in shown.retracted_by]
     lines += [f"corrected by: {c.id} ({c.data['reason']})" for c in shown.corrections]
     lines += [f"not applied: {message}" for message in shown.refused]
