@@ -290,9 +290,10 @@ def test_open_requests_and_submissions(ds, published):
 
 def test_meetings_by_year_and_place(ds):
     assert rows(ds, "/cooplog/meetings_by_year_and_place.json") == [
-        {"year": 2009, "country": "CH", "city": "Geneva", "meetings": 1,
-         "titles": "Committee on Trade and Environment"},
-        {"year": 2008, "country": "BE", "city": "Brussels", "meetings": 1,
+        {"year": 2009, "country": "CH", "country_name": "Switzerland", "city": "Geneva",
+         "meetings": 1, "titles": "Committee on Trade and Environment"},
+        {"year": 2008, "country": "BE", "country_name": "Belgium", "city": "Brussels",
+         "meetings": 1,
          "titles": "Harmonized System Committee, 42nd session"},
     ]
 

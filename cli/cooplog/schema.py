@@ -37,7 +37,7 @@ TABLES: dict[str, tuple[dict, object, list]] = {
     "meetings": (
         {
             "event_id": str, "title": str, "role": str, "planned": int, "city": str,
-            "country": str, "online": int, "organizer": str, "occurred": str,
+            "country": str, "country_name": str, "online": int, "organizer": str, "occurred": str,
             "occurred_start": str, "occurred_end": str, "year": int,
             "latitude": float, "longitude": float,
         },
