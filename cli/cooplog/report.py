@@ -185,10 +185,13 @@ def without_organization(conn, bounds: dict) -> list[Activity]:
     rows = conn.execute(
         f"""
         select e.occurred, e.summary, m.city, m.country, e.id
-          from events e left join meetings m on m.event_id = e.id
-         where e.retracted = 0 and e.occurred_start <= :end and e.occurred_end >= :start
-           {left_out}
-           and not exists (select 1 from event_orgs eo where eo.event_id = e.id)
+          from events e indexed by idx_events_without_orgs
+               left join meetings m on m.event_id = e.id
+         -- `orgs is null` (no organization) through its partial index, which the order by
+         -- would otherwise pass over: a scan of the period's events would cost as much as
+         -- the rest of the report
+         where e.orgs is null and e.occurred is not null and e.retracted = 0
+           and e.occurred_start <= :end and e.occurred_end >= :start {left_out}
          order by e.occurred_start, e.occurred_end, e.id
         """, bounds).fetchall()
     return [Activity(occurred, summary, place(city, country), event_id)

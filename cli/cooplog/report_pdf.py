@@ -9,6 +9,7 @@ named by COOPLOG_PDF_FONT. fpdf2 embeds only the characters used."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -25,6 +26,7 @@ FAMILY = "report"
 BULLET = "\N{BULLET} "
 GROUP_FILL = (230, 230, 240)
 LINE, PADDING = 5, 1.5  # mm
+WRAP_LOSS = 0.85  # of a column's width, what wrapped words fill on average, at worst
 
 
 def font_file() -> Path:
@@ -112,12 +114,14 @@ def _pages_of(pdf: FPDF, bullets: list[str]) -> list[list[str]]:
     """The bullets in runs of at most half a page: a row is never split, so an
     organization with more activities continues in a row of its own, and a row that moves
     to the next page leaves at most half a page blank."""
-    width = WIDTHS_CM[1] * 10 - 2 * PADDING
+    width = (WIDTHS_CM[1] * 10 - 2 * PADDING) * WRAP_LOSS
     room = pdf.eph / 2
     runs: list[list[str]] = [[]]
     height = 0.0
     for bullet in bullets:
-        needed = pdf.multi_cell(width, LINE, bullet, dry_run=True, output="HEIGHT")
+        # an estimate (the table breaks the lines itself, and breaking them twice doubled
+        # the time): the half page left over absorbs its error
+        needed = LINE * (bullet.count("\n") + math.ceil(pdf.get_string_width(bullet) / width))
         if runs[-1] and height + needed > room:
             runs.append([])
             height = 0.0
