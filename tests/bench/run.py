@@ -455,7 +455,7 @@ def main() -> None:
         synthetic_log(root, args.events)
         print(f"generated {args.events} events in {time.perf_counter() - begin:.1f} s",
               file=sys.stderr)
-    figures: dict = {"events": args.events}
+    figures: dict = {"events": args.events} if synthetic else {}
     db = work / "cooplog.db"  # Datasette names the database after the file
     try:
         if "build" in only:
