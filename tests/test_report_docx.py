@@ -88,10 +88,12 @@ def test_the_word_file_is_a_un_document(sample_db, tmp_path):
     report_docx.write(content, path)
     document = docx.Document(str(path))
     (section,) = document.sections
-    assert (round(section.page_width.cm, 1),
-            round(section.page_height.cm, 1)) == report_docx.PAGE_CM
-    for side, cm in report_docx.MARGINS_CM.items():
-        assert round(getattr(section, f"{side}_margin").cm, 2) == cm, side
+    assert (section.page_width.twips, section.page_height.twips) == report_docx.PAGE_TWIPS
+    assert (round(section.page_width.cm, 1), round(section.page_height.cm, 1)) == (21.0, 29.7)
+    for side, twips in report_docx.MARGINS_TWIPS.items():
+        assert getattr(section, f"{side}_margin").twips == twips, side
+    assert (section.header_distance.twips, section.footer_distance.twips) == (
+        report_docx.HEADER_TWIPS, report_docx.FOOTER_TWIPS)
     assert [p.text for p in section.header.paragraphs] == ["UNEP/CHW/OEWG/7/17"]
     footer = section.footer.paragraphs[0]._p
     instructions = [t.text.strip() for t in footer.iter(qn("w:instrText"))]

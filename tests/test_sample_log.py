@@ -281,9 +281,10 @@ def test_the_annex_word_file_is_laid_out_for_the_parties(annex_outputs):
     document = docx.Document(annex_outputs["docx file"][0])
     (section,) = document.sections
     assert (round(section.page_width.cm, 1), round(section.page_height.cm, 1)) == (21.0, 29.7)
-    assert [round(m.cm, 2) for m in (section.top_margin, section.bottom_margin,
-                                     section.left_margin, section.right_margin)] == [
-        2.5, 2.5, 2.5, 2.0]
+    # the margins of UN A4 documents' Word files (twips)
+    assert [m.twips for m in (section.top_margin, section.right_margin,
+                              section.bottom_margin, section.left_margin)] == [
+        1742, 1200, 1898, 1200]
     footer = section.footer.paragraphs[0]._p
     assert [t.text.strip() for t in footer.iter(qn("w:instrText"))] == ["PAGE"]
     header = document.tables[0].rows[0]

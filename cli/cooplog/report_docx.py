@@ -14,9 +14,13 @@ from .report import COLUMNS, EMPTY, NOTHING, Report
 BULLET = "List Bullet"
 FONT = "Times New Roman"  # the face of UN documents, for every style the report uses
 FONT_PT = 10
-PAGE_CM = (21.0, 29.7)  # A4
-MARGINS_CM = {"top": 2.5, "bottom": 2.5, "left": 2.5, "right": 2.0}
-WIDTHS_CM = (5, 11.5)  # of the two columns: the text width of the page
+# The page of UN A4 documents as their Word files set it, in twips (1/1440 inch): w:pgSz
+# 11909 x 16834 (A4), w:pgMar 1742 top, 1200 right, 1898 bottom, 1200 left, the header
+# 576 and the footer 1030 from the edge.
+PAGE_TWIPS = (11909, 16834)
+MARGINS_TWIPS = {"top": 1742, "right": 1200, "bottom": 1898, "left": 1200}
+HEADER_TWIPS, FOOTER_TWIPS = 576, 1030
+WIDTHS_CM = (5, 11.5)  # of the two columns: within the text width (16.8 cm)
 STYLES = ("Normal", "Heading 1", BULLET, "Header", "Footer")
 
 
@@ -80,12 +84,13 @@ def _page_field(paragraph) -> None:
 
 def _page(document, report: Report) -> None:
     from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Cm
+    from docx.shared import Twips
 
     section = document.sections[0]
-    section.page_width, section.page_height = (Cm(v) for v in PAGE_CM)
-    for side, cm in MARGINS_CM.items():
-        setattr(section, f"{side}_margin", Cm(cm))
+    section.page_width, section.page_height = (Twips(v) for v in PAGE_TWIPS)
+    for side, twips in MARGINS_TWIPS.items():
+        setattr(section, f"{side}_margin", Twips(twips))
+    section.header_distance, section.footer_distance = Twips(HEADER_TWIPS), Twips(FOOTER_TWIPS)
     header = section.header.paragraphs[0]
     header.text = report.front.symbol or report.title
     header.alignment = WD_ALIGN_PARAGRAPH.RIGHT

@@ -17,7 +17,7 @@ from fpdf import FPDF, FontFace
 
 from .errors import USAGE, CooplogError
 from .report import COLUMNS, EMPTY, NOTHING, Report
-from .report_docx import FONT_PT, MARGINS_CM, WIDTHS_CM
+from .report_docx import FONT_PT, FOOTER_TWIPS, HEADER_TWIPS, MARGINS_TWIPS, WIDTHS_CM
 
 FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
               "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
@@ -26,6 +26,8 @@ FAMILY = "report"
 BULLET = "\N{BULLET} "
 GROUP_FILL = (230, 230, 240)
 LINE, PADDING = 5, 1.5  # mm
+MM_PER_TWIP = 25.4 / 1440
+MARGINS = {side: twips * MM_PER_TWIP for side, twips in MARGINS_TWIPS.items()}
 WRAP_LOSS = 0.85  # of a column's width, what wrapped words fill on average, at worst
 
 
@@ -54,12 +56,12 @@ class _Document(FPDF):
         if self.page_no() == 1 and not self.first_page_head:
             return
         self.set_font(FAMILY, size=FONT_PT - 1)
-        self.set_y(MARGINS_CM["top"] * 10 / 2)
+        self.set_y(HEADER_TWIPS * MM_PER_TWIP)
         self.cell(0, 5, self.running_head, align="R")
-        self.set_y(MARGINS_CM["top"] * 10)
+        self.set_y(MARGINS["top"])
 
     def footer(self):
-        self.set_y(-MARGINS_CM["bottom"] * 10 / 2 - 5)
+        self.set_y(-FOOTER_TWIPS * MM_PER_TWIP - 5)
         self.set_font(FAMILY, size=FONT_PT - 1)
         self.cell(0, 5, str(self.page_no()), align="C")
 
@@ -72,9 +74,8 @@ def write(report: Report, path: Path) -> None:
 def render(report: Report) -> bytes:
     pdf = _Document(report.front.symbol or report.title, not report.front.block)
     pdf.add_font(FAMILY, fname=str(font_file()))
-    pdf.set_margins(MARGINS_CM["left"] * 10, MARGINS_CM["top"] * 10,
-                    MARGINS_CM["right"] * 10)
-    pdf.set_auto_page_break(True, margin=MARGINS_CM["bottom"] * 10)
+    pdf.set_margins(MARGINS["left"], MARGINS["top"], MARGINS["right"])
+    pdf.set_auto_page_break(True, margin=MARGINS["bottom"])
     pdf.set_title(report.title)
     pdf.set_lang("en")
     pdf.add_page()
