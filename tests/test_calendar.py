@@ -162,7 +162,8 @@ def test_export_ics_command(sample_db, cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert len(vevents(target.read_bytes())) == 34
     assert "left out, dated only to the year" in result.stderr
-    assert "Children, Environment and Health Conference" in result.stderr
+    assert ("left out, dated only to the year: 01M8E9BDJV9T2HQHD8W2W51V7Q 2009 Children, "
+            "Environment and Health Conference\n") in result.stderr
     to_stdout = cli(REPO, "--db", sample_db, "export", "ics")
     assert to_stdout.exit_code == 0
     assert to_stdout.stdout_bytes == target.read_bytes()

@@ -759,9 +759,11 @@ def export_ics(
     else:
         output.write_bytes(data)
         typer.echo(f"wrote {output}", err=True)
+    from .dates import in_words  # Babel loads at the first call, if any is left out
+
     for row in left_out:
-        typer.echo(f"left out, dated only to the year: {row['event_id']} {row['occurred']} "
-                   f"{row['title']}", err=True)
+        typer.echo(f"left out, dated only to the year: {row['event_id']} "
+                   f"{in_words(row['occurred'])} {row['title']}", err=True)
 
 
 # --- audit and sync (git) ---------------------------------------------------------------
