@@ -95,10 +95,14 @@ def test_the_word_file_is_a_un_document(sample_db, tmp_path):
     assert (section.header_distance.twips, section.footer_distance.twips) == (
         report_docx.HEADER_TWIPS, report_docx.FOOTER_TWIPS)
     assert [p.text for p in section.header.paragraphs] == ["UNEP/CHW/OEWG/7/17"]
-    footer = section.footer.paragraphs[0]._p
-    instructions = [t.text.strip() for t in footer.iter(qn("w:instrText"))]
-    kinds = [c.get(qn("w:fldCharType")) for c in footer.iter(qn("w:fldChar"))]
-    assert (instructions, kinds) == (["PAGE"], ["begin", "separate", "end"])
+    for footer in (section.footer, section.first_page_footer):
+        field = footer.paragraphs[0]._p
+        instructions = [t.text.strip() for t in field.iter(qn("w:instrText"))]
+        kinds = [c.get(qn("w:fldCharType")) for c in field.iter(qn("w:fldChar"))]
+        assert (instructions, kinds) == (["PAGE"], ["begin", "separate", "end"])
+    # the first page carries the symbol block, and no running head above it
+    assert section.different_first_page_header_footer
+    assert [p.text for p in section.first_page_header.paragraphs] == [""]
     assert [p.text for p in document.paragraphs[:6]] == [
         "UNEP/CHW/OEWG/7/17", "Distr.: General", "14 April 2010", "Original: English",
         "International cooperation and coordination", content.title]

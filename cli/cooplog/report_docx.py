@@ -62,24 +62,22 @@ def _one_font(document) -> None:
 
 
 def _page_field(paragraph) -> None:
-    """A PAGE field: Word shows each page's own number."""
+    """A PAGE field: Word shows each page's own number ("1" until it updates the field)."""
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
 
-    for kind, text in (("begin", None), (None, " PAGE "), ("separate", None), (None, "1"),
-                       ("end", None)):
-        run = paragraph.add_run()
-        if kind:
-            char = OxmlElement("w:fldChar")
-            char.set(qn("w:fldCharType"), kind)
-            run._r.append(char)
-        elif text == " PAGE ":
-            instruction = OxmlElement("w:instrText")
-            instruction.set(qn("xml:space"), "preserve")
-            instruction.text = text
-            run._r.append(instruction)
-        else:
-            run.text = text
+    def char(kind: str):
+        element = OxmlElement("w:fldChar")
+        element.set(qn("w:fldCharType"), kind)
+        return element
+
+    instruction = OxmlElement("w:instrText")
+    instruction.set(qn("xml:space"), "preserve")
+    instruction.text = " PAGE "
+    for element in (char("begin"), instruction, char("separate")):
+        paragraph.add_run()._r.append(element)
+    paragraph.add_run("1")
+    paragraph.add_run()._r.append(char("end"))
 
 
 def _page(document, report: Report) -> None:
@@ -94,9 +92,13 @@ def _page(document, report: Report) -> None:
     header = section.header.paragraphs[0]
     header.text = report.front.symbol or report.title
     header.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    footer = section.footer.paragraphs[0]
-    footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    _page_field(footer)
+    footers = [section.footer]
+    if report.front.block:  # the symbol block heads the first page: no running head above it
+        section.different_first_page_header_footer = True
+        footers.append(section.first_page_footer)
+    for footer in footers:
+        footer.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.CENTER
+        _page_field(footer.paragraphs[0])
 
 
 def _front(document, report: Report) -> None:
