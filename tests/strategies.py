@@ -13,7 +13,8 @@ from cooplog import dates, events
 # The last millisecond of 9999: the largest ULID time that has a YYYY/MM folder.
 LAST_MS = int(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc).timestamp() * 1000)
 
-text = st.text(min_size=1, max_size=20)
+# some text: whitespace alone is empty text, refused like ""
+text = st.text(min_size=1, max_size=20).filter(lambda s: not s.isspace())
 keys = st.from_regex(r"[a-z0-9][a-z0-9-]{0,12}", fullmatch=True)
 countries = st.sampled_from(["BE", "CH", "CN", "GH", "KE", "NG", "US"])
 ulids = st.builds(lambda ms, rand: str(ULID.from_int((ms << 80) | rand)),

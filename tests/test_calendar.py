@@ -87,9 +87,10 @@ def test_a_month_only_meeting_spans_its_month_marked_and_free(sample_db):
                if str(e["summary"]).startswith("GEF Council meetings"))
     assert (gef.decoded("dtstart"), gef.decoded("dtend")) == (date(2009, 11, 1),
                                                               date(2009, 12, 1))
-    assert str(gef["summary"]) == "GEF Council meetings (2009-11, days not recorded)"
+    assert str(gef["summary"]) == "GEF Council meetings (November 2009, days not recorded)"
     assert str(gef["transp"]) == "TRANSPARENT"
-    assert "Recorded as 2009-11: the exact days are not known." in str(gef["description"])
+    assert ("Recorded as November 2009 (2009-11): the exact days are not known."
+            in str(gef["description"]))
 
 
 def test_place_coordinates_and_kind_are_carried(sample_db):
@@ -161,7 +162,8 @@ def test_export_ics_command(sample_db, cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert len(vevents(target.read_bytes())) == 34
     assert "left out, dated only to the year" in result.stderr
-    assert "Children, Environment and Health Conference" in result.stderr
+    assert ("left out, dated only to the year: 01M8E9BDJV9T2HQHD8W2W51V7Q 2009 Children, "
+            "Environment and Health Conference\n") in result.stderr
     to_stdout = cli(REPO, "--db", sample_db, "export", "ics")
     assert to_stdout.exit_code == 0
     assert to_stdout.stdout_bytes == target.read_bytes()
@@ -199,3 +201,26 @@ def test_a_correction_moves_the_event_and_its_stamp(log, monkeypatch):
                                                                   date(2026, 3, 7))
     assert event.decoded("dtstamp") == datetime(2026, 2, 1, 12, 30, tzinfo=timezone.utc)
     assert str(event["uid"]) == f"{meeting.id}@cooplog"
+
+
+def test_places_carry_the_un_names_of_their_countries(log):
+    store = Store(log)
+    meetings = {"KR": "Seoul", "VN": "Hanoi", "IR": "Tehran", "TR": "Ankara", "US": "New York"}
+    append.append(store, [
+        ("org", {"type": "organization.registered",
+                 "data": {"key": "wco", "name": "World Customs Organization",
+                          "category": "intergovernmental"}}),
+        *((code, {"type": "meeting.attended", "occurred": "2009-05-04/2009-05-06",
+                  "summary": "Attended.", "orgs": ["wco"],
+                  "data": {"title": f"Workshop in {city}", "role": "participant",
+                           "location": {"city": city, "country": code}}})
+          for code, city in meetings.items())], by=BY, commit=False)
+    projection = Projection(store)
+    try:
+        projection.build()
+        data, _ = calendar_export.export(projection.conn)
+    finally:
+        projection.close()
+    assert sorted(str(e["location"]) for e in vevents(data).values()) == [
+        "Ankara, Türkiye", "Hanoi, Viet Nam", "New York, United States of America",
+        "Seoul, Republic of Korea", "Tehran, Iran (Islamic Republic of)"]

@@ -170,7 +170,7 @@ def test_show_prints_the_event_as_it_reads_now(seeded, cli):
     result = cli(seeded, "show", meeting)
     assert (result.exit_code, result.stderr) == (0, "")
     head, _, body = result.stdout.partition("\n{")
-    assert head.splitlines() == [f"file: {path}",
+    assert head.splitlines() == [f"file: {path}", "when: March 2009",
                                  f"corrected by: {correction} (We presented.)"]
     assert json.loads("{" + body)["data"]["role"] == "presenter"
 
@@ -231,11 +231,13 @@ def test_report_json(seeded, cli, tmp_path):
     assert (result.exit_code, result.stderr) == (0, "")
     assert json.loads(result.stdout) == {
         "title": "Report on international cooperation in 2009", "period": "2009",
+        "front": None,
         "groups": [{"heading": "Other international and regional organizations",
                     "organizations": [{"key": "wco", "name": "The WCO", "acronym": None,
                                        "heading": "The WCO", "activities": [
-                                           {"occurred": "2009-03", "summary": "Attended.",
-                                            "place": None, "event_id": meeting}]}]}]}
+                                           {"occurred": "2009-03", "when": "March 2009",
+                                            "summary": "Attended.", "place": None,
+                                            "event_id": meeting}]}]}]}
     result = cli(seeded, "--db", db, "report", "--period", "2009", "--json", "--format", "html")
     assert (result.exit_code, result.stderr) == (2, "error: --json and --format: choose one\n")
 

@@ -3,6 +3,7 @@ value, and a refusal for everything that is not level 0."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -98,3 +99,42 @@ def test_bounds_are_calendar_days():
     assert dates.parse("2008-02") == (date(2008, 2, 1), date(2008, 2, 29))
     assert dates.parse("2009-11/2010-02") == (date(2009, 11, 1), date(2010, 2, 28))
     assert dates.parse("2009-03-23/2009") == (date(2009, 3, 23), date(2009, 12, 31))
+
+
+# --- in words ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("value", "words"), [
+    # the issue's examples, in the UN's editorial style
+    ("2009-02-09", "9 February 2009"),
+    ("2009-12-14/2009-12-16", "14–16 December 2009"),
+    ("2009-03-23/2009-05-11", "23 March–11 May 2009"),
+    ("2009-12-28/2010-01-02", "28 December 2009–2 January 2010"),
+    ("2008-11", "November 2008"),
+    ("2009", "2009"),
+    ("2008/2009", "2008–2009"),
+    # what both ends share is said once; what they do not, each end says
+    ("2009-03/2009-05", "March–May 2009"),
+    ("2008-11/2009-02", "November 2008–February 2009"),
+    ("2009-03/2009-05-11", "March–11 May 2009"),
+    ("2008-12-30/2009-01", "30 December 2008–January 2009"),
+    ("2009/2009-05", "2009–May 2009"),
+    ("2009-03-23/2009-03-23", "23 March 2009"),
+    ("2009-03/2009-03", "March 2009"),
+])
+def test_dates_in_words(value, words):
+    assert dates.in_words(value) == words
+
+
+@settings(max_examples=200, deadline=None)
+@given(level0)
+def test_every_date_reads_as_words_with_no_iso_date_and_no_spaced_dash(value):
+    try:
+        dates.parse(value)
+    except dates.DateError:
+        with pytest.raises(dates.DateError):
+            dates.in_words(value)
+        return
+    words = dates.in_words(value)
+    assert not re.search(r"\d{4}-\d{2}", words), words
+    assert " – " not in words and " - " not in words
+    assert words.count(dates.DASH) == ("/" in value and len(set(value.split("/"))) == 2)

@@ -95,6 +95,15 @@ def test_the_meetings_table_is_a_map(ds):
     assert "unpkg.com" not in page and "cdn." not in page
 
 
+def test_meetings_name_their_countries_as_the_un_does(ds):
+    """The table (and so the map's popups) carries the UN short name beside the code."""
+    rows = get(ds, "/cooplog/meetings.json", _shape="objects",
+               _col=["country", "country_name"]).json()["rows"]
+    names = {r["country"]: r["country_name"] for r in rows if r["country"]}
+    assert names["KR"] == "Republic of Korea" and names["CH"] == "Switzerland"
+    assert "South Korea" not in names.values()
+
+
 def test_unplaced_meetings_say_why(ds):
     rows = get(ds, "/cooplog/unplaced_meetings.json", _shape="objects").json()["rows"]
     assert rows and all(r["why"] for r in rows)
@@ -146,6 +155,7 @@ def test_the_dashboard_map_shows_placed_meetings(ds):
     assert rows and all(r["latitude"] is not None and r["longitude"] is not None
                         for r in rows)
     assert "Geneva" in {r["city"] for r in rows}
+    assert {r["country_name"] for r in rows if r["city"] == "Tokyo"} == {"Japan"}
 
 
 def test_a_new_log_publishes_every_page_and_feed_empty(log):

@@ -13,7 +13,8 @@ from cooplog.store import Store
 from helpers import RECORDER, commits, committed_files, event_files, git, read_json
 
 COOPLOG = Path(sys.executable).parent / "cooplog"
-HEAVY = {"sqlite_utils", "sqlite3", "_sqlite3", "datasette", "watchdog", "pycountry"}
+HEAVY = {"sqlite_utils", "sqlite3", "_sqlite3", "datasette", "watchdog", "pycountry",
+         "babel", "fpdf", "docx"}  # the last three: dates in words, PDF and Word reports
 
 
 def run(*args, cwd=None) -> subprocess.CompletedProcess:

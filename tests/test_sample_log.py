@@ -3,8 +3,11 @@ annex): facts read off the document, checked against the projection and the repo
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
+import docx
 import pytest
 
 from cooplog import report
@@ -207,3 +210,83 @@ def test_the_chinese_search_finds_the_observer_status_request(projection):
         "select e.type from events e where e.rowid in "
         "(select rowid from events_fts where events_fts match '\"观察员\"')").fetchall()
     assert ("request.made",) in rows
+
+
+# --- the report of events/ as the parties read it (issue 15) ---------------------------------
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# (words of the bullet, how it must start)
+BULLETS = [
+    ("Operation Demeter (23 March", "23 March–11 May 2009: "),
+    ("organized by UNEP Chemicals in Geneva", "14–16 December 2009 (Geneva, Switzerland): "),
+    ("Children, Environment and Health Conference", "2009 (Republic of Korea): "),
+    ("submitted three waste streams", "2008–2009: "),
+]
+
+
+@pytest.fixture(scope="module")
+def annex_outputs(sample_db, tmp_path_factory) -> dict[str, list[str]]:
+    """The bullets of `cooplog report --period 2008/2009` in md, html and docx, through the
+    command, as a secretariat would make them."""
+    from typer.testing import CliRunner
+
+    from cooplog.cli import app
+
+    folder = tmp_path_factory.mktemp("annex")
+    runner = CliRunner()
+    outputs = {}
+    for format_ in ("md", "html", "docx"):
+        target = folder / f"annex.{format_}"
+        done = runner.invoke(app, ["--root", str(REPO), "--db", str(sample_db), "report",
+                                   "--period", "2008/2009", "--format", format_,
+                                   "--output", str(target)], catch_exceptions=False)
+        assert done.exit_code == 0, done.output
+        outputs[format_] = target
+    md = outputs["md"].read_text(encoding="utf-8")
+    page = outputs["html"].read_text(encoding="utf-8")
+    document = docx.Document(str(outputs["docx"]))
+    cells = [p.text for row in document.tables[0].rows for cell in row.cells
+             for p in cell.paragraphs]
+    return {
+        "md": [line[2:] for line in md.splitlines() if line.startswith("- ")],
+        "html": [html.unescape(re.sub("<[^>]+>", "", item))
+                 for item in re.findall(r"<li>(.*?)</li>", page)],
+        "docx": cells,
+        "md text": [md], "html text": [page],
+        "docx text": [p.text for p in document.paragraphs] + cells
+        + [p.text for p in document.sections[0].header.paragraphs],
+        "docx file": [str(outputs["docx"])],
+    }
+
+
+@pytest.mark.parametrize("format_", ["md", "html", "docx"])
+@pytest.mark.parametrize(("words", "start"), BULLETS, ids=[b[1][:20] for b in BULLETS])
+def test_the_annex_bullets_read_as_a_un_document(annex_outputs, format_, words, start):
+    found = [b for b in annex_outputs[format_] if words.lower() in b.lower()]
+    assert found, f"no bullet about {words!r} in the {format_} report"
+    assert found[0].startswith(start), found[0]
+
+
+@pytest.mark.parametrize("format_", ["md", "html", "docx"])
+def test_no_iso_date_and_no_everyday_country_name_anywhere(annex_outputs, format_):
+    text = "\n".join(annex_outputs[f"{format_} text"])
+    assert ISO_DAY.findall(text) == []
+    assert "South Korea" not in text
+    assert "Republic of Korea" in text
+
+
+def test_the_annex_word_file_is_laid_out_for_the_parties(annex_outputs):
+    from docx.oxml.ns import qn
+
+    document = docx.Document(annex_outputs["docx file"][0])
+    (section,) = document.sections
+    assert (round(section.page_width.cm, 1), round(section.page_height.cm, 1)) == (21.0, 29.7)
+    # the margins of UN A4 documents' Word files (twips)
+    assert [m.twips for m in (section.top_margin, section.right_margin,
+                              section.bottom_margin, section.left_margin)] == [
+        1742, 1200, 1898, 1200]
+    footer = section.footer.paragraphs[0]._p
+    assert [t.text.strip() for t in footer.iter(qn("w:instrText"))] == ["PAGE"]
+    header = document.tables[0].rows[0]
+    assert header._tr.trPr.find(qn("w:tblHeader")).get(qn("w:val")) == "true"
+    assert tuple(c.text for c in header.cells) == report.COLUMNS

@@ -9,6 +9,7 @@ import asyncio
 import gc
 import hashlib
 import html
+import io
 import os
 import re
 import signal
@@ -289,9 +290,10 @@ def test_open_requests_and_submissions(ds, published):
 
 def test_meetings_by_year_and_place(ds):
     assert rows(ds, "/cooplog/meetings_by_year_and_place.json") == [
-        {"year": 2009, "country": "CH", "city": "Geneva", "meetings": 1,
-         "titles": "Committee on Trade and Environment"},
-        {"year": 2008, "country": "BE", "city": "Brussels", "meetings": 1,
+        {"year": 2009, "country": "CH", "country_name": "Switzerland", "city": "Geneva",
+         "meetings": 1, "titles": "Committee on Trade and Environment"},
+        {"year": 2008, "country": "BE", "country_name": "Belgium", "city": "Brussels",
+         "meetings": 1,
          "titles": "Harmonized System Committee, 42nd session"},
     ]
 
@@ -777,3 +779,26 @@ def test_cooplog_serve_stops_cleanly_on_sigterm(log, tmp_path):
     """What a service manager sends: the same clean stop as Ctrl-C."""
     process, _, stderr_path = start_serve(log, tmp_path)
     stop_serve(process, signal.SIGTERM, stderr_path)
+
+
+def test_the_report_page_offers_its_pdf(ds):
+    """The web report links the PDF of the same report; the PDF is the command's."""
+    from pypdf import PdfReader
+
+    page = get(ds, "/report", params={"period": "2008/2009"})
+    assert page.status_code == 200
+    link = re.search(r'<a class="download" href="([^"]+)" download>', page.text)
+    assert link and html.unescape(link.group(1)) == "/report.pdf?period=2008%2F2009"
+    assert ('<span class="when">23–25 March 2009</span> '
+            '<span class="where">(Geneva, Switzerland)</span>') in page.text
+    pdf = get(ds, html.unescape(link.group(1)))
+    assert (pdf.status_code, pdf.headers["content-type"]) == (200, "application/pdf")
+    assert pdf.headers["content-disposition"] == (
+        'attachment; filename="report-2008-2009.pdf"')
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "Report on international cooperation over the biennium 2008–2009" in text
+    assert "秘书处作为观察员出席了贸易与环境委员会会议" in text.replace("\n", "")
+    refused = get(ds, "/report.pdf", params={"period": "2009-13"})
+    assert (refused.status_code, refused.text) == (
+        400, "error: --period: '2009-13' has no month 13: use e.g. 2008/2009 or "
+             "2009-01/2009-06\n")

@@ -8,7 +8,8 @@ as VALUE=DATE, with no time zone to shift it. How precisely it is dated decides 
 by its coarsest part:
 
 - days (2009-03-24, 2009-03-24/2009-03-26): the span itself;
-- months (2009-11, 2009-11/2010-02): the whole month(s), marked as such in the summary,
+- months (2009-11, 2009-11/2010-02): the whole month(s), marked as such in the summary
+  ("November 2009, days not recorded": dates in words, as everywhere people read them),
   shown free rather than busy (TRANSP:TRANSPARENT), the date as recorded in the
   description: a calendar must not claim days the log does not know;
 - years (2009, 2008/2009): left out, since a year-long event tells a calendar nothing;
@@ -21,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 
 from . import dates
-from .report import place
+from .countries import place
 
 PRODID = "-//cooplog//meetings calendar//EN"
 UID_DOMAIN = "cooplog"
@@ -61,11 +62,13 @@ def event(row: Mapping):
     vevent.add("dtstamp", _utc(row["updated"]))
     vevent.add("dtstart", start)
     vevent.add("dtend", end)
-    vevent.add("summary", f"{row['title']} ({row['occurred']}, days not recorded)"
+    when = dates.in_words(row["occurred"])
+    vevent.add("summary", f"{row['title']} ({when}, days not recorded)"
                if month_only else row["title"])
     description = [row["summary"]] if row["summary"] else []
     if month_only:
-        description.append(f"Recorded as {row['occurred']}: the exact days are not known.")
+        description.append(f"Recorded as {when} ({row['occurred']}): the exact days are "
+                           "not known.")
     if row["role"]:
         description.append(f"The secretariat's role: {row['role']}.")
     if description:

@@ -551,6 +551,10 @@ def show(
         typer.echo(json.dumps(shown.to_dict(), ensure_ascii=False, indent=2))
         return
     lines = [f"file: {shown.path}"]
+    if shown.event.occurred:
+        from .dates import in_words
+
+        lines.append(f"when: {in_words(shown.event.occurred)}")
     lines += [f"retracted by: {r.id} ({r.data['reason']})" for r in shown.retracted_by]
     lines += [f"corrected by: {c.id} ({c.data['reason']})" for c in shown.corrections]
     lines += [f"not applied: {message}" for message in shown.refused]
@@ -625,6 +629,11 @@ class ReportFormat(str, Enum):
     md = "md"
     html = "html"
     docx = "docx"
+    pdf = "pdf"
+
+
+# the formats written only as files
+REPORT_FILES = {ReportFormat.docx: "a Word file", ReportFormat.pdf: "a PDF"}
 
 
 @app.command()
@@ -632,7 +641,7 @@ def report(
     ctx: typer.Context,
     period: Annotated[str, typer.Option(help="EDTF period, e.g. 2008/2009 or 2009-03.")],
     format_: Annotated[ReportFormat, typer.Option(
-        "--format", help="md, html or docx (a Word file: needs --output).")]
+        "--format", help="md, html, docx (a Word file) or pdf (both need --output).")]
     = ReportFormat.md,
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")]
     = None,
@@ -643,29 +652,55 @@ def report(
     json_: Annotated[bool, typer.Option("--json", help="The report's content as JSON, for "
                                                        "scripts (instead of --format).")]
     = False,
+    symbol: Annotated[str | None, typer.Option(
+        help="The document symbol, e.g. UNEP/CHW/OEWG/7/17: the symbol block and the "
+             "page header.")] = None,
+    date: Annotated[str | None, typer.Option(
+        help="The document's date (EDTF, e.g. 2010-04-14), printed in the symbol block.")]
+    = None,
+    title: Annotated[str | None, typer.Option(
+        help="The document's title, printed above the report's.")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="List every event of the period that the report does not show, "
+                        "and why; exit 1 if any is unaccounted for.")] = False,
 ):
     """The annex-style report for a period, from the log as it is now."""
     from . import report as reporting_
 
     with reporting():
-        if format_ is ReportFormat.docx and output is None:
-            raise CooplogError("--format docx: a Word file needs --output FILE.docx",
-                               exit_code=USAGE)
+        if format_ in REPORT_FILES and output is None:
+            raise CooplogError(f"--format {format_.value}: {REPORT_FILES[format_]} needs "
+                               f"--output FILE.{format_.value}", exit_code=USAGE)
         if json_ and format_ is not ReportFormat.md:
             raise CooplogError("--json and --format: choose one", exit_code=USAGE)
+        if check and (org or group):
+            raise CooplogError("--check: it checks the whole report; leave out --org and "
+                               "--group", exit_code=USAGE)
+        front = reporting_.front_matter(symbol, date, title)
         projection = _projection(ctx)
         try:
             from .lease import kept_in_step
 
             if not kept_in_step(projection.db_path):  # else a running watcher has caught up
                 projection.catch_up()
-            content = reporting_.build(projection.conn, period, org=org, group=group)
+            if check:
+                from .omissions import omissions
+
+                found = omissions(projection.conn, period)
+            else:
+                content = reporting_.build(projection.conn, period, org=org, group=group,
+                                           front=front)
         finally:
             projection.close()
-        if format_ is ReportFormat.docx:
-            from . import report_docx
-
-            report_docx.write(content, output)
+        if check:
+            _print_omissions(found, json_)
+            return
+        if format_ in REPORT_FILES:
+            if format_ is ReportFormat.docx:
+                from .report_docx import write
+            else:
+                from .report_pdf import write
+            write(content, output)
             typer.echo(f"wrote {output}", err=True)
             return
         if json_:
@@ -679,6 +714,24 @@ def report(
         else:
             output.write_text(text, encoding="utf-8")
             typer.echo(f"wrote {output}", err=True)
+
+
+def _print_omissions(found, json_: bool) -> None:
+    """One line per event the report leaves out; an error if any is unaccounted for."""
+    from .dates import in_words
+
+    if json_:
+        typer.echo(json.dumps([o.to_dict() for o in found], ensure_ascii=False, indent=2))
+    else:
+        for o in found:
+            when = in_words(o.occurred) if o.occurred else "undated"
+            typer.echo(f"{o.event_id}  {o.type}  {when}  {o.reason}")
+    unaccounted = sum(not o.accounted for o in found)
+    typer.echo(f"{len(found)} event(s) of the period not in the report, "
+               f"{unaccounted} of them unaccounted for", err=True)
+    if unaccounted:
+        raise CooplogError(f"{unaccounted} event(s) of the period are missing from the "
+                           "report for no reason it knows: see the lines above")
 
 
 export_app = typer.Typer(no_args_is_help=True, help="The log in other programs' formats.")
@@ -706,9 +759,11 @@ def export_ics(
     else:
         output.write_bytes(data)
         typer.echo(f"wrote {output}", err=True)
+    from .dates import in_words  # Babel loads at the first call, if any is left out
+
     for row in left_out:
-        typer.echo(f"left out, dated only to the year: {row['event_id']} {row['occurred']} "
-                   f"{row['title']}", err=True)
+        typer.echo(f"left out, dated only to the year: {row['event_id']} "
+                   f"{in_words(row['occurred'])} {row['title']}", err=True)
 
 
 # --- audit and sync (git) ---------------------------------------------------------------

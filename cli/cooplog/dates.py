@@ -62,3 +62,38 @@ def start(value: str) -> date:
 
 def end(value: str) -> date:
     return parse(value)[1]
+
+
+# --- dates in words ---------------------------------------------------------------------
+# UN editorial style: "9 February 2009", "14–16 December 2009", "23 March–11 May 2009",
+# "November 2008", "2008–2009": day, month and year words in the CLDR forms Babel gives, the
+# parts of a span joined by an en dash with no spaces, and what both ends share said once.
+# The patterns are English; another language is a table of its own CLDR patterns here.
+
+DASH = "\N{EN DASH}"
+_PATTERNS = {"day": "d MMMM y", "month": "MMMM y", "year": "y"}
+# what a start drops when its end says it: by (start's precision, what both ends share)
+_SHORTENED = {("day", "month"): "d", ("day", "year"): "d MMMM", ("month", "year"): "MMMM"}
+
+
+def _precision(part: str) -> str:
+    return {4: "year", 7: "month"}.get(len(part), "day")
+
+
+@functools.lru_cache(maxsize=8192)
+def in_words(value: str) -> str:
+    """An `occurred` value as people read it in a UN document: `2009-12-14/2009-12-16` is
+    "14–16 December 2009". Cached: a log repeats its dates, and Babel's formatting is the
+    slow part of a report."""
+    from babel.dates import format_date
+
+    first, last = parse(value)
+    parts = value.split("/")
+    if len(parts) == 1 or parts[0] == parts[1]:
+        return format_date(first, _PATTERNS[_precision(parts[0])], locale="en")
+    start, end = _precision(parts[0]), _precision(parts[1])
+    shared = ("month" if (first.year, first.month) == (last.year, last.month) and
+              start == end == "day" else "year" if first.year == last.year else None)
+    pattern = _SHORTENED.get((start, shared), _PATTERNS[start])
+    return (format_date(first, pattern, locale="en") + DASH
+            + format_date(last, _PATTERNS[end], locale="en"))

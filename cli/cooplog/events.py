@@ -24,7 +24,9 @@ LAST_ULID_TIME = "76EZ91ZPZZ"
 
 Key = Annotated[str, msgspec.Meta(pattern=f"^{KEY_RE.pattern}$")]
 Ulid = Annotated[str, msgspec.Meta(pattern=f"^{ULID_RE.pattern}$")]
-Text = Annotated[str, msgspec.Meta(min_length=1)]
+# Some text: spaces alone are as empty as "" (\S anywhere; msgspec searches, unanchored).
+TEXT_RE = r"\S"
+Text = Annotated[str, msgspec.Meta(min_length=1, pattern=TEXT_RE)]
 Country = Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")]
 Timestamp = Annotated[
     # (?a): \d is 0-9 only, not every script's digits
@@ -294,6 +296,8 @@ def _explain(
     last = re.sub(r"\[\d+\]", "", field).rpartition(".")[2]  # data.countries[1] -> countries
     if message.startswith("Invalid enum value") and struct and choices(struct, last):
         message += f"; use one of: {', '.join(choices(struct, last))}"
+    elif message == f"Expected `str` matching regex {TEXT_RE!r}":
+        message = "empty: write some text (spaces alone are empty)"
     elif "matching regex" in message:
         message = _PATTERN_HINTS.get(last, _KEY_HINT)  # every other pattern is a key's
     elif m := _EXPECTED.match(message):

@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 import msgspec
 import sqlite_utils
 
-from . import check, dates, events, places
+from . import check, countries, dates, events, places
 from .errors import CooplogError
 from .events import ENTITY_TABLES
 from .schema import FIRST_CREATORS, TABLES, ensure_shape, ref_resolved
@@ -111,7 +111,9 @@ def _(data: events.MeetingAttended, event, rows):
     # latitude and longitude are filled as the row is written (`_located`)
     rows.add("meetings", event_id=event.id, title=data.title, role=data.role,
              planned=int(event.type == "meeting.planned"), city=location.city,
-             country=location.country, online=None if data.online is None else int(data.online),
+             country=location.country,
+             country_name=location.country and countries.country_name(location.country),
+             online=None if data.online is None else int(data.online),
              organizer=_dumps(data.organizer), **when, year=int(when["occurred_start"][:4]))
 
 

@@ -1,17 +1,19 @@
 """The annex-style report: the five groups in the annex's order, each organization under its
-group, its activities in the period as bullets by date. Built from the projection, so
-retracted events are left out and corrected ones read as corrected. Every partner (an
-organization some activity involves) is listed, as the annex lists them all, with a line
-saying so when the period holds nothing for it."""
+group, its activities in the period as bullets by date, and a closing "Other activities"
+part for what was recorded with no organization. Built from the projection, so retracted
+events are left out and corrected ones read as corrected. Every partner (an organization
+some activity involves) is listed, as the annex lists them all, with a line saying so when
+the period holds nothing for it. Dates print in words and countries by their UN names;
+the EDTF value stays in `to_dict` (`--json`)."""
 
 from __future__ import annotations
 
-import functools
 import html
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
 from . import dates
+from .countries import place
 from .errors import USAGE, CooplogError
 
 NOTHING = "No activity recorded in this period."
@@ -28,6 +30,14 @@ GROUPS = {
     "network": "Non-governmental organizations / Networks",
     "other": "Other organizations",
 }
+# The closing part: activities recorded with no organization (`orgs: []`), listed rather
+# than lost; `add` and `validate` warn about them.
+OTHER_ACTIVITIES = "Other activities"
+NO_ORGANIZATION = "No organization recorded"
+# Types that are not activities of their own: what they say shows in the events they name.
+NOT_ACTIVITIES = ("organization.", "event.", "translation.")
+DISTRIBUTION = "Distr.: General"
+ORIGINAL = "Original: English"
 
 
 @dataclass
@@ -38,15 +48,19 @@ class Activity:
     event_id: str
 
     @property
+    def when(self) -> str:
+        return dates.in_words(self.occurred)
+
+    @property
     def line(self) -> str:
         """The bullet's text, as every format prints it."""
         place = f" ({self.place})" if self.place else ""
-        return f"{self.occurred}{place}: {self.summary}"
+        return f"{self.when}{place}: {self.summary}"
 
 
 @dataclass
 class Organization:
-    key: str
+    key: str | None  # None: the row of activities with no organization
     name: str
     acronym: str | None
     activities: list[Activity] = field(default_factory=list)
@@ -59,46 +73,77 @@ class Organization:
 
 
 @dataclass
+class FrontMatter:
+    """What a UN document prints above its text: the symbol block (symbol, distribution,
+    date, original language) and the document's own title."""
+
+    symbol: str | None = None
+    date: str | None = None  # in words
+    title: str | None = None
+
+    @property
+    def block(self) -> list[str]:
+        """The symbol block's lines, top right on the first page."""
+        if not (self.symbol or self.date):
+            return []
+        return [line for line in (self.symbol, DISTRIBUTION, self.date, ORIGINAL) if line]
+
+
+@dataclass
 class Report:
     title: str
     period: str
     groups: list[tuple[str, list[Organization]]]  # (heading, organizations)
+    front: FrontMatter = field(default_factory=FrontMatter)
 
 
-def title_for(start: date, end: date) -> str:
+def front_matter(symbol: str | None = None, issued: str | None = None,
+                 title: str | None = None) -> FrontMatter:
+    """The front matter from `--symbol`, `--date` (EDTF, printed in words) and `--title`."""
+    values = {"--symbol": symbol, "--date": issued, "--title": title}
+    for option, value in values.items():
+        if value is not None and not value.strip():
+            raise CooplogError(f"{option}: empty; give a value or leave the option out",
+                               exit_code=USAGE)
+    if issued is not None:
+        try:
+            issued = dates.in_words(issued.strip())
+        except dates.DateError as e:
+            raise CooplogError(f"--date: {e}: use e.g. 2010-04-14", exit_code=USAGE) from None
+    return FrontMatter(symbol and symbol.strip(), issued, title and title.strip())
+
+
+def title_for(period: str, start: date, end: date) -> str:
+    """"… over the biennium 2008–2009" for two whole years, "… in 2009" for one, and
+    "… over the period 2019–2024" for any other span: never an ISO date."""
     if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31):
         if end.year == start.year + 1:
             return ("Report on international cooperation over the biennium "
-                    f"{start.year}–{end.year}")
+                    f"{start.year}{dates.DASH}{end.year}")
         if end.year == start.year:
             return f"Report on international cooperation in {start.year}"
-    return f"Report on international cooperation from {start.isoformat()} to {end.isoformat()}"
+    return f"Report on international cooperation over the period {dates.in_words(period)}"
 
 
-@functools.cache  # a report names the same few places many times; pycountry is slow
-def place(city: str | None, country: str | None) -> str | None:
-    """The place as people read it, "City, Country" (the country's common name), or None."""
-    if country:
-        import pycountry
-
-        found = pycountry.countries.get(alpha_2=country)
-        country = getattr(found, "common_name", None) or (found.name if found else country)
-    return ", ".join(p for p in (city, country) if p) or None
-
-
-def build(conn, period: str, org: str | None = None, group: str | None = None) -> Report:
-    """The report's content from a connection to the projection."""
+def _period(period: str) -> tuple[date, date]:
     try:
-        start, end = dates.parse(period)
+        return dates.parse(period)
     except dates.DateError as e:
         raise CooplogError(f"--period: {e}: use e.g. 2008/2009 or 2009-01/2009-06",
                            exit_code=USAGE) from None
+
+
+def build(conn, period: str, org: str | None = None, group: str | None = None,
+          front: FrontMatter | None = None) -> Report:
+    """The report's content from a connection to the projection."""
+    start, end = _period(period)
     if group is not None and group not in GROUPS:
         raise CooplogError(f"--group: {group!r} is not a group; use one of: "
                            f"{', '.join(GROUPS)}", exit_code=USAGE)
     if org is not None and not conn.execute("select 1 from organizations where key = ?",
                                             [org]).fetchone():
         raise CooplogError(f"--org: no organization has the key {org!r}", exit_code=USAGE)
+    bounds = {"start": start.isoformat(), "end": end.isoformat()}
     rows = conn.execute(
         """
         select o.category, o.key, o.name, o.acronym, e.occurred, e.summary, m.city,
@@ -115,7 +160,7 @@ def build(conn, period: str, org: str | None = None, group: str | None = None) -
          order by o.group_order, o.registered_by, o.key, e.occurred_start, e.occurred_end,
                   e.id
         """,
-        {"start": start.isoformat(), "end": end.isoformat(), "org": org, "group": group},
+        {**bounds, "org": org, "group": group},
     ).fetchall()
     by_group: dict[str, list[Organization]] = {}
     for category, key, name, acronym, occurred, summary, city, country, event_id in rows:
@@ -126,19 +171,54 @@ def build(conn, period: str, org: str | None = None, group: str | None = None) -
             orgs[-1].activities.append(Activity(occurred, summary, place(city, country),
                                                 event_id))
     groups = [(GROUPS[c], by_group[c]) for c in GROUPS if c in by_group]
-    return Report(title_for(start, end), period, groups)
+    if org is None and group is None:
+        unattached = without_organization(conn, bounds)
+        if unattached:
+            groups.append((OTHER_ACTIVITIES,
+                           [Organization(None, NO_ORGANIZATION, None, unattached)]))
+    return Report(title_for(period, start, end), period, groups, front or FrontMatter())
+
+
+def without_organization(conn, bounds: dict) -> list[Activity]:
+    """The period's activities recorded with no organization, by date."""
+    left_out = " ".join(f"and e.type not like '{prefix}%'" for prefix in NOT_ACTIVITIES)
+    rows = conn.execute(
+        f"""
+        select e.occurred, e.summary, m.city, m.country, e.id
+          from events e indexed by idx_events_without_orgs
+               left join meetings m on m.event_id = e.id
+         -- `orgs is null` (no organization) through its partial index, which the order by
+         -- would otherwise pass over: a scan of the period's events would cost as much as
+         -- the rest of the report
+         where e.orgs is null and e.occurred is not null and e.retracted = 0
+           and e.occurred_start <= :end and e.occurred_end >= :start {left_out}
+         order by e.occurred_start, e.occurred_end, e.id
+        """, bounds).fetchall()
+    return [Activity(occurred, summary, place(city, country), event_id)
+            for occurred, summary, city, country, event_id in rows]
 
 
 def to_dict(report: Report) -> dict:
-    """The report's content as data, for scripts (`report --json`)."""
+    """The report's content as data, for scripts (`report --json`): dates as recorded
+    (EDTF) beside the words the documents print."""
     return {"title": report.title, "period": report.period,
+            "front": asdict(report.front) if any(asdict(report.front).values()) else None,
             "groups": [{"heading": heading,
-                        "organizations": [{**asdict(o), "heading": o.heading} for o in orgs]}
+                        "organizations": [
+                            {**asdict(o), "heading": o.heading,
+                             "activities": [{**asdict(a), "when": a.when}
+                                            for a in o.activities]}
+                            for o in orgs]}
                        for heading, orgs in report.groups]}
 
 
 def markdown(report: Report) -> str:
-    lines = [f"# {report.title}", ""]
+    lines = []
+    if report.front.block:
+        lines += ["  \n".join(report.front.block), ""]
+    if report.front.title:
+        lines += [f"**{report.front.title}**", ""]
+    lines += [f"# {report.title}", ""]
     if not report.groups:
         lines += [EMPTY, ""]
     for heading, organizations in report.groups:
@@ -156,7 +236,14 @@ def markdown(report: Report) -> str:
 def html_body(report: Report) -> str:
     """The report as an HTML fragment (the Datasette page wraps it in the site's layout)."""
     e = html.escape
-    parts = [f"<h1>{e(report.title)}</h1>"]
+    parts = []
+    if report.front.block:
+        parts.append('<div class="symbol-block">' + "".join(
+            f'<p class="{"symbol" if i == 0 and report.front.symbol else "line"}">{e(line)}'
+            "</p>" for i, line in enumerate(report.front.block)) + "</div>")
+    if report.front.title:
+        parts.append(f'<p class="document-title">{e(report.front.title)}</p>')
+    parts.append(f"<h1>{e(report.title)}</h1>")
     if not report.groups:
         parts.append(f"<p>{EMPTY}</p>")
     parts.append(f'<table class="cooplog-report"><thead><tr><th>{e(COLUMNS[0])}</th>'
@@ -165,7 +252,7 @@ def html_body(report: Report) -> str:
         parts.append(f'<tr class="group"><th colspan="2">{e(heading)}</th></tr>')
         for org in organizations:
             bullets = "".join(
-                f'<li><span class="when">{e(a.occurred)}</span>'
+                f'<li><span class="when">{e(a.when)}</span>'
                 + (f' <span class="where">({e(a.place)})</span>' if a.place else "")
                 + f": {e(a.summary)}</li>"
                 for a in org.activities
@@ -175,12 +262,17 @@ def html_body(report: Report) -> str:
     return "\n".join(parts)
 
 
+STYLE = ("body{font-family:'Times New Roman',serif;max-width:60em;margin:2em auto}"
+         "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.4em;"
+         "vertical-align:top;text-align:left}tr.group th{background:#eee}"
+         ".symbol-block{text-align:right}.symbol-block p{margin:0}"
+         ".symbol-block .symbol{font-size:1.4em;font-weight:bold}"
+         ".document-title{font-weight:bold}")
+
+
 def html_document(report: Report) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(report.title)}</title>"
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.4em;"
-        "vertical-align:top;text-align:left}tr.group th{background:#eee}</style>"
+        f"<title>{html.escape(report.title)}</title><style>{STYLE}</style>"
         f"</head><body>\n{html_body(report)}\n</body></html>\n"
     )

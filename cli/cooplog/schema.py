@@ -37,7 +37,7 @@ TABLES: dict[str, tuple[dict, object, list]] = {
     "meetings": (
         {
             "event_id": str, "title": str, "role": str, "planned": int, "city": str,
-            "country": str, "online": int, "organizer": str, "occurred": str,
+            "country": str, "country_name": str, "online": int, "organizer": str, "occurred": str,
             "occurred_start": str, "occurred_end": str, "year": int,
             "latitude": float, "longitude": float,
         },
@@ -256,6 +256,9 @@ select m.event_id, m.title, m.occurred, m.occurred_start, m.occurred_end, m.plan
 # `retracted = 0` cannot use.
 PARTIAL_INDEXES = [
     "create index if not exists idx_events_retracted_1 on events (id) where retracted = 1",
+    # the few dated events recorded with no organization: the report's "Other activities"
+    "create index if not exists idx_events_without_orgs on events (occurred_end, "
+    "occurred_start) where orgs is null and occurred is not null",
 ]
 
 FTS_COLUMNS = ["summary", "title"]

@@ -386,6 +386,29 @@ def bench_report(root: Path, db: Path, repeat: int) -> dict:
             "report_command_watched_s": statistics.median(watched)}
 
 
+def bench_report_pdf(work: Path, repeat: int) -> dict:
+    """The PDF of the repository's sample log (the 2008-2009 annex, Chinese text included),
+    in process: content and file, font embedding and all."""
+    import sqlite3
+
+    from cooplog import report, report_pdf
+    from cooplog.projection import Projection
+    from cooplog.store import Store
+
+    db = work / "sample.db"
+    projection = Projection(Store(Path(__file__).resolve().parents[2]), db)
+    projection.build()
+    projection.close()
+    conn = sqlite3.connect(db)
+    times = []
+    for _ in range(repeat):
+        begin = time.perf_counter()
+        report_pdf.write(report.build(conn, "2008/2009"), work / "annex.pdf")
+        times.append(time.perf_counter() - begin)
+    conn.close()
+    return {"report_pdf_s": statistics.median(times)}
+
+
 @contextmanager
 def watching(root: Path, db: Path):
     """A `cooplog watch` of the log, from when it holds its lease on the database (it has
@@ -420,24 +443,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", default="build,watch,startup,datasette,report")
+    parser.add_argument("--only", default="build,watch,startup,datasette,report,report_pdf")
     parser.add_argument("--keep", type=Path, help="reuse/keep the synthetic log here")
     args = parser.parse_args()
     only = set(args.only.split(","))
     work = Path(tempfile.mkdtemp(prefix="cooplog-bench-"))
     root = args.keep or work / "log"
-    if not (root / "events").is_dir():
+    synthetic = only - {"report_pdf"}  # the figures measured on the synthetic log
+    if synthetic and not (root / "events").is_dir():
         begin = time.perf_counter()
         synthetic_log(root, args.events)
         print(f"generated {args.events} events in {time.perf_counter() - begin:.1f} s",
               file=sys.stderr)
-    figures: dict = {"events": args.events}
+    figures: dict = {"events": args.events} if synthetic else {}
     db = work / "cooplog.db"  # Datasette names the database after the file
     try:
         if "build" in only:
             figures.update(bench_build(root, work, args.repeat))
-        subprocess.run([COOPLOG, "--root", str(root), "--db", str(db), "build"], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if synthetic:
+            subprocess.run([COOPLOG, "--root", str(root), "--db", str(db), "build"],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if "watch" in only:
             figures["watch"] = bench_watch(root, db, samples=200)
             small = work / "small"
@@ -455,6 +480,8 @@ def main() -> None:
             figures.update(bench_datasette(root, db, requests=40))
         if "report" in only:
             figures.update(bench_report(root, db, args.repeat))
+        if "report_pdf" in only:
+            figures.update(bench_report_pdf(work, args.repeat))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for name, value in figures.items():

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from playwright.sync_api import sync_playwright
+from pypdf import PdfReader
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -188,6 +189,15 @@ def test_report_page(visit):
                           "Other international and regional organizations",
                           "Non-governmental organizations / Networks"]
     assert page.locator("table.cooplog-report li").count() > 100
+    demeter = page.locator("li", has_text="Operation Demeter (23 March").inner_text()
+    assert demeter.startswith("23 March–11 May 2009: ")
+    assert "South Korea" not in page.content() and "(Republic of Korea)" in page.content()
+    with page.expect_download() as download:
+        page.locator("a.download").click()
+    assert download.value.suggested_filename == "report-2008-2009.pdf"
+    pdf = PdfReader(download.value.path())
+    assert pdf.pages[0].extract_text().splitlines()[0] == (
+        "Report on international cooperation over the biennium 2008–2009")
     visit.finish("report", full_page=False)
 
 
