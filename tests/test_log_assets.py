@@ -295,7 +295,7 @@ def test_a_logs_file_or_folder_that_links_out_of_it_is_left_out_and_named(publis
 
 
 def test_without_cooplogs_own_plugins_serve_refuses(published_root, tmp_path, monkeypatch):
-    """An install that lacks them (a wheel ships none yet) would publish the log unguarded."""
+    """An install that lacks them would publish the log unguarded."""
     root, db = published_root
     monkeypatch.setattr(log_assets, "PLUGINS", tmp_path / "no-plugins")
     with pytest.raises(CooplogError) as refused:
