@@ -181,7 +181,7 @@ def test_a_logs_metadata_adds_to_cooplogs_and_cannot_grant_configure_or_write(tm
     write(root / "metadata.yml", HOSTILE_METADATA)
     assets = log_assets.read(root)
     assert assets.ignored == IGNORED_METADATA
-    merged = serve.metadata(root, root / ".cooplog" / "cooplog.db", assets.metadata)
+    merged = serve.metadata(root, assets.metadata)
     assert merged["title"] == "Customs desk log"
     assert "allow_sql" not in merged and "permissions" not in merged
     assert set(merged["plugins"]) == {"datasette-dashboards"}  # cooplog's own, untouched
