@@ -681,16 +681,17 @@ def raw_get(port: int, target: str) -> tuple[int, dict[str, str]]:
     return int(head[0].split()[1]), {k.strip().lower(): v.strip() for k, v in headers.items()}
 
 
-def start_serve(log: Path, tmp_path: Path) -> tuple[subprocess.Popen, int, Path]:
-    """`cooplog --root LOG serve` on a free port, once it answers: (process, port, the file
-    its stderr goes to)."""
+def start_serve(log: Path, tmp_path: Path, *options: str,
+                cooplog: Path = Path(sys.executable).parent / "cooplog",
+                ) -> tuple[subprocess.Popen, int, Path]:
+    """`cooplog --root LOG [OPTIONS] serve` on a free port, run from tmp_path, once it
+    answers: (process, port, the file its stderr goes to)."""
     port = free_port()
     stderr_path = tmp_path / "serve.err"
-    cooplog = Path(sys.executable).parent / "cooplog"
     with open(stderr_path, "wb") as stderr, open(tmp_path / "serve.out", "wb") as stdout:
-        process = subprocess.Popen([str(cooplog), "--root", str(log), "serve", "--port",
-                                    str(port)], stdout=stdout, stderr=stderr,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        process = subprocess.Popen([str(cooplog), "--root", str(log), *options, "serve",
+                                    "--port", str(port)], stdout=stdout, stderr=stderr,
+                                   cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + 20
     try:
         while True:
