@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +29,16 @@ EVENTS = [
 ]
 
 
+PIP_WHEEL = (sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir")
+
+
+def source_tree(target: Path, *left_out: str) -> Path:
+    """A copy of this tree as a build sees it, without the log, the tests and what a
+    developer's checkout holds besides (the build writes beside its sources)."""
+    return shutil.copytree(REPO, target, ignore=shutil.ignore_patterns(
+        ".*", "build", "*.egg-info", "__pycache__", "events", "tests", *left_out))
+
+
 def run(*command, **options) -> subprocess.CompletedProcess:
     """The command, with the installed cooplog: never one that PYTHONPATH points at."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -42,8 +53,7 @@ def installed(tmp_path_factory) -> Path:
     """The `cooplog` script of a fresh venv holding the wheel built from this tree, and its
     dependencies as pip is set up to find them (from its cache where it has them)."""
     work = tmp_path_factory.mktemp("wheel")
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir",
-        work / "dist", REPO)
+    run(*PIP_WHEEL, work / "dist", source_tree(work / "source"))
     (wheel,) = (work / "dist").glob("cooplog-*.whl")
     venv = work / "venv"
     run(sys.executable, "-m", "venv", venv)
@@ -91,3 +101,15 @@ def test_a_wheel_install_serves_a_new_log_guarded_whatever_its_database(
     finally:
         stop_serve(process, signal.SIGINT, stderr_path)
     assert "warning" not in stderr_path.read_text(encoding="utf-8")
+
+
+def test_a_wheel_is_not_built_without_the_guard(tmp_path):
+    """A source tree that lost datasette/ (an sdist made without MANIFEST.in) would make a
+    wheel that serves every log unguarded: the build stops and names the file."""
+    source = source_tree(tmp_path / "source", "datasette")
+    built = subprocess.run([*map(str, PIP_WHEEL), str(tmp_path / "dist"), str(source)],
+                           capture_output=True, text=True)
+    assert built.returncode != 0
+    assert (f"{source / 'datasette' / 'plugins' / 'cooplog_guard.py'}: missing: a cooplog "
+            "built without it would serve logs unguarded") in built.stdout + built.stderr
+    assert not list((tmp_path / "dist").glob("*.whl"))
