@@ -5,8 +5,10 @@ newly recorded events (datasette-atom), the map (datasette-cluster-map) and the 
 from __future__ import annotations
 
 import asyncio
+import html
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -182,20 +184,32 @@ def test_a_new_log_publishes_every_page_and_feed_empty(log):
         assert "<html" in get(ds, page).text.lower(), page
 
 
-def test_a_database_under_another_name_is_published_whole(sample_db, tmp_path):
-    """`--db other.db`: Datasette names the database `other`; the dashboard, the links of the
-    home page and the feed's entries follow (they named `cooplog`: the dashboard was a 404)."""
+@pytest.mark.parametrize("name", ["other.db", "my log.db"])
+def test_a_database_file_of_any_name_is_published_whole(sample_db, tmp_path, name):
+    """`--db elsewhere/NAME`: the site still calls the database `cooplog`, so what metadata.yml
+    names answers: every canned query, each chart of the dashboard as its script asks for
+    its rows (`/<db>.json?sql=`, the name not encoded: `my log` was a 404), the links of the
+    home page and of the report, and the feed's entries."""
     import re
     import shutil
 
-    ds = serve.datasette(REPO, shutil.copy(sample_db, tmp_path / "other.db"))
+    (tmp_path / "elsewhere").mkdir()
+    ds = serve.datasette(REPO, shutil.copy(sample_db, tmp_path / "elsewhere" / name))
+    assert [db for db in ds.databases if db != "_internal"] == ["cooplog"]
+    for query in ds.metadata()["databases"]["cooplog"]["queries"]:
+        get(ds, f"/cooplog/{query}")
     board = get(ds, "/-/dashboards/cooperation").text
     assert all(f'id="chart-{chart}"' in board for chart in CHARTS)
-    assert {c["db"] for c in dashboard(ds)["charts"].values()} == {"other"}
-    home = get(ds, "/").text
-    assert re.findall(r'href="/cooplog/', home) == []
-    assert 'href="/other/meetings_calendar.ics?limit=1000"' in home
-    links = {r["atom_link"] for r in get(ds, "/other/recent_events.json",
+    for chart in dashboard(ds)["charts"].values():
+        response = asyncio.run(ds.client.get(f"/{chart['db']}.json?sql={quote(chart['query'])}"
+                                             "&_shape=objects"))
+        assert response.status_code == 200, (chart["db"], response.status_code)
+        assert response.json()["rows"]
+    assert 'href="/cooplog/meetings_calendar.ics?limit=1000"' in get(ds, "/").text
+    for page in ("/", "/report?period=2008/2009"):
+        for link in set(re.findall(r'href="(/[^/"][^"]*)"', get(ds, page).text)):
+            get(ds, html.unescape(link))
+    links = {r["atom_link"] for r in get(ds, "/cooplog/recent_events.json",
                                           _shape="objects").json()["rows"]}
-    assert links and all(link.startswith("/other/events/") for link in links)
+    assert links and all(link.startswith("/cooplog/events/") for link in links)
     assert get(ds, next(iter(links))).status_code == 200

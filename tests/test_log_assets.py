@@ -181,7 +181,7 @@ def test_a_logs_metadata_adds_to_cooplogs_and_cannot_grant_configure_or_write(tm
     write(root / "metadata.yml", HOSTILE_METADATA)
     assets = log_assets.read(root)
     assert assets.ignored == IGNORED_METADATA
-    merged = serve.metadata(root, root / ".cooplog" / "cooplog.db", assets.metadata)
+    merged = serve.metadata(root, assets.metadata)
     assert merged["title"] == "Customs desk log"
     assert "allow_sql" not in merged and "permissions" not in merged
     assert set(merged["plugins"]) == {"datasette-dashboards"}  # cooplog's own, untouched
@@ -295,7 +295,7 @@ def test_a_logs_file_or_folder_that_links_out_of_it_is_left_out_and_named(publis
 
 
 def test_without_cooplogs_own_plugins_serve_refuses(published_root, tmp_path, monkeypatch):
-    """An install that lacks them (a wheel ships none yet) would publish the log unguarded."""
+    """An install that lacks them would publish the log unguarded."""
     root, db = published_root
     monkeypatch.setattr(log_assets, "PLUGINS", tmp_path / "no-plugins")
     with pytest.raises(CooplogError) as refused:

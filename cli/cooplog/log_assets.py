@@ -20,8 +20,17 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import CooplogError
 
-# cooplog's own site: the folder and metadata beside the package's source
-COOPLOG = Path(__file__).resolve().parents[2]
+
+def site() -> Path:
+    """Where cooplog's own site is (metadata.yml and datasette/: plugins, templates, static):
+    inside the package, where a wheel carries it (setup.py copies it there, as `_site/`),
+    else at the top of the source tree that an editable install runs from, where it is
+    edited and where a change shows without installing again."""
+    package = Path(__file__).resolve().parent
+    return package / "_site" if (package / "_site").is_dir() else package.parents[1]
+
+
+COOPLOG = site()
 PLUGINS = COOPLOG / "datasette" / "plugins"
 TEMPLATES = COOPLOG / "datasette" / "templates"
 METADATA = COOPLOG / "metadata.yml"
@@ -52,8 +61,9 @@ def plugins() -> Path:
     without it would publish the log unguarded, so its absence is refused."""
     if not (PLUGINS / "cooplog_guard.py").is_file():
         raise CooplogError(f"{PLUGINS}: cooplog's Datasette plugins are missing, so the "
-                           "log cannot be served read-only: install cooplog from its source "
-                           "folder (pip install -e DIR)")
+                           "log cannot be served read-only: install cooplog again, from a "
+                           "wheel built from its full source tree (pip install cooplog-*.whl) "
+                           "or from that tree itself (pip install -e DIR)")
     return PLUGINS
 
 

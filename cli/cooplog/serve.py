@@ -30,27 +30,24 @@ SETTINGS = {
 DESCRIPTIVE = {"title", "description", "description_html", "license", "license_url",
                "source", "source_url"}
 
+# The name the site gives the projection, whatever its file is called (`--db`): metadata.yml
+# names it in canned queries, dashboards and links, and the site's addresses stay the same
+# when the file moves.
+DATABASE = "cooplog"
+
 # The running watcher's status, for the health endpoint (`/-/cooplog.json`).
 WATCHER: Watcher | None = None
 
 
-def metadata(root: Path, db_path: Path, theirs: dict | None = None) -> dict:
+def metadata(root: Path, theirs: dict | None = None) -> dict:
     """cooplog's metadata.yml (table descriptions, facets, canned queries) under what the log
-    may say of itself (`log_assets.read`: its title, description, licence and source win),
-    keyed to the database as Datasette names it."""
+    may say of itself (`log_assets.read`: its title, description, licence and source win)."""
     ours = _load(log_assets.METADATA)
     if theirs is None:
         theirs = log_assets.read(root).metadata
     if theirs:  # a log that describes itself: none of the sample log's description
         ours = {k: v for k, v in ours.items() if k not in DESCRIPTIVE}
-    merged = _over(ours, theirs)
-    databases = merged.setdefault("databases", {})
-    if "cooplog" in databases and db_path.stem != "cooplog":
-        from datasette.utils import tilde_encode
-
-        databases[db_path.stem] = databases.pop("cooplog")
-        merged = _renamed(merged, db_path.stem, tilde_encode(db_path.stem))
-    return merged
+    return _over(ours, theirs)
 
 
 def _over(ours: dict, theirs: dict) -> dict:
@@ -64,21 +61,6 @@ def _over(ours: dict, theirs: dict) -> dict:
     return merged
 
 
-def _renamed(value, name: str, in_path: str):
-    """Metadata naming the database `cooplog` made to name it `name`: the dashboards'
-    charts (`db:`), links in descriptions (`href="/cooplog/…`) and paths that queries build
-    (`'/cooplog/events/' || id`)."""
-    if isinstance(value, dict):
-        return {k: name if k == "db" and v == "cooplog" else _renamed(v, name, in_path)
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [_renamed(v, name, in_path) for v in value]
-    if isinstance(value, str):
-        return (value.replace('"/cooplog/', f'"/{in_path}/')
-                .replace("'/cooplog/", "'/{}/".format(in_path.replace("'", "''"))))
-    return value
-
-
 def _load(path: Path) -> dict:
     if not path.is_file():
         return {}
@@ -86,9 +68,9 @@ def _load(path: Path) -> dict:
 
 
 def datasette(root: Path, db_path: Path | None = None, warn=None):
-    """A Datasette over the projection, as `serve` runs it (tests use it in-process): cooplog's
-    plugins, the log's templates before cooplog's, and `warn` told of each thing the log
-    brought that was left out."""
+    """A Datasette over the projection, as `serve` runs it (tests use it in-process): the
+    database named `cooplog` whatever its file, cooplog's plugins, the log's templates before
+    cooplog's, and `warn` told of each thing the log brought that was left out."""
     from datasette.app import Datasette
 
     db_path = Path(db_path) if db_path else default_db(root)
@@ -97,12 +79,16 @@ def datasette(root: Path, db_path: Path | None = None, warn=None):
         warn(line)
     ds = Datasette(
         [str(db_path)],
-        metadata=metadata(root, db_path, log.metadata),
+        metadata=metadata(root, log.metadata),
         settings=SETTINGS,
         template_dir=str(log_assets.TEMPLATES),
         plugins_dir=str(log_assets.plugins()),
         static_mounts=[("static", str(log.static))] if log.static else None,
     )
+    projection = ds.get_database()  # named after its file
+    if projection.name != DATABASE:
+        ds.remove_database(projection.name)
+        ds.add_database(projection, name=DATABASE)
     if log.templates:
         log_assets.templates_first(ds, log.templates)
     return ds
