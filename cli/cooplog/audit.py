@@ -8,11 +8,12 @@ that a history of 10,000 commits is audited in seconds.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 from . import events, gitops
+from .corrections import old_values
 from .errors import USAGE, CooplogError, Problem
 from .store import EVENTS, Store, contents, ulid_month
 
@@ -110,6 +111,7 @@ class Entry:
     target: str | None = None
     reason: str | None = None
     changes: dict | None = None  # a correction's `set`
+    old: dict | None = None  # the values its `set` replaced
 
     def when(self) -> str | None:
         return self.commit.committed_at if self.commit else self.recorded_at
@@ -118,7 +120,11 @@ class Entry:
         parts = [f"{self.step:<9}", self.id, self.type or "?",
                  f"recorded {self.recorded_at or '?'} by {self.recorded_by or '?'}"]
         if self.changes:
-            parts.append("set " + ", ".join(self.changes))
+            from .corrections import describe
+
+            old = self.old or {}
+            parts.append("set " + "; ".join(describe(name, old.get(name), value)
+                                            for name, value in self.changes.items()))
         if self.reason:
             parts.append(f"reason: {self.reason}")
         parts.append(str(self.commit) if self.commit else "not committed")
@@ -151,6 +157,8 @@ def history(
             for path in added:
                 added_by.setdefault(path, commit)
     entries = [_entry(i, *bodies[i], added_by.get(bodies[i][0]), event_id) for i in chosen]
+    old = old_values({i: body for i, (_, body) in bodies.items()})
+    entries = [replace(e, old=old.get(e.id)) if e.changes else e for e in entries]
     return [e for e in entries if _wanted(e, since_day, by)]
 
 

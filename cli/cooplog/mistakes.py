@@ -1,0 +1,98 @@
+"""What an append may do but is likely a mistake, said at the time rather than refused:
+the same event recorded twice, and an activity that names no organization."""
+
+from __future__ import annotations
+
+import re
+from contextlib import closing
+from pathlib import Path
+
+from . import events, lease
+from .errors import Problem
+from .store import Store, default_db, read_only
+
+NO_ORGANIZATION = ("names no organization, so no organization's part of the report lists it: "
+                   "name the ones involved (--org KEY, or orgs in JSON) if there are any")
+
+
+def unattributed(event: events.Event) -> str | None:
+    """The warning for an activity (a dated type) that names no organization, if it is one."""
+    return NO_ORGANIZATION if event.spec.dated and not event.orgs else None
+
+
+def likely_mistakes(store: Store, batch: list[tuple[str, events.Event]],
+                    db: Path | None = None) -> list[Problem]:
+    found = [Problem(label, "orgs", NO_ORGANIZATION)
+             for label, event in batch if unattributed(event)]
+    dated = [(label, event) for label, event in batch if event.spec.dated]
+    if dated:
+        earlier = _from_database(dated, db or default_db(store.root))
+        if earlier is None:
+            earlier = _from_files(store, dated)
+        for label, event in dated:
+            same = sorted(i for i, (_, fingerprint) in earlier.items()
+                          if _alike(_fingerprint(event), fingerprint))
+            found += [Problem(label, "", f"likely a duplicate of {i} ({earlier[i][0]}): same "
+                                         "type, date, organizations and title or summary")
+                      for i in same[:1]]
+    return found
+
+
+def _words(text: str | None) -> str | None:
+    """Text as compared for duplicates: case and spaces left out."""
+    return re.sub(r"\s+", "", text).casefold() if text else None
+
+
+def _title(event: events.Event) -> str | None:
+    return next((event.data[f] for f in ("title", "name", "subject", "partnership")
+                 if isinstance(event.data.get(f), str)), None)
+
+
+def _fingerprint(event: events.Event):
+    return (event.type, event.occurred, frozenset(event.orgs),
+            _words(_title(event)), _words(event.summary))
+
+
+def _alike(fingerprint, other) -> bool:
+    """Same type, date and organizations, and the same title or the same summary."""
+    return fingerprint[:3] == other[:3] and any(
+        mine is not None and mine == theirs
+        for mine, theirs in zip(fingerprint[3:], other[3:], strict=True))
+
+
+def _from_database(dated: list[tuple[str, events.Event]], db: Path
+                   ) -> dict[str, tuple[str, tuple]] | None:
+    """id -> (path, fingerprint) of the current events alike in type and date, from the
+    database while a watcher keeps it in step (a look-up, where the files take a walk of the
+    log); None otherwise."""
+    if not lease.kept_in_step(db):
+        return None
+    import sqlite3
+
+    import msgspec
+
+    found = {}
+    try:
+        with closing(read_only(db)) as conn:
+            for _, event in dated:
+                for event_id, path, summary, title, orgs in conn.execute(
+                        "select id, path, summary, title, orgs from events where type = ? "
+                        "and occurred = ? and retracted = 0", [event.type, event.occurred]):
+                    keys = frozenset(msgspec.json.decode(orgs)) if orgs else frozenset()
+                    found[event_id] = (path, (event.type, event.occurred, keys,
+                                               _words(title), _words(summary)))
+    except sqlite3.Error:
+        return None
+    return found
+
+
+def _from_files(store: Store, dated: list[tuple[str, events.Event]]
+                ) -> dict[str, tuple[str, tuple]]:
+    """The same from the files: those of the types in question are read whole (with the
+    corrections and retractions that apply to them), any other costs a look at its type."""
+    from .check import current_events
+
+    types = tuple({event.type for _, event in dated})
+    return {event_id: (store.relpath(store.path_for(event_id)), _fingerprint(event))
+            for event_id, event in current_events(store.events_of((*types, "event."))).items()
+            if event.type in types}
