@@ -27,7 +27,8 @@ SEED = [
      "orgs": ["wto"], "data": {"key": "wto-cte-observer", "to": "wto",
                                "subject": "observer status in the CTE"}},
     {"type": "project.proposed", "occurred": "2009", "summary": "Proposed a project.",
-     "orgs": ["gef"], "data": {"key": "e-waste-africa", "title": "E-waste Africa", "funder": "gef"}},
+     "orgs": ["gef"],
+     "data": {"key": "e-waste-africa", "title": "E-waste Africa", "funder": "gef"}},
 ]
 
 

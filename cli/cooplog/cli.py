@@ -788,7 +788,7 @@ def main() -> None:
         code = USAGE
     except UsageError as e:
         command = e.ctx.command_path if e.ctx else "cooplog"
-        message = " ".join(e.format_message().split())
+        message = " ".join(e.format_message().split()).rstrip(".")
         typer.echo(f"error: {message} (see `{command} --help`)", err=True)
         code = USAGE
     except typer.Abort:

@@ -76,7 +76,9 @@ def resolve(current: dict, changes: dict[str, Any]) -> dict[str, Any]:
             resolved[field] = value
             continue
         whole = resolved.get(field, value_of(current, field))
-        whole = {} if whole is _ABSENT or whole is None else copy.deepcopy(whole)
+        if whole is _ABSENT or whole is None:  # a field not given yet: a list or an object
+            whole = [] if isinstance(inner[0], int) else {}
+        whole = copy.deepcopy(whole)
         resolved[field] = _placed(whole, inner, value, path, field)
     return resolved
 
