@@ -318,3 +318,20 @@ def test_a_usage_error_is_one_line_and_a_hint(seeded, args, message):
                           text=True, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", message + "\n")
     assert snapshot(seeded) == before
+
+
+def test_field_names_with_spaces_around_them_are_taken(seeded, cli):
+    body = {" type": "meeting.attended", "occurred ": "2009", "summary": "Met.",
+            "orgs": ["wco "], "data": {" title ": "T", "role": "host",
+                                       "location": {"country ": "ch"}}}
+    result = cli(seeded, "add", "--json", "-", input=json.dumps(body))
+    assert (result.exit_code, result.stderr) == (0, "")
+    (event_id, rel), = written(result, seeded)
+    assert read_json(seeded / rel) | {"id": "", "recorded_at": "", "recorded_by": ""} == {
+        "id": "", "type": "meeting.attended", "schema": 1, "recorded_at": "",
+        "recorded_by": "", "occurred": "2009", "summary": "Met.", "orgs": ["wco"],
+        "data": {"title": "T", "role": "host", "location": {"country": "CH"}}}
+    clash = {**body, "summary": "One.", " summary": "Two."}
+    result = cli(seeded, "add", "--json", "-", input=json.dumps(clash))
+    assert result.exit_code == 1
+    assert "unknown field" in result.stderr

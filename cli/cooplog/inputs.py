@@ -1,5 +1,5 @@
 """Input with one obvious meaning, made the way the schema writes it rather than refused:
-country codes and event ids in any case, keys with spaces around them."""
+country codes and event ids in any case, keys and field names with spaces around them."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ def event_id(text: str) -> str:
 
 
 def normalised(body: dict) -> dict:
-    """An event body to append, with country codes and `data.target` in upper case and
-    keys (in `orgs` and the data fields that hold keys) stripped of surrounding spaces.
-    Anything of an unexpected shape is left for validation to name."""
+    """An event body to append, with country codes and `data.target` in upper case, and
+    field names and keys (in `orgs` and the data fields that hold keys) stripped of
+    surrounding spaces. Anything of an unexpected shape is left for validation to name."""
     from .events import TYPES
 
-    body = {**body}
+    body = _names_stripped(body)
     if isinstance(body.get("orgs"), list):
         body["orgs"] = [_stripped(key) for key in body["orgs"]]
     data = body.get("data")
@@ -41,6 +41,20 @@ def normalised(body: dict) -> dict:
     if isinstance(data.get("target"), str):
         data["target"] = event_id(data["target"])
     return body
+
+
+def _names_stripped(value: Any) -> Any:
+    """Objects, at any depth, with their field names stripped, unless that would make two
+    fields one (then both are left for validation to name)."""
+    if isinstance(value, list):
+        return [_names_stripped(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    names = [name.strip() if isinstance(name, str) else name for name in value]
+    if len(set(names)) < len(names):
+        names = list(value)
+    return {name: _names_stripped(item) for name, item in zip(names, value.values(),
+                                                               strict=True)}
 
 
 def _stripped(value: Any) -> Any:
