@@ -169,6 +169,23 @@ def test_beside_a_running_watcher_duplicates_are_found_in_its_database(seeded, c
                                     f"(events/")
 
 
+def test_without_a_watcher_its_database_and_the_files_it_lacks_are_asked(seeded, cli,
+                                                                         monkeypatch):
+    """A database not kept in step answers for what it holds; the files it has not recorded
+    (a listing finds them) for the rest; the log is not read through."""
+    from cooplog import mistakes
+
+    old = _added(seeded, cli, ACTIVITY)
+    built(seeded)
+    new = _added(seeded, cli, [*ACTIVITY[:3], "2010-05", *ACTIVITY[4:]])  # not in it
+    monkeypatch.setattr(mistakes, "_from_files", lambda *a: pytest.fail("read the log"))
+    for date, first in (("2010-04", old), ("2010-05", new)):
+        result = cli(seeded, *ACTIVITY[:3], date, *ACTIVITY[4:])
+        assert result.exit_code == 0
+        assert result.stderr.startswith(
+            f"warning: add activity: likely a duplicate of {first} (events/"), date
+
+
 # --- 3. an activity of no organization -----------------------------------------------------
 
 

@@ -26,7 +26,7 @@ def likely_mistakes(store: Store, batch: list[tuple[str, events.Event]],
              for label, event in batch if unattributed(event)]
     dated = [(label, event) for label, event in batch if event.spec.dated]
     if dated:
-        earlier = _from_database(dated, db or default_db(store.root))
+        earlier = _from_database(store, dated, Path(db) if db else default_db(store.root))
         if earlier is None:
             earlier = _from_files(store, dated)
         for label, event in dated:
@@ -60,12 +60,14 @@ def _alike(fingerprint, other) -> bool:
         for mine, theirs in zip(fingerprint[3:], other[3:], strict=True))
 
 
-def _from_database(dated: list[tuple[str, events.Event]], db: Path
+def _from_database(store: Store, dated: list[tuple[str, events.Event]], db: Path
                    ) -> dict[str, tuple[str, tuple]] | None:
     """id -> (path, fingerprint) of the current events alike in type and date, from the
-    database while a watcher keeps it in step (a look-up, where the files take a walk of the
-    log); None otherwise."""
-    if not lease.kept_in_step(db):
+    database: a look-up, where the files take a read of every one. While a watcher keeps it
+    in step, the database alone; else with the files it has not recorded (found by a
+    listing, and read alone), as what it lacks is what was recorded since. None when there
+    is no database to ask."""
+    if not db.is_file():
         return None
     import sqlite3
 
@@ -74,15 +76,30 @@ def _from_database(dated: list[tuple[str, events.Event]], db: Path
     found = {}
     try:
         with closing(read_only(db)) as conn:
+            recorded = None if lease.kept_in_step(db) else {
+                path for (path,) in conn.execute("select path from _files")}
+            if recorded == set():
+                return None  # a database never built
             for _, event in dated:
                 for event_id, path, summary, title, orgs in conn.execute(
                         "select id, path, summary, title, orgs from events where type = ? "
                         "and occurred = ? and retracted = 0", [event.type, event.occurred]):
                     keys = frozenset(msgspec.json.decode(orgs)) if orgs else frozenset()
                     found[event_id] = (path, (event.type, event.occurred, keys,
-                                               _words(title), _words(summary)))
+                                              _words(title), _words(summary)))
     except sqlite3.Error:
         return None
+    if recorded is not None:
+        types = {event.type for _, event in dated}
+        for entry in store.entries():
+            path = store.relpath(entry.path)
+            if path not in recorded:
+                try:
+                    event = store.read(Path(entry.path))
+                except (events.Invalid, OSError):
+                    continue
+                if event.type in types:
+                    found[event.id] = (path, _fingerprint(event))
     return found
 
 
