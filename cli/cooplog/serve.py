@@ -113,7 +113,11 @@ def serve(root: Path, db_path: Path | None, host: str, port: int, polling: bool 
     db_path = Path(db_path) if db_path else default_db(root)
     listening = listening_socket(host, port)
     watcher = Watcher(Store(root), db_path, polling=polling)
-    watcher.start()
+    try:
+        watcher.start()
+    except BaseException:
+        listening.close()
+        raise
     WATCHER = watcher
     try:
         app = datasette(root, db_path).app()
