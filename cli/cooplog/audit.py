@@ -8,7 +8,7 @@ that a history of 10,000 commits is audited in seconds.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -156,9 +156,9 @@ def history(
         for commit, added in _adding_commits(store.root, ["HEAD"], paths):
             for path in added:
                 added_by.setdefault(path, commit)
-    entries = [_entry(i, *bodies[i], added_by.get(bodies[i][0]), event_id) for i in chosen]
     old = old_values({i: body for i, (_, body) in bodies.items()})
-    entries = [replace(e, old=old.get(e.id)) if e.changes else e for e in entries]
+    entries = [_entry(i, *bodies[i], added_by.get(bodies[i][0]), event_id, old.get(i))
+               for i in chosen]
     return [e for e in entries if _wanted(e, since_day, by)]
 
 
@@ -197,14 +197,14 @@ def _trail(bodies: dict[str, tuple[str, dict]], event_id: str) -> list[str]:
     return sorted(trail)
 
 
-def _entry(event_id, path, body, commit, root_id) -> Entry:
+def _entry(event_id, path, body, commit, root_id, old=None) -> Entry:
     data = body.get("data") if isinstance(body.get("data"), dict) else {}
     step = "added"
     if root_id is not None and event_id != root_id:
         step = {"event.corrected": "corrected", "event.retracted": "retracted"}[body["type"]]
     return Entry(step, event_id, path, body.get("type"), body.get("recorded_by"),
                  body.get("recorded_at"), commit, data.get("target"), data.get("reason"),
-                 data.get("set"))
+                 data.get("set"), old)
 
 
 def _day(since: str | None) -> date | None:
