@@ -783,8 +783,9 @@ def main() -> None:
 
     try:
         code = app(prog_name="cooplog", standalone_mode=False)
-    except NoArgsIsHelpError as e:
-        typer.echo(e.format_message(), err=True)
+    except NoArgsIsHelpError as e:  # the help, which Typer's rich help has printed already
+        if e.format_message().strip():
+            typer.echo(e.format_message(), err=True)
         code = USAGE
     except UsageError as e:
         command = e.ctx.command_path if e.ctx else "cooplog"
