@@ -84,6 +84,19 @@ def test_set_a_list_item_and_show_and_history_print_old_and_new(seeded, cli):
            'streams."' in trail[2]
 
 
+def test_set_parts_of_envelope_fields_and_remove_one(seeded, cli):
+    meeting = _added(seeded, cli, [*MEETING, "--org", "unep", "--doc", "UNEP/CHW/OEWG/7/17"])
+    data = _correction(seeded, cli(
+        seeded, "correct", meeting, "--set", "orgs[1]=wto", "--set",
+        "documents[0].url=https://example.org/oewg7-17.pdf", "--set", "data.location.city=null",
+        "--reason", "the WTO, not UNEP; the document's address; no city"))
+    assert data["set"] == {
+        "orgs": ["wco", "wto"],
+        "documents": [{"symbol": "UNEP/CHW/OEWG/7/17",
+                       "url": "https://example.org/oewg7-17.pdf"}],
+        "data.location": {"country": "BE"}}
+
+
 def test_set_into_a_field_that_has_no_parts_is_a_usage_error(seeded, cli):
     meeting = _added(seeded, cli, MEETING)
     before = snapshot(seeded)
