@@ -5,19 +5,21 @@ an unknown id, input in any case, and errors of one line."""
 from __future__ import annotations
 
 import json
-import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from ulid import ULID
 
-from cooplog import lease, serve
+from cooplog import serve, watch
 from cooplog.errors import CooplogError
-from cooplog.store import Store
+from cooplog.store import Store, default_db
 from helpers import built, event_files, read_json, snapshot, written
 
 COOPLOG = Path(sys.executable).parent / "cooplog"
@@ -168,18 +170,27 @@ def test_meetings_are_duplicates_by_title_and_json_bodies_by_summary(seeded, cli
 
 def test_beside_a_running_watcher_duplicates_are_found_in_its_database(seeded, cli,
                                                                       monkeypatch):
-    """No walk of the files: the database a watcher keeps in step answers."""
-    first = _added(seeded, cli, ACTIVITY)
-    db = built(seeded)
-    held = lease.take(db)
-    try:
-        monkeypatch.setattr(Store, "events_of", lambda *a: pytest.fail("walked the files"))
+    """No walk of the files: the database the watcher keeps in step answers, and holds an
+    event added a moment before."""
+    from cooplog import mistakes
+
+    with watch.Watcher(Store(seeded), default_db(seeded), reconcile_every=3600):
+        first = _added(seeded, cli, ACTIVITY)
+        deadline = time.monotonic() + 30  # a wait for the watcher, not a measure of it
+        while not _in_database(default_db(seeded), first):
+            assert time.monotonic() < deadline, "the watcher never applied the first"
+            time.sleep(0.05)
+        monkeypatch.setattr(mistakes, "_from_files", lambda *a: pytest.fail("read the log"))
         result = cli(seeded, *ACTIVITY)
-    finally:
-        os.close(held)
     assert result.exit_code == 0
     assert result.stderr.startswith(f"warning: add activity: likely a duplicate of {first} "
                                     f"(events/")
+
+
+def _in_database(db: Path, event_id: str) -> bool:
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute("select 1 from events where id = ?", [event_id]).fetchone() \
+            is not None
 
 
 def test_without_a_watcher_its_database_and_the_files_it_lacks_are_asked(seeded, cli,
