@@ -154,6 +154,16 @@ def test_alike_but_not_a_duplicate_passes_quietly(seeded, cli):
     assert (result.exit_code, result.stderr) == (0, "")
 
 
+def test_two_statuses_of_one_subject_on_one_day_are_not_duplicates(seeded, cli):
+    status = ["add", "status", "--subject", "hs-waste-streams", "--date", "2009-03-23",
+              "--org", "wco"]
+    _added(seeded, cli, [*status, "--status", "under-consideration", "--summary",
+                         "The HS Committee took up the waste streams."])
+    result = cli(seeded, *status, "--status", "deferred", "--summary",
+                 "The HS Committee deferred the waste streams.")
+    assert (result.exit_code, result.stderr) == (0, "")
+
+
 def test_meetings_are_duplicates_by_title_and_json_bodies_by_summary(seeded, cli):
     first = _added(seeded, cli, MEETING)
     renamed = [*MEETING[:-1], "Another summary of the same meeting."]

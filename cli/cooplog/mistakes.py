@@ -25,6 +25,8 @@ def unattributed(event: events.Event) -> str | None:
 
 def likely_mistakes(store: Store, batch: list[tuple[str, events.Event]],
                     db: Path | None = None) -> list[Problem]:
+    """What to warn about before the batch is written: each activity of no organization,
+    and each likely duplicate of an event in the log, named by the first such event."""
     found = [Problem(label, "orgs", NO_ORGANIZATION)
              for label, event in batch if unattributed(event)]
     dated = [(label, event) for label, event in batch if event.spec.dated]
@@ -46,14 +48,17 @@ def _words(text: str | None) -> str | None:
     return re.sub(r"\s+", "", text).casefold() if text else None
 
 
-def _title(event: events.Event) -> str | None:
-    return next((event.data[f] for f in ("title", "name", "subject", "partnership")
-                 if isinstance(event.data.get(f), str)), None)
+def _title(event_type: str, title: str | None) -> str | None:
+    """The title as compared, from the data field the projection takes it from; a status
+    change's is its subject, which two changes of one subject on one day share."""
+    return None if event_type == "status.changed" else _words(title)
 
 
 def _fingerprint(event: events.Event):
+    title = next((event.data[f] for f in ("title", "name", "subject", "partnership")
+                  if isinstance(event.data.get(f), str)), None)
     return (event.type, event.occurred, frozenset(event.orgs),
-            _words(_title(event)), _words(event.summary))
+            _title(event.type, title), _words(event.summary))
 
 
 def _alike(fingerprint, other) -> bool:
@@ -85,7 +90,7 @@ def _from_database(store: Store, dated: list[tuple[str, events.Event]], db: Path
                         "and occurred = ? and retracted = 0", [event.type, event.occurred]):
                     keys = frozenset(msgspec.json.decode(orgs)) if orgs else frozenset()
                     found[event_id] = (path, (event.type, event.occurred, keys,
-                                              _words(title), _words(summary)))
+                                              _title(event.type, title), _words(summary)))
     except sqlite3.Error:
         return None
     types = {event.type for _, event in dated}
