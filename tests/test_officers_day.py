@@ -97,6 +97,11 @@ def test_set_parts_of_envelope_fields_and_remove_one(seeded, cli):
         "documents": [{"symbol": "UNEP/CHW/OEWG/7/17",
                        "url": "https://example.org/oewg7-17.pdf"}],
         "data.location": {"country": "BE"}}
+    data = _correction(seeded, cli(seeded, "correct", meeting, "--set",
+                                   "data.location.country=null", "--reason", "no place"))
+    assert data["set"] == {"data.location": None}  # emptied: removed
+    shown = json.loads(cli(seeded, "show", meeting, "--json").stdout)
+    assert "location" not in shown["event"]["data"]
 
 
 def test_set_into_a_field_that_has_no_parts_is_a_usage_error(seeded, cli):

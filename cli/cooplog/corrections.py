@@ -78,8 +78,8 @@ def resolve(current: dict, changes: dict[str, Any]) -> dict[str, Any]:
         whole = resolved.get(field, value_of(current, field))
         if whole is _ABSENT or whole is None:  # a field not given yet: a list or an object
             whole = [] if isinstance(inner[0], int) else {}
-        whole = copy.deepcopy(whole)
-        resolved[field] = _placed(whole, inner, value, path, field)
+        placed = _placed(copy.deepcopy(whole), inner, value, path, field)
+        resolved[field] = None if placed == {} else placed  # an object emptied is removed
     return resolved
 
 
@@ -100,7 +100,8 @@ def _placed(whole: Any, inner: list[str | int], value: Any, path: str, field: st
                 else:
                     target[step] = value
             else:
-                target = target.setdefault(step, {})
+                target = target.setdefault(step, [] if isinstance(inner[depth + 1], int)
+                                           else {})
             continue
         if not isinstance(target, list):
             raise CooplogError(f"--set {path}: {where} is {_kind(target)}, not a list: set "
