@@ -11,7 +11,6 @@ from pathlib import Path
 
 import yaml
 
-from .errors import USAGE, CooplogError
 from .store import Store, default_db
 from .watch import Watcher
 
@@ -145,6 +144,8 @@ def serve(root: Path, db_path: Path | None, host: str, port: int, polling: bool 
 def listening_socket(host: str, port: int) -> socket.socket:
     """The server's socket, bound before anything starts or is announced: a port in use is
     one line saying so, not a "serving" line followed by uvicorn's error."""
+    from .errors import USAGE, CooplogError
+
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     except socket.gaierror as e:
