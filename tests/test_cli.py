@@ -396,18 +396,22 @@ def test_command_line_mistakes_exit_2_without_a_traceback(seeded, cli):
 
 def test_validate_lists_every_problem_and_exits_1(seeded, cli):
     clean = cli(seeded, "validate")
+    project, = [rel for rel in event_files(seeded)
+                if read_json(seeded / rel)["type"] == "project.proposed"]
+    warning = f"warning: {project}: orgs: {NO_ORGANIZATION}"  # SEED's project names none
     assert (clean.exit_code, clean.stdout, clean.stderr) == (
-        0, "", "8 event file(s), no problems\n")
+        0, warning + "\n", "8 event file(s), no problems; 1 warning(s)\n")
     store = Store(seeded)
     wrong = store.path_for(str(ULID()))  # this month's folder, which the seeding made
     wrong.write_text("{}")
     stray = wrong.parent / "stray.json"
     stray.write_text("[]")
     result = cli(seeded, "validate")
-    assert (result.exit_code, result.stderr) == (1, "2 problem(s) in 10 file(s)\n")
-    assert result.stdout.splitlines() == sorted([
+    assert (result.exit_code, result.stderr) == (
+        1, "2 problem(s) in 10 file(s); 1 warning(s)\n")
+    assert result.stdout.splitlines() == [*sorted([  # the problems, then the warnings
         f"{store.relpath(stray)}: a JSON array where an event object belongs",
-        f"{store.relpath(wrong)}: schema: must be the integer 1, not None"])
+        f"{store.relpath(wrong)}: schema: must be the integer 1, not None"]), warning]
 
 
 def test_every_error_line_is_one_line(seeded, cli):
