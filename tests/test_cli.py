@@ -12,6 +12,7 @@ from ulid import ULID
 
 from cooplog import events
 from cooplog.check import check_log
+from cooplog.mistakes import NO_ORGANIZATION
 from cooplog.store import Store
 from helpers import (
     RECORDER,
@@ -146,7 +147,9 @@ def test_every_type_has_a_typed_add():
                          ids=[case[0] for case in TYPED])
 def test_typed_add(seeded, cli, command, options, content, message):
     result = cli(seeded, "add", command, *options)
-    assert (result.exit_code, result.stderr) == (0, "")
+    unattributed = f"warning: add {command}: --org: {NO_ORGANIZATION}\n"
+    warned = events.TYPES[content["type"]].dated and not content["orgs"]
+    assert (result.exit_code, result.stderr) == (0, unattributed if warned else "")
     (event_id, rel), = written(result, seeded)
     file = read_json(seeded / rel)
     assert file == {"id": event_id, "type": content["type"], "schema": 1,
@@ -173,13 +176,12 @@ def test_typed_add_names_the_option_in_errors(seeded, cli):
                  "--summary", "S.")
     assert (result.exit_code, result.stderr.splitlines()) == (1, [
         "error: add meeting: --role: Invalid enum value 'boss'; use one of: participant, "
-        "observer, presenter, organizer, co-organizer, host",
-        "error: 1 problem(s); nothing was written"])
+        "observer, presenter, organizer, co-organizer, host; nothing was written"])
     result = cli(seeded, "add", "activity", "--date", "2009-02-30", "--summary", "S.",
                  "--org", "nowhere")
     assert (result.exit_code, result.stderr.splitlines()) == (1, [
-        "error: add activity: --date: '2009-02-30' is not a calendar day" + DATE_HINT,
-        "error: 1 problem(s); nothing was written"])
+        "error: add activity: --date: '2009-02-30' is not a calendar day" + DATE_HINT
+        + "; nothing was written"])
     assert snapshot(seeded) == before
 
 
@@ -234,7 +236,9 @@ def test_import_the_annex(log, cli, annex):
     assert len(written(result, log)) == len(bodies) == len(event_files(log)) == 164
     assert commits(log) == ["import: 164 events from annex.jsonl", "cooplog: a new log"]
     assert sorted(committed_files(log)) == event_files(log)
-    assert (cli(log, "validate").stdout, check_log(Store(log))) == ("", [])
+    assert check_log(Store(log)) == []
+    assert [line.split(": ")[0:3:2] for line in cli(log, "validate").stdout.splitlines()] == [
+        ["warning", "orgs"]] * 3  # the three activities of the secretariat alone
     assert [{k: v for k, v in read_json(log / rel).items()
              if k not in ("id", "recorded_at", "recorded_by")}
             for _, rel in written(result, log)] == bodies
@@ -256,16 +260,17 @@ def test_import_is_all_or_nothing_and_names_the_line(log, cli, annex):
     before = snapshot(log)
     result = cli(log, "import", annex)
     assert (result.exit_code, result.stdout) == (1, "")
-    assert errors(result) == [
+    assert errors(result) == [  # every line's problem, in one run
         f"error: {annex} line 4: not valid JSON (Input data was truncated): fix the syntax",
-        "error: 1 problem(s); nothing was written"]
+        f"error: {annex} line 10: occurred: '2009-13' has no month 13" + DATE_HINT,
+        "error: 2 problem(s); nothing was written"]
     lines[3] += "}"
     annex.write_text("\n".join(lines) + "\n")
     result = cli(log, "import", annex)
     assert (result.exit_code, result.stdout) == (1, "")
     assert errors(result) == [
-        f"error: {annex} line 10: occurred: '2009-13' has no month 13" + DATE_HINT,
-        "error: 1 problem(s); nothing was written"]
+        f"error: {annex} line 10: occurred: '2009-13' has no month 13" + DATE_HINT
+        + "; nothing was written"]
     assert snapshot(log) == before
 
 
@@ -301,13 +306,13 @@ def test_correct_refuses_to_make_the_target_invalid(seeded, cli):
     before = snapshot(seeded)
     result = cli(seeded, "correct", target, "--set", "occurred=2009-13", "--reason", "R.")
     assert (result.exit_code, result.stderr.splitlines()) == (1, [
-        "error: --set occurred: '2009-13' has no month 13" + DATE_HINT,
-        f"error: the correction would make {target} invalid; nothing was written"])
+        "error: --set occurred: '2009-13' has no month 13" + DATE_HINT
+        + f"; the correction would make {target} invalid; nothing was written"])
     result = cli(seeded, "correct", target, "--set", 'orgs=["nowhere"]', "--reason", "R.")
     assert (result.exit_code, result.stderr.splitlines()) == (1, [
         "error: --set orgs[0]: unknown organization 'nowhere': register it with "
-        "`cooplog add organization --key nowhere ...` or fix the key",
-        f"error: the correction would make {target} invalid; nothing was written"])
+        "`cooplog add organization --key nowhere ...` or fix the key"
+        f"; the correction would make {target} invalid; nothing was written"])
     assert snapshot(seeded) == before
 
 
@@ -319,8 +324,7 @@ def test_a_correction_given_as_json_is_held_to_the_same_rule(seeded, cli):
     result = cli(seeded, "add", "--json", "-", input=json.dumps(body))
     assert (result.exit_code, result.stderr.splitlines()) == (1, [
         f"error: stdin: data.set: would make {target} invalid: occurred: '2009-13' has no "
-        "month 13" + DATE_HINT,
-        "error: 1 problem(s); nothing was written"])
+        "month 13" + DATE_HINT + "; nothing was written"])
     assert snapshot(seeded) == before
 
 
@@ -340,11 +344,11 @@ def test_retract(seeded, cli):
 @pytest.mark.parametrize("command", [["correct", "--set", "summary=S."], ["retract"]])
 def test_correct_and_retract_refuse_an_unknown_target(seeded, cli, command):
     unknown = str(ULID())
-    rel = Store(seeded).relpath(Store(seeded).path_for(unknown))
     before = snapshot(seeded)
     result = cli(seeded, command[0], unknown, *command[1:], "--reason", "R.")
-    assert (result.exit_code, result.stderr) == (
-        1, f"error: {rel}: no event has the id {unknown}\n")
+    assert (result.exit_code, result.stderr) == (  # no path: the id is nowhere
+        1, f"error: no event has the id {unknown}: check it with `cooplog history`, which "
+           "lists every event\n")
     assert snapshot(seeded) == before
 
 
@@ -392,18 +396,22 @@ def test_command_line_mistakes_exit_2_without_a_traceback(seeded, cli):
 
 def test_validate_lists_every_problem_and_exits_1(seeded, cli):
     clean = cli(seeded, "validate")
+    project, = [rel for rel in event_files(seeded)
+                if read_json(seeded / rel)["type"] == "project.proposed"]
+    warning = f"warning: {project}: orgs: {NO_ORGANIZATION}"  # SEED's project names none
     assert (clean.exit_code, clean.stdout, clean.stderr) == (
-        0, "", "8 event file(s), no problems\n")
+        0, warning + "\n", "8 event file(s), no problems; 1 warning(s)\n")
     store = Store(seeded)
     wrong = store.path_for(str(ULID()))  # this month's folder, which the seeding made
     wrong.write_text("{}")
     stray = wrong.parent / "stray.json"
     stray.write_text("[]")
     result = cli(seeded, "validate")
-    assert (result.exit_code, result.stderr) == (1, "2 problem(s) in 10 file(s)\n")
-    assert result.stdout.splitlines() == sorted([
+    assert (result.exit_code, result.stderr) == (
+        1, "2 problem(s) in 10 file(s); 1 warning(s)\n")
+    assert result.stdout.splitlines() == [*sorted([  # the problems, then the warnings
         f"{store.relpath(stray)}: a JSON array where an event object belongs",
-        f"{store.relpath(wrong)}: schema: must be the integer 1, not None"])
+        f"{store.relpath(wrong)}: schema: must be the integer 1, not None"]), warning]
 
 
 def test_every_error_line_is_one_line(seeded, cli):
@@ -414,4 +422,5 @@ def test_every_error_line_is_one_line(seeded, cli):
     result = cli(seeded, "add", "--json", "-", input=json.dumps(body))
     assert result.exit_code == 1
     assert all(re.fullmatch(r"error: [^\n]+", line) for line in result.stderr.splitlines())
-    assert result.stderr.splitlines()[-1] == "error: 1 problem(s); nothing was written"
+    assert result.stderr.splitlines() == [
+        "error: stdin: id: assigned by cooplog when it appends: remove it; nothing was written"]

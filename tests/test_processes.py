@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from cooplog.check import check_log
+from cooplog.mistakes import NO_ORGANIZATION
 from cooplog.store import Store
 from helpers import RECORDER, commits, committed_files, event_files, git, read_json
 
@@ -35,7 +36,9 @@ def test_the_installed_script(tmp_path):
     refused = run("--root", root, "add", "activity", "--date", "2009", "--summary", "S.",
                   "--org", "nowhere")
     assert (refused.returncode, refused.stdout) == (1, "")
-    assert refused.stderr.splitlines()[-1] == "error: 1 problem(s); nothing was written"
+    assert refused.stderr.splitlines() == [
+        "error: add activity: --org: unknown organization 'nowhere': register it with "
+        "`cooplog add organization --key nowhere ...` or fix the key; nothing was written"]
     checked = run("validate", cwd=root)
     assert (checked.returncode, checked.stderr) == (0, "1 event file(s), no problems\n")
     assert run("add", "activity", cwd=root).returncode == 2
@@ -48,7 +51,8 @@ def test_twenty_appends_at_once_lose_nothing(log):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for i in range(20)]
     results = [(p.wait(timeout=120), *p.communicate()) for p in processes]
-    assert [(code, err) for code, _, err in results] == [(0, "")] * 20
+    unattributed = f"warning: add activity: --org: {NO_ORGANIZATION}\n"
+    assert [(code, err) for code, _, err in results] == [(0, unattributed)] * 20
     assert len(event_files(log)) == 20
     assert sorted(commits(log)[:20]) == sorted(
         f"activity.noted: Activity number {i}. (2009)" for i in range(20))

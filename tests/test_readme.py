@@ -1,6 +1,6 @@
-"""The README's user guide, run as written: its shell blocks are one session in an empty
-folder (with the real `cooplog`, git, a real `serve` and a bare remote), so the guide stays
-true."""
+"""The README's short tour and user guide, run as written: the shell blocks of each are one
+session in an empty folder (with the real `cooplog`, git, a real `serve` and a bare remote),
+so that both stay true."""
 
 from __future__ import annotations
 
@@ -17,11 +17,57 @@ from helpers import commits, read_json
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def guide_blocks() -> list[str]:
-    """The ```sh blocks of the "User guide" section, in order."""
+def blocks(heading: str) -> list[str]:
+    """The ```sh blocks of the README's section under this `## ` heading, in order."""
     text = README.read_text(encoding="utf-8")
-    section = text.split("\n## User guide\n", 1)[1].split("\n## ", 1)[0]
+    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"^```sh\n(.*?)^```$", section, re.S | re.M)
+
+
+def guide_blocks() -> list[str]:
+    return blocks("User guide")
+
+
+def run_bash(script: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    """The script under `set -euo pipefail`; anything it left running is stopped."""
+    stop_leftovers = "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"
+    return subprocess.run(["bash", "-c", f"set -euo pipefail\n{stop_leftovers}\n{script}"],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_tour_runs_as_written(tmp_path):
+    """From a clone with `.venv` installed: here a `.venv/bin/activate` that puts this
+    environment's `cooplog` on PATH, and nothing else on it but the system's."""
+    activate = tmp_path / ".venv" / "bin" / "activate"
+    activate.parent.mkdir(parents=True)
+    activate.write_text(f'export PATH="{Path(sys.executable).parent}:$PATH"\n')
+    env = {**os.environ, "PATH": os.defpath}
+    script = "\n".join(blocks("A short tour"))
+    result = run_bash(script, tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr and "error" not in result.stderr, result.stderr
+
+    log = tmp_path / "mylog"
+    by_type: dict[str, list[dict]] = {}
+    for path in sorted((log / "events").rglob("*.json")):
+        body = read_json(path)
+        by_type.setdefault(body["type"], []).append(body)
+    assert {t: len(b) for t, b in by_type.items()} == {
+        "organization.registered": 1, "meeting.attended": 1, "submission.made": 1,
+        "status.changed": 2, "request.made": 1, "activity.noted": 2, "event.corrected": 1,
+        "event.retracted": 1}
+    (meeting,), (correction,) = by_type["meeting.attended"], by_type["event.corrected"]
+    assert meeting["data"]["location"] == {"city": "Bruxelles", "country": "BE"}
+    assert correction["data"]["target"] == meeting["id"]
+    assert correction["data"]["set"] == {
+        "data.role": "presenter", "data.location": {"city": "Brussels", "country": "BE"}}
+    assert 'data.location: {"city": "Bruxelles", "country": "BE"} → {"city": "Brussels", ' \
+           '"country": "BE"}' in result.stdout  # show and history, old → new
+    assert "Trained customs officers with the WCO." in result.stdout  # the report
+    assert (log / "annex.docx").read_bytes()[:2] == b"PK"
+    assert "SUMMARY:29th session of the WCO Enforcement Committee" in (
+        log / "meetings.ics").read_text(encoding="utf-8")
+    assert commits(log)[0].startswith("event.retracted: ")
 
 
 def free_port() -> int:
@@ -44,9 +90,7 @@ def test_the_user_guide_runs_as_written(tmp_path):
     script = "\n".join(guide_blocks()).replace(":8001/", f":{port}/")
     script = script.replace("--port 8001", f"--port {port}")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    stop_serve_on_failure = "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"
-    result = subprocess.run(["bash", "-c", f"set -euo pipefail\n{stop_serve_on_failure}\n{script}"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    result = run_bash(script, tmp_path, env)
     assert result.returncode == 0, result.stderr
 
     office_a, office_b = tmp_path / "office-a", tmp_path / "office-b"

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import timezone
 from pathlib import Path
 
-from . import events, gitops
+from . import corrections, events, gitops, inputs
 from .check import Registry, unresolved
 from .errors import USAGE, CooplogError, Problem
 from .store import MAX_EVENT_BYTES, Store, too_large
@@ -53,14 +53,16 @@ def headline(event: events.Event) -> str:
     return f"{event.type}: {about}{when}"
 
 
-def prepare(bodies: list[tuple[str, dict]], recorded_by: str) -> list[events.Event]:
-    """Assign ids and recording details, and validate; every problem of every body at once."""
+def prepare(bodies: list[tuple[str, dict]], recorded_by: str
+            ) -> tuple[list[tuple[str, events.Event]], list[Problem]]:
+    """Assign ids and recording details, and validate: the valid events with their labels,
+    and every problem of the others."""
     ids = mint_ids(len(bodies))
     problems: list[Problem] = []
     prepared = []
     for (label, body), event_id in zip(bodies, ids, strict=True):
         try:
-            body = events.new_body(body)
+            body = inputs.normalised(events.new_body(body))
             from ulid import ULID
 
             when = ULID.from_str(event_id).datetime.astimezone(timezone.utc)
@@ -73,24 +75,20 @@ def prepare(bodies: list[tuple[str, dict]], recorded_by: str) -> list[events.Eve
             event = events.validate(body)
             if len(events.encode(event)) > MAX_EVENT_BYTES:  # its file would be refused
                 raise too_large(len(events.encode(event)))
-            prepared.append(event)
+            prepared.append((label, event))
         except events.Invalid as e:
             problems += e.at(label)
-    if problems:
-        raise CooplogError(f"{len(problems)} problem(s); nothing was written", problems=problems)
-    return prepared
+    return prepared, problems
 
 
-def check_references(store: Store, batch: list[tuple[str, events.Event]],
-                     db: Path | None = None) -> None:
-    """Refuse a batch naming an organization, entity or event the log does not have, or
-    creating a key that exists. Keys created in the batch count."""
+def reference_problems(store: Store, batch: list[tuple[str, events.Event]],
+                       db: Path | None = None) -> list[Problem]:
+    """A batch's references to an organization, entity or event the log does not have, and
+    keys it creates that exist. Keys created in the batch count."""
     if not any(_has_references(e) for _, e in batch):
-        return
-    problems = unresolved(store, [event for _, event in batch],
-                          lambda registry: _problems_against(registry, batch), db)
-    if problems:
-        raise CooplogError(f"{len(problems)} problem(s); nothing was written", problems=problems)
+        return []
+    return unresolved(store, [event for _, event in batch],
+                      lambda registry: _problems_against(registry, batch), db)
 
 
 def _has_references(event: events.Event) -> bool:
@@ -124,20 +122,38 @@ def append(
     message: str | None = None,
     progress=None,
     db: Path | None = None,
+    problems: Iterable[Problem] = (),
+    warn=None,
+    strict: bool = False,
 ) -> list[tuple[events.Event, Path]]:
     """Validate, write and (in a git repository) commit new events. `bodies` are
-    (label for errors, event body) pairs. All or nothing. `db`: the database a running
-    watcher may keep in step (default: the log's), where the checks look names up first."""
+    (label for errors, event body) pairs. All or nothing, and every problem of every body
+    reported at once, with `problems` found before (a line of an import that is no JSON).
+    `db`: the database a running watcher may keep in step (default: the log's), where the
+    checks look names up first. `warn`: told, one line each, what is allowed but likely a
+    mistake (a duplicate, an activity of no organization); `strict` refuses those instead."""
     bodies = list(bodies)
     recorded_by = recorder(store.root, by)
     committing = commit and gitops.is_repository(store.root)
     if committing:  # --no-commit writes a file that stays in the working tree: not orphaned
         gitops.require_branch(store.root, "the event" if len(bodies) == 1
                               else f"the {len(bodies)} events")
-    prepared = prepare(bodies, recorded_by)
-    batch = list(zip((label for label, _ in bodies), prepared, strict=True))
-    check_references(store, batch, db)
-    check_corrections(store, batch, db)
+    batch, found = prepare(bodies, recorded_by)
+    found = [*problems, *found]
+    found += reference_problems(store, batch, db)
+    found += correction_batch_problems(store, batch, db)
+    if found:
+        raise CooplogError(f"{len(found)} problem(s); nothing was written", problems=found)
+    if warn is not None or strict:
+        from .mistakes import likely_mistakes
+
+        mistakes = likely_mistakes(store, batch, db)
+        if mistakes and strict:
+            raise CooplogError(f"{len(mistakes)} warning(s) under --strict; nothing was "
+                               "written", problems=mistakes)
+        for mistake in mistakes:
+            warn(mistake)
+    prepared = [event for _, event in batch]
     written: list[Path] = []
     try:
         for event in prepared:
@@ -157,13 +173,15 @@ def append(
 
 
 def find(store: Store, event_id: str) -> events.Event:
-    """The event with this id, or an error saying so."""
-    if not events.ULID_RE.fullmatch(event_id or "") or event_id[:10] > events.LAST_ULID_TIME:
-        raise CooplogError(f"{event_id!r}: not an event id (a ULID of 26 characters)",
+    """The event with this id (in any case), or an error saying so."""
+    typed, event_id = event_id, inputs.event_id(event_id or "")
+    if not events.ULID_RE.fullmatch(event_id) or event_id[:10] > events.LAST_ULID_TIME:
+        raise CooplogError(f"{typed!r}: not an event id (a ULID of 26 characters)",
                            exit_code=USAGE)
     path = store.path_for(event_id)
     if not path.exists():
-        raise CooplogError(f"{store.relpath(path)}: no event has the id {event_id}")
+        raise CooplogError(f"no event has the id {event_id}: check it with `cooplog history`, "
+                           "which lists every event")
     try:
         return store.read(path)
     except events.Invalid as e:
@@ -172,8 +190,12 @@ def find(store: Store, event_id: str) -> events.Event:
 
 
 def correct(store: Store, target: str, changes: dict, reason: str, **options):
-    """Append an `event.corrected`, refusing one that would leave its target invalid."""
+    """Append an `event.corrected`, refusing one that would leave its target invalid.
+    `changes` may name parts of a field (`data.location.city`, `data.items[1]`): the
+    correction records the whole field as they leave it."""
     original = find(store, target)
+    target = original.id
+    changes = _recorded(store, original, changes)
     for name in changes:
         if problem := events.settable_problem(name):
             raise CooplogError(f"--set {name}: {problem}", exit_code=USAGE)
@@ -187,6 +209,20 @@ def correct(store: Store, target: str, changes: dict, reason: str, **options):
     return append(store, [("correct", body)], **options)
 
 
+def _recorded(store: Store, original: events.Event, changes: dict) -> dict:
+    """The changes as a correction records them: whole fields, normalised like new input."""
+    parts = {path: corrections.field_of(corrections.steps(path)) for path in changes}
+    current = events.to_dict(original)
+    if any(inner for _, inner in parts.values()):  # the parts' neighbours as corrected now
+        from .lookup import show
+
+        current = events.to_dict(show(store, original.id).event)
+    recorded = corrections.resolve(current, changes)
+    fixed = inputs.normalised(events.apply_corrections(events.to_dict(original), [recorded]))
+    return {name: None if value is None else corrections.value_of(fixed, name)
+            for name, value in recorded.items()}
+
+
 def correction_problems(store: Store, target: events.Event, changes: dict,
                         db: Path | None = None):
     """(field, problem) for the target as `changes` would leave it: its own fields, and the
@@ -198,20 +234,19 @@ def correction_problems(store: Store, target: events.Event, changes: dict,
     return unresolved(store, [fixed], lambda registry: registry.missing(fixed), db)
 
 
-def check_corrections(store: Store, batch: list[tuple[str, events.Event]],
-                      db: Path | None = None) -> None:
-    """Refuse a correction (from `add --json` or `import` too) that `validate` would refuse."""
-    problems = [
+def correction_batch_problems(store: Store, batch: list[tuple[str, events.Event]],
+                              db: Path | None = None) -> list[Problem]:
+    """A correction (from `add --json` or `import` too) that `validate` would refuse."""
+    return [
         Problem(label, "data.set", f"would make {target.id} invalid: " + (f"{f}: {m}" if f else m))
-        for label, event in batch if event.type == "event.corrected"
+        for label, event in batch
+        if event.type == "event.corrected" and store.holds(event.data["target"])
         for target in [store.read(store.path_for(event.data["target"]))]
         for f, m in correction_problems(store, target, event.data["set"], db)
     ]
-    if problems:
-        raise CooplogError(f"{len(problems)} problem(s); nothing was written", problems=problems)
 
 
 def retract(store: Store, target: str, reason: str, **options):
-    find(store, target)
+    target = find(store, target).id
     body = {"type": "event.retracted", "data": {"target": target, "reason": reason}}
     return append(store, [("retract", body)], **options)

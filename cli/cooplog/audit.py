@@ -13,6 +13,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from . import events, gitops
+from .corrections import old_values
 from .errors import USAGE, CooplogError, Problem
 from .repo import METADATA
 from .store import EVENTS, Store, contents, ulid_month
@@ -120,6 +121,7 @@ class Entry:
     target: str | None = None
     reason: str | None = None
     changes: dict | None = None  # a correction's `set`
+    old: dict | None = None  # the values its `set` replaced
 
     def when(self) -> str | None:
         return self.commit.committed_at if self.commit else self.recorded_at
@@ -128,7 +130,11 @@ class Entry:
         parts = [f"{self.step:<9}", self.id, self.type or "?",
                  f"recorded {self.recorded_at or '?'} by {self.recorded_by or '?'}"]
         if self.changes:
-            parts.append("set " + ", ".join(self.changes))
+            from .corrections import describe
+
+            old = self.old or {}
+            parts.append("set " + "; ".join(describe(name, old.get(name), value)
+                                            for name, value in self.changes.items()))
         if self.reason:
             parts.append(f"reason: {self.reason}")
         parts.append(str(self.commit) if self.commit else "not committed")
@@ -160,7 +166,9 @@ def history(
         for commit, added in adding_commits(store.root, ["HEAD"], paths):
             for path in added:
                 added_by.setdefault(path, commit)
-    entries = [_entry(i, *bodies[i], added_by.get(bodies[i][0]), event_id) for i in chosen]
+    old = old_values({i: body for i, (_, body) in bodies.items()})
+    entries = [_entry(i, *bodies[i], added_by.get(bodies[i][0]), event_id, old.get(i))
+               for i in chosen]
     return [e for e in entries if _wanted(e, since_day, by)]
 
 
@@ -199,14 +207,14 @@ def _trail(bodies: dict[str, tuple[str, dict]], event_id: str) -> list[str]:
     return sorted(trail)
 
 
-def _entry(event_id, path, body, commit, root_id) -> Entry:
+def _entry(event_id, path, body, commit, root_id, old=None) -> Entry:
     data = body.get("data") if isinstance(body.get("data"), dict) else {}
     step = "added"
     if root_id is not None and event_id != root_id:
         step = {"event.corrected": "corrected", "event.retracted": "retracted"}[body["type"]]
     return Entry(step, event_id, path, body.get("type"), body.get("recorded_by"),
                  body.get("recorded_at"), commit, data.get("target"), data.get("reason"),
-                 data.get("set"))
+                 data.get("set"), old)
 
 
 def _day(since: str | None) -> date | None:

@@ -50,6 +50,21 @@ def retracted(by_id: dict[str, events.Event]) -> set[str]:
     return {event_id for event_id in by_id if is_retracted(event_id)}
 
 
+def current_events(by_id: dict[str, events.Event]) -> dict[str, events.Event]:
+    """The events that are not retracted, each as its corrections leave it (corrections and
+    retractions themselves left out)."""
+    gone = retracted(by_id)
+    corrections: dict[str, list[events.Event]] = {}
+    for event in by_id.values():
+        if event.type == "event.corrected" and event.id not in gone:
+            corrections.setdefault(event.data["target"], []).append(event)
+    return {
+        event_id: corrected(event, corrections.get(event_id, []))[0]
+        for event_id, event in sorted(by_id.items())
+        if event_id not in gone and not event.type.startswith("event.")
+    }
+
+
 @dataclass
 class Registry:
     """Keys known to the log: org keys, entity keys with their kind, event ids."""
@@ -97,6 +112,12 @@ class Registry:
 
 def check_log(store: Store) -> list[Problem]:
     """Every problem in the log, per file and across files."""
+    return review(store)[0]
+
+
+def review(store: Store) -> tuple[list[Problem], list[Problem]]:
+    """Every problem in the log, and every warning: what is allowed but likely a mistake
+    (an activity naming no organization), each with its file."""
     problems: list[Problem] = []
     by_id: dict[str, events.Event] = {}
     paths: dict[str, str] = {}
@@ -115,11 +136,12 @@ def check_log(store: Store) -> list[Problem]:
             continue
         by_id[event.id] = event
         paths[event.id] = rel
-    problems += _cross_file(by_id, paths)
-    return sorted(problems)
+    found, warnings = _cross_file(by_id, paths)
+    return sorted(problems + found), sorted(warnings)
 
 
-def _cross_file(by_id: dict[str, events.Event], paths: dict[str, str]) -> list[Problem]:
+def _cross_file(by_id: dict[str, events.Event], paths: dict[str, str]
+                ) -> tuple[list[Problem], list[Problem]]:
     problems: list[Problem] = []
     gone = retracted(by_id)
     corrections: dict[str, list[events.Event]] = {}
@@ -145,7 +167,11 @@ def _cross_file(by_id: dict[str, events.Event], paths: dict[str, str]) -> list[P
         if event_id in gone:  # a retracted event leaves every check, as every table
             continue
         problems += [Problem(paths[event_id], f, m) for f, m in registry.missing(event)]
-    return problems
+    from .mistakes import unattributed
+
+    warnings = [Problem(paths[event_id], "orgs", warning) for event_id, event in current.items()
+                if (warning := unattributed(event))]
+    return problems, warnings
 
 
 def unresolved(store: Store, naming: Iterable[events.Event],

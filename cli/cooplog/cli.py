@@ -55,9 +55,8 @@ def reporting():
     try:
         yield
     except CooplogError as e:
-        for problem in e.problems:
-            typer.echo(f"error: {problem}", err=True)
-        typer.echo(f"error: {e}", err=True)
+        for line in e.lines():
+            typer.echo(f"error: {line}", err=True)
         raise typer.Exit(e.exit_code) from None
 
 
@@ -150,6 +149,17 @@ By = Annotated[str | None, typer.Option("--by", help="Who records it (default: "
                                         "COOPLOG_USER, else git user.email).")]
 NoCommit = Annotated[bool, typer.Option("--no-commit", help="Write the file but do not commit.")]
 Json = Annotated[bool, typer.Option("--json", help="JSON for scripts.")]
+Strict = Annotated[bool, typer.Option(
+    "--strict", help="Refuse, rather than warn about, a likely duplicate of an event in the "
+                     "log or an activity that names no organization.")]
+
+
+def _warn(options=()):
+    """Print what is likely a mistake, one line each, naming the option where there is one."""
+    def warn(problem) -> None:
+        typer.echo(f"warning: {_as_option(problem, options)}", err=True)
+
+    return warn
 
 
 class TypedAdd(TyperGroup):
@@ -194,6 +204,7 @@ def add(
     ] = None,
     by: By = None,
     no_commit: NoCommit = False,
+    strict: Strict = False,
 ):
     """Append one event."""
     if ctx.invoked_subcommand is not None:
@@ -211,7 +222,7 @@ def add(
         except events.Invalid as e:
             raise CooplogError("nothing was written", problems=e.at(label)) from None
         written = append.append(_store(ctx), [(label, body)], by=by, commit=not no_commit,
-                                db=ctx.obj.db)
+                                db=ctx.obj.db, warn=_warn(), strict=strict)
     _print_written(written)
 
 
@@ -334,7 +345,7 @@ def _make_add_command(spec):
     def command(ctx: typer.Context, **values):
         from . import append
 
-        by, no_commit = values.pop("by"), values.pop("no_commit")
+        by, no_commit, strict = values.pop("by"), values.pop("no_commit"), values.pop("strict")
         for option in options:
             if option.required and values[option.param] in (None, []):
                 values[option.param] = _ask(option)
@@ -342,7 +353,8 @@ def _make_add_command(spec):
         with reporting():
             try:
                 written = append.append(_store(ctx), [(f"add {spec.command}", body)],
-                                        by=by, commit=not no_commit, db=ctx.obj.db)
+                                        by=by, commit=not no_commit, db=ctx.obj.db,
+                                        warn=_warn(options), strict=strict)
             except CooplogError as e:
                 e.problems = [_as_option(p, options) for p in e.problems]
                 raise
@@ -369,6 +381,8 @@ def _make_add_command(spec):
         inspect.Parameter("by", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=By),
         inspect.Parameter("no_commit", inspect.Parameter.KEYWORD_ONLY, default=False,
                           annotation=NoCommit),
+        inspect.Parameter("strict", inspect.Parameter.KEYWORD_ONLY, default=False,
+                          annotation=Strict),
     ]
     command.__signature__ = inspect.Signature(params)
     command.__annotations__ = {p.name: p.annotation for p in params}
@@ -388,36 +402,24 @@ def _as_option(problem, options: list[OptionField]):
     return problem
 
 
-def _parse_set(assignment: str) -> tuple[str, Any]:
-    name, sep, value = assignment.partition("=")
-    if not sep or not name:
-        raise CooplogError(f"--set {assignment!r}: write FIELD=VALUE", exit_code=USAGE)
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        parsed = value
-    if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
-        parsed = value  # numbers stay text: no field of schema 1 is a number
-    return name, parsed
-
-
 @app.command()
 def correct(
     ctx: typer.Context,
     event_id: Annotated[str, typer.Argument(metavar="ID", help="The event to correct.",
                                             autocompletion=complete_id)],
     set_: Annotated[list[str], typer.Option("--set", metavar="FIELD=VALUE",
-                                            help="A field and its right value (JSON or text); "
-                                                 "data fields as data.NAME; 'null' removes.")],
+                                            help="A field and its right value (JSON or text): "
+                                                 "summary, data.title, data.location.city, "
+                                                 "data.items[1]; 'null' removes.")],
     reason: Annotated[str, typer.Option(help="Why: kept in the log for the audit.")],
     by: By = None,
     no_commit: NoCommit = False,
 ):
     """Correct an event by appending an event.corrected (the file itself never changes)."""
-    from . import append
+    from . import append, corrections
 
     with reporting():
-        changes = dict(_parse_set(a) for a in set_)
+        changes = corrections.parse(set_)
         written = append.correct(_store(ctx), event_id, changes, reason, db=ctx.obj.db, by=by,
                                  commit=not no_commit)
     _print_written(written)
@@ -449,27 +451,15 @@ def import_(
     no_commit: NoCommit = False,
 ):
     """Append many events from JSON Lines, all or nothing, in one commit."""
-    from . import append, events
+    from . import append, importing
 
     with reporting():
-        bodies, problems = [], []
-        for number, line in enumerate(_read(file).splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                bodies.append((f"{file} line {number}", events.decode(line)))
-            except events.Invalid as e:
-                problems += e.at(f"{file} line {number}")
-        if problems:
-            raise CooplogError(f"{len(problems)} problem(s); nothing was written",
-                               problems=problems)
-        if not bodies:
-            raise CooplogError(f"{file}: no events in it", exit_code=USAGE)
+        bodies, problems = importing.read(file)
         with typer.progressbar(length=len(bodies), label="writing",
                                file=sys.stderr) as bar:
             written = append.append(_store(ctx), bodies, by=by, commit=not no_commit,
                                     message=f"import: {len(bodies)} events from {file.name}",
-                                    progress=bar.update, db=ctx.obj.db)
+                                    progress=bar.update, db=ctx.obj.db, problems=problems)
     _print_written(written)
 
 
@@ -479,18 +469,21 @@ def import_(
 @app.command()
 def validate(ctx: typer.Context, json_: Json = False):
     """Check every event file; list every problem; exit 1 if there is any."""
-    from .check import check_log
+    from .check import review
 
     store = _store(ctx)
-    problems = check_log(store)
+    problems, warnings = review(store)
     count = sum(1 for _ in store.files())
     if json_:
-        typer.echo(json.dumps({"files": count, "problems": [asdict(p) for p in problems]},
+        typer.echo(json.dumps({"files": count, "problems": [asdict(p) for p in problems],
+                               "warnings": [asdict(w) for w in warnings]},
                               ensure_ascii=False, indent=2))
     else:
         _print_lines((str(p) for p in problems), "red")
-        typer.echo(f"{len(problems)} problem(s) in {count} file(s)" if problems
-                   else f"{count} event file(s), no problems", err=True)
+        _print_lines((f"warning: {w}" for w in warnings), "yellow")
+        summary = (f"{len(problems)} problem(s) in {count} file(s)" if problems
+                   else f"{count} event file(s), no problems")
+        typer.echo(summary + (f"; {len(warnings)} warning(s)" if warnings else ""), err=True)
     if problems:
         raise typer.Exit(1)
 
@@ -543,7 +536,7 @@ def show(
     json_: Json = False,
 ):
     """One event as the log reads now: its file, corrections applied, retraction noted."""
-    from . import events, lookup
+    from . import corrections, events, lookup
 
     with reporting():
         shown = lookup.show(_store(ctx), event_id)
@@ -556,7 +549,9 @@ def show(
 
         lines.append(f"when: {in_words(shown.event.occurred)}")
     lines += [f"retracted by: {r.id} ({r.data['reason']})" for r in shown.retracted_by]
-    lines += [f"corrected by: {c.id} ({c.data['reason']})" for c in shown.corrections]
+    for correction, fields in zip(shown.corrections, shown.changes(), strict=True):
+        lines.append(f"corrected by: {correction.id} ({correction.data['reason']})")
+        lines += [f"  {corrections.describe(*change)}" for change in fields]
     lines += [f"not applied: {message}" for message in shown.refused]
     _print_lines(lines, "bold")
     console = _console()
@@ -784,10 +779,11 @@ def history(
     json_: Json = False,
 ):
     """Who recorded what, and when: each event beside the git commit that added it."""
-    from . import audit
+    from . import audit, inputs
 
     with reporting():
-        entries = audit.history(ctx.obj.root, event_id, since=since, by=by)
+        entries = audit.history(ctx.obj.root, event_id and inputs.event_id(event_id),
+                                since=since, by=by)
     if json_:
         typer.echo(json.dumps([e.to_dict() for e in entries], ensure_ascii=False, indent=2))
         return
@@ -838,4 +834,22 @@ def sync(ctx: typer.Context):
 
 
 def main() -> None:
-    app(prog_name="cooplog")
+    """Run the app, a usage error printed as one line and a --help hint: Typer's own way is
+    a box of five or six lines."""
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError  # Typer's own Click
+
+    try:
+        code = app(prog_name="cooplog", standalone_mode=False)
+    except NoArgsIsHelpError as e:  # the help, which Typer's rich help has printed already
+        if e.format_message().strip():
+            typer.echo(e.format_message(), err=True)
+        code = USAGE
+    except UsageError as e:
+        command = e.ctx.command_path if e.ctx else "cooplog"
+        message = " ".join(e.format_message().split()).rstrip(".")
+        typer.echo(f"error: {message} (see `{command} --help`)", err=True)
+        code = USAGE
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 DATA_PROBLEM = 1
@@ -28,3 +29,11 @@ class CooplogError(Exception):
         super().__init__(message)
         self.exit_code = exit_code
         self.problems = list(problems)
+
+    def lines(self) -> list[str]:
+        """One line per problem: a single problem carries the outcome on its own line,
+        several are followed by it."""
+        if len(self.problems) == 1:
+            outcome = re.sub(r"^\d+ problem\(s\); ", "", str(self))
+            return [f"{self.problems[0]}; {outcome}"]
+        return [*map(str, self.problems), str(self)]

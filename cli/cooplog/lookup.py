@@ -15,32 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import append, events
-from .check import corrected, retracted
+from .check import corrected, current_events, retracted
 from .store import Store, default_db, read_only
 
 ORG_FIELDS = ("key", "name", "acronym", "category", "parent", "url")
-
-
-def _current(by_id: dict[str, events.Event]) -> dict[str, events.Event]:
-    """The events that are not retracted, each as its corrections leave it (corrections and
-    retractions themselves left out)."""
-    gone = retracted(by_id)
-    corrections: dict[str, list[events.Event]] = {}
-    for event in by_id.values():
-        if event.type == "event.corrected" and event.id not in gone:
-            corrections.setdefault(event.data["target"], []).append(event)
-    return {
-        event_id: corrected(event, corrections.get(event_id, []))[0]
-        for event_id, event in sorted(by_id.items())
-        if event_id not in gone and not event.type.startswith("event.")
-    }
 
 
 def organizations(store: Store) -> list[dict]:
     """Every registered organization as the projection has it (the first registration of a
     key, then its updates in id order), in the annex's group order, then by key."""
     orgs: dict[str, dict] = {}
-    current = _current(store.events_of(("organization.", "event.")))
+    current = current_events(store.events_of(("organization.", "event.")))
     for event in current.values():
         key = event.data["key"]
         if event.type == "organization.registered" and key not in orgs:
@@ -63,10 +48,18 @@ class Shown:
     refused: list[str] = field(default_factory=list)  # why a correction is not applied
     retracted_by: list[events.Event] = field(default_factory=list)
 
+    def changes(self) -> list[list[tuple[str, object, object]]]:
+        """For each applied correction, (field, old value, new value) of each field it sets."""
+        from .corrections import changed
+
+        return changed(events.to_dict(self.original), [c.data["set"] for c in self.corrections])
+
     def to_dict(self) -> dict:
         return {"path": self.path, "event": events.to_dict(self.event),
                 "original": events.to_dict(self.original),
                 "corrections": [events.to_dict(c) for c in self.corrections],
+                "changes": [[{"field": f, "old": old, "new": new} for f, old, new in fields]
+                            for fields in self.changes()],
                 "refused": self.refused,
                 "retracted_by": [events.to_dict(r) for r in self.retracted_by]}
 
@@ -74,6 +67,7 @@ class Shown:
 def show(store: Store, event_id: str) -> Shown:
     """The event with this id, with the corrections and retractions that apply to it."""
     original = append.find(store, event_id)
+    event_id = original.id
     others = store.events_of(("event.",))
     gone = retracted({**others, event_id: original})
     aimed = sorted((e for e in others.values()
@@ -131,7 +125,7 @@ def entity_keys(root: Path, db: Path | None = None,
     creators = tuple(name for name, spec in events.TYPES.items()
                      if spec.creates in ENTITY_TITLES)
     found: dict[str, tuple[str, str]] = {}
-    for event in _current(Store(root).events_of((*creators, "event."))).values():
+    for event in current_events(Store(root).events_of((*creators, "event."))).values():
         if event.type in creators:  # a key is what its first creator (smallest id) made
             kind = event.spec.creates
             found.setdefault(event.data["key"], (kind, event.data[ENTITY_TITLES[kind]]))

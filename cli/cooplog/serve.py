@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import signal
+import socket
 import threading
 from pathlib import Path
 
@@ -101,8 +103,13 @@ def serve(root: Path, db_path: Path | None, host: str, port: int, polling: bool 
 
     global WATCHER
     db_path = Path(db_path) if db_path else default_db(root)
+    listening = listening_socket(host, port)
     watcher = Watcher(Store(root), db_path, polling=polling)
-    watcher.start()
+    try:
+        watcher.start()
+    except BaseException:
+        listening.close()
+        raise
     WATCHER = watcher
     try:
         app = datasette(root, db_path,
@@ -116,7 +123,7 @@ def serve(root: Path, db_path: Path | None, host: str, port: int, polling: bool 
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
         try:
-            server.run()
+            server.run(sockets=[listening])
         except KeyboardInterrupt:
             pass
         finally:
@@ -125,6 +132,31 @@ def serve(root: Path, db_path: Path | None, host: str, port: int, polling: bool 
     finally:
         watcher.stop()
         WATCHER = None
+        listening.close()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything starts or is announced: a port in use is
+    one line saying so, not a "serving" line followed by uvicorn's error."""
+    from .errors import USAGE, CooplogError
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as e:
+        raise CooplogError(f"--host {host}: not an address to listen on ({e.strerror})",
+                           exit_code=USAGE) from None
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        listening.bind((host, port))
+    except OSError as e:
+        listening.close()
+        if e.errno == errno.EADDRINUSE:
+            raise CooplogError(f"port {port} on {host} is in use: stop what uses it, or "
+                               "choose another with --port", exit_code=USAGE) from None
+        raise CooplogError(f"cannot listen on {host} port {port} ({e.strerror}): choose "
+                           "another --host or --port", exit_code=USAGE) from None
+    return listening
 
 
 def settle() -> None:

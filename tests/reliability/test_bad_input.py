@@ -125,8 +125,9 @@ def test_every_bad_input_is_named_and_the_rest_projects(log, cli, tmp_path, monk
             field, words = expected
             assert f"{rel}: {field + ': ' if field else ''}" in output, (name, output)
             assert any(rel in line and words in line for line in output.splitlines()), name
-        else:
-            assert rel not in output, name
+        else:  # a good file may only be warned about (these name no organization)
+            assert not any(rel in line for line in output.splitlines()
+                           if not line.startswith("warning: ")), name
     assert took < 10  # the 20 MB file is not read
 
     # a full build lists each in problems; the good files are events

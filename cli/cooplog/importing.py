@@ -1,0 +1,29 @@
+"""`import`'s input: JSON Lines, one event body per line, each labelled with its line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import events
+from .errors import USAGE, CooplogError, Problem
+
+
+def read(file: Path) -> tuple[list[tuple[str, dict]], list[Problem]]:
+    """The bodies of the lines that are JSON objects, labelled `FILE line N`, and the
+    problem of each line that is not: all of them, so that one run names every one."""
+    try:
+        raw = Path(file).read_bytes()
+    except OSError as e:
+        raise CooplogError(f"{file}: cannot be read ({e.strerror})", exit_code=USAGE) from None
+    bodies, problems = [], []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        label = f"{file} line {number}"
+        try:
+            bodies.append((label, events.decode(line)))
+        except events.Invalid as e:
+            problems += e.at(label)
+    if not bodies and not problems:
+        raise CooplogError(f"{file}: no events in it", exit_code=USAGE)
+    return bodies, problems
