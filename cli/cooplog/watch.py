@@ -24,7 +24,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
-from . import events
+from . import database, events
 from . import lease as leases
 from .errors import CooplogError
 from .projection import Projection, compared
@@ -54,6 +54,7 @@ class Status:
     last_applied_at: float | None = None
     last_reconcile_at: float | None = None
     healed: int = 0
+    rebuilding: bool = False  # the database file was deleted, replaced or damaged
     errors: list[str] = field(default_factory=list)
 
 
@@ -109,6 +110,11 @@ class Watcher:
         self._observer = None
         self._observer_lock = threading.Lock()
         self._watched: tuple[int, int] | None = None  # (device, inode) of events/ watched
+        self._damage: Exception | None = None  # SQLite found the database file broken
+        # (device, inode) of the database file written, for the site to read the same one;
+        # None while it is being rebuilt
+        self.database_file: tuple[int, int] | None = None
+        self._lease: int | None = None
         self._alarm = _OverflowAlarm(self._paths)
 
     def start(self) -> None:
@@ -187,7 +193,8 @@ class Watcher:
             self.status.errors.append(f"cannot start: {e}")
             self._ready.set()
             return
-        lease = leases.take(self.db_path)
+        self._lease = leases.take(self.db_path)
+        self.database_file = projection.files[""]
         self.status.alive = True
         self.status.started_at = self.status.last_reconcile_at = time.time()
         self._ready.set()
@@ -212,6 +219,10 @@ class Watcher:
                         checked = now
                         if self._check_folder():
                             self._rescan.set()
+                        if trouble := self._database_trouble(projection):
+                            projection = self._renew(projection, trouble)
+                            if projection is None:
+                                return
                     if overflow or (len(pending) > BULK
                                     and len(pending) > self._known(projection) // 4):
                         # Many files at once (a checkout, a copy) or notifications lost: one
@@ -233,10 +244,12 @@ class Watcher:
                             self._settle(projection, pending, reconciled)
                         found.clear()
         finally:
-            projection.close()
+            if projection is not None:
+                projection.close()
             self.status.alive = False
-            if lease is not None:
-                os.close(lease)
+            if self._lease is not None:
+                os.close(self._lease)
+                self._lease = None
 
     def _drain(self, pending: dict[Path, tuple[float, int]], found: list[Reconciled],
                item=_NOTHING) -> bool:
@@ -353,6 +366,68 @@ class Watcher:
                         "overflowed)", missed)
         return missed
 
+    def _database_trouble(self, projection: Projection) -> str | None:
+        """Why the database must be built anew: its file deleted or replaced under the
+        watcher (which would go on writing to the old one, and the site reading it),
+        overwritten, or found damaged; None when it is fine."""
+        now = database.identity(self.db_path)
+        if now is None:
+            return "was deleted"
+        if now != projection.files[""]:
+            return "was replaced"
+        if self._damage is not None:
+            return f"is damaged ({self._damage})"
+        if not database.marked(self.db_path):
+            return "was overwritten: its header is no longer cooplog's"
+        return None
+
+    def _renew(self, projection: Projection, trouble: str) -> Projection | None:
+        """Build the database anew at its path and carry on with it; None (the watcher
+        stops, saying why) when what is now there is not cooplog's to rebuild. Until done,
+        `status.rebuilding` tells the health endpoint; the site reopens its connections
+        when it sees another file at the path."""
+        self.status.rebuilding = True
+        self.database_file = None
+        log.warning("%s %s: rebuilding it from the files", self.db_path, trouble)
+        self._damage = None
+        projection.close()
+        try:
+            if database.identity(self.db_path) == projection.files[""]:  # broken in place
+                database.set_aside(self.db_path, trouble)
+            else:
+                database.discard_stale(self.db_path, projection.files)
+            if not os.path.lexists(self.db_path):
+                self._build_beside()
+            renewed = Projection(self.store, self.db_path)  # claims what is there now
+            renewed.conn.execute("pragma synchronous = normal")
+            renewed.catch_up()  # what changed during the build
+        except Exception as e:
+            self._report(f"{self.db_path}: cannot rebuild the database: {e}")
+            return None
+        finally:
+            self.status.rebuilding = False
+        if self._lease is not None:
+            os.close(self._lease)
+        self._lease = leases.take(self.db_path)
+        self.database_file = renewed.files[""]
+        self.status.last_applied_at = self.status.last_reconcile_at = time.time()
+        log.warning("%s rebuilt from the files", self.db_path)
+        return renewed
+
+    def _build_beside(self) -> None:
+        """Build a new database beside the path, then rename it into place: the site reads
+        the old one, whole, until the new one is whole."""
+        building = Path(f"{self.db_path}.rebuilding")
+        for leftover in ("", *database.SIDE_FILES):  # from a rebuild cut short
+            Path(f"{building}{leftover}").unlink(missing_ok=True)
+        projection = Projection(self.store, building)
+        try:
+            projection.build()
+            projection.conn.execute("pragma journal_mode = delete")  # one file to rename
+        finally:
+            projection.close()
+        os.replace(building, self.db_path)
+
     def _check_folder(self) -> bool:
         """Whether events/ was removed, replaced or left unwatched: watch it again (once it is
         back) and say so; True when the files must be looked at again."""
@@ -393,6 +468,8 @@ class Watcher:
         threads carry on."""
         log.error("%s: %s", what, error, exc_info=error)
         self.status.errors.append(f"{what}: {error}")
+        if database.is_damage(error):
+            self._damage = error
         del self.status.errors[:-20]
 
     # The reconciler: walks the log, never writes ---------------------------------------
