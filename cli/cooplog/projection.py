@@ -417,7 +417,9 @@ class Projection:
             if dirty is None:
                 return False
             self._refresh(dirty)
-            if known:  # a file changed after it was applied: was it a committed one?
+            # a file changed after it was applied (was it a committed one?), or one listed as
+            # changed or deleted, back as git has it (the `git restore` a problem advises)
+            if known or self.breached(rel):
                 self.record_breaches()
         return True
 
@@ -475,9 +477,17 @@ class Projection:
             removed += self.forget(rel)
         with self.conn:
             self.record_commits()
-            if applied or removed:
+            if applied or removed or self.breached():
                 self.record_breaches()
         return {"applied": applied, "removed": removed}
+
+    def breached(self, rel: str | None = None) -> bool:
+        """Whether a breach is recorded (for the file at `rel`, or any): git alone may have
+        ended it (a restore, a commit), with no file left to change."""
+        if rel is None:
+            return self.conn.execute("select 1 from _breaches limit 1").fetchone() is not None
+        return self.conn.execute("select 1 from _breaches where path = ?", [rel]
+                                 ).fetchone() is not None
 
     def record_breaches(self) -> None:
         """Name committed event files that were changed or deleted: the tables follow the

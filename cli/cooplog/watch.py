@@ -316,7 +316,7 @@ class Watcher:
             healed = sum(self._heal(projection, path, seen) for path, seen in paths)
             with projection.conn:  # what a catch-up records from git besides the files
                 projection.record_commits()
-                if healed:
+                if healed or projection.breached():
                     projection.record_breaches()
             self.status.last_reconcile_at = time.time()
             if healed and expected:
