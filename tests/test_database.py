@@ -245,3 +245,14 @@ def test_sync_refuses_an_unreadable_file_before_it_fetches(with_remote, tmp_path
     assert git(with_remote, "rev-parse", "HEAD").stdout == head
     assert not (with_remote / ".git" / "FETCH_HEAD").exists()  # nothing was fetched
     assert git(with_remote, "branch", "--remotes").stdout == ""
+
+
+def test_a_db_path_that_cannot_be_read_is_refused_in_one_line(seeded, tmp_path, cli):
+    folder_as_db = tmp_path / "folder.db"
+    folder_as_db.mkdir()
+    result = cli(seeded, "--db", folder_as_db, "build")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {folder_as_db}: cannot be read as a database (Is a directory): pass another "
+        "--db"]
+    assert list(folder_as_db.iterdir()) == []

@@ -64,9 +64,11 @@ def claim(root: Path | str, db: Path | str | None) -> Path:
         return path
     try:
         ours = _ours(path)
-    except sqlite3.DatabaseError as e:
+    except (OSError, sqlite3.Error) as e:
         if not is_damage(e):
-            raise
+            raise CooplogError(f"{path}: cannot be read as a database "
+                               f"({getattr(e, 'strerror', None) or e}): pass another --db",
+                               exit_code=USAGE) from None
         if at_default or marked(path):
             set_aside(path, e)
             return path

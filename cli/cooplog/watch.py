@@ -6,6 +6,10 @@ kernel drops notifications silently when its queue overflows, a second thread, t
 reconciler, compares every file with what was applied (through its own read-only
 connection), periodically and whenever a folder changes, and hands the worker only the
 difference: walking a large log never holds up the files notifications report.
+
+Once a second the worker also looks at the database file itself: one deleted, replaced or
+overwritten under it, or found damaged, is built anew beside its path and renamed into place,
+while `status.rebuilding` says so (the site goes on reading the old file until then).
 """
 
 from __future__ import annotations
