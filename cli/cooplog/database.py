@@ -12,6 +12,9 @@ where only cooplog writes) it is cooplog's and is set aside, renamed beside itse
 -wal and -shm, and rebuilt. At a path given with --db it is set aside only if its header
 still carries cooplog's application id; anything else there is refused, untouched: it may be
 another program's file that is not SQLite at all.
+
+Which file a path names (device and inode) tells the watcher and the site that the database
+was deleted or replaced under them.
 """
 
 from __future__ import annotations
@@ -29,13 +32,13 @@ from .store import default_db
 log = logging.getLogger("cooplog.database")
 
 # PRAGMA application_id of every database cooplog makes: "coop" in ASCII (0x636F6F70), kept
-# in bytes 68-71 of the SQLite header. No application registered with SQLite's magic.txt
-# uses it.
+# in bytes 68-71 of the SQLite header, where `file` and other tools read it too.
 APPLICATION_ID = 0x636F6F70
 # What a database made by a cooplog from before the application id has (then marked in
 # place: it is derived, and rebuilt if its shape differs).
 LEGACY_TABLES = {"_files", "events"}
 MAGIC = b"SQLite format 3\x00"
+SIDE_FILES = ("-wal", "-shm")  # what SQLite keeps beside a database in WAL mode
 DAMAGE_CODES = {getattr(sqlite3, "SQLITE_CORRUPT", 11), getattr(sqlite3, "SQLITE_NOTADB", 26)}
 DAMAGE_MESSAGES = ("file is not a database", "database disk image is malformed")
 
@@ -126,15 +129,12 @@ def set_aside(path: Path, why: BaseException | str) -> Path:
         n += 1
         aside = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
     os.rename(path, aside)
-    for suffix in ("-wal", "-shm"):
+    for suffix in SIDE_FILES:
         if os.path.lexists(f"{path}{suffix}"):
             os.rename(f"{path}{suffix}", f"{aside}{suffix}")
     log.warning("cooplog: %s cannot be read (%s): set aside as %s; a new one is built from "
                 "the files", path, why, aside)
     return aside
-
-
-SIDE_FILES = ("-wal", "-shm")
 
 
 def identity(path: Path | str) -> tuple[int, int] | None:
