@@ -63,6 +63,10 @@ def get(ds, path: str, **params) -> httpx.Response:
     return asyncio.run(ds.client.get(path, params=params))
 
 
+def watch_errors():
+    return serve.WATCHER.status.errors if serve.WATCHER else None
+
+
 def healed(ds, until: float, **expected_rows) -> None:
     """Wait until every page answers 200 with the rows expected, and the watcher is alive."""
     while True:
@@ -76,7 +80,7 @@ def healed(ds, until: float, **expected_rows) -> None:
                         for t, r in counts.items())):
             assert health.json()["watcher"] == "alive"
             return
-        assert time.monotonic() < until, (statuses, health.json(),
+        assert time.monotonic() < until, (statuses, health.json(), watch_errors(),
                                           {t: r.status_code for t, r in counts.items()})
         time.sleep(0.1)
 

@@ -53,10 +53,13 @@ def is_damage(error: BaseException) -> bool:
     return str(error).startswith(DAMAGE_MESSAGES)
 
 
-def claim(root: Path | str, db: Path | str | None) -> Path:
+def claim(root: Path | str, db: Path | str | None, *, by_header: bool = False) -> Path:
     """The database path for the log at `root` (`db`, else the default), checked before
     anything writes to it: another application's file is refused (exit 2) and left as it
-    is; an unreadable one of ours is set aside, so that the caller builds a new one."""
+    is; an unreadable one of ours is set aside, so that the caller builds a new one.
+    `by_header`: a file whose header is marked as ours is taken as ours unopened, and any
+    other is read as immutable (the caller builds over it and must not open it beside a
+    -wal or -shm that may not be its own)."""
     default = default_db(root)
     path = Path(db) if db else default
     at_default = path.resolve() == default.resolve()
@@ -66,7 +69,7 @@ def claim(root: Path | str, db: Path | str | None) -> Path:
     except FileNotFoundError:
         return path
     try:
-        ours = _ours(path)
+        ours = _ours(path, by_header)
     except (OSError, sqlite3.Error) as e:
         if not is_damage(e):
             raise CooplogError(f"{path}: cannot be read as a database "
@@ -85,16 +88,18 @@ def claim(root: Path | str, db: Path | str | None) -> Path:
     return path
 
 
-def _ours(path: Path) -> bool:
+def _ours(path: Path, by_header: bool = False) -> bool:
     """Whether SQLite reads the file as cooplog's (or as empty, for cooplog to take)."""
     header = _header(path)
     if header[:16] != MAGIC:
         raise sqlite3.DatabaseError("file is not a database")
+    if by_header and marked(path, header):
+        return True
     # Another application's file without a write-ahead log in use is the whole database:
     # read as immutable, SQLite creates no -wal or -shm beside it. Ours may be being written
     # (a watcher): read as SQLite reads beside a writer.
     wal = Path(f"{path}-wal")
-    live = marked(path, header) or (wal.exists() and wal.stat().st_size > 0)
+    live = not by_header and (marked(path, header) or (wal.exists() and wal.stat().st_size > 0))
     uri = f"{path.resolve().as_uri()}?{'mode=ro' if live else 'immutable=1'}"
     with closing(sqlite3.connect(uri, uri=True, timeout=10)) as conn:
         application_id = conn.execute("pragma application_id").fetchone()[0]

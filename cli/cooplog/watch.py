@@ -386,23 +386,29 @@ class Watcher:
         return None
 
     def _renew(self, projection: Projection, trouble: str) -> Projection | None:
-        """Build the database anew at its path and carry on with it; None (the watcher
-        stops, saying why) when what is now there is not cooplog's to rebuild. Until done,
-        `status.rebuilding` tells the health endpoint; the site reopens its connections
-        when it sees another file at the path."""
+        """Build the database anew, beside its path, rename it into place and carry on with
+        it; None (the watcher stops, saying why) when what is now at the path is not
+        cooplog's to build over. Until done, `status.rebuilding` tells the health endpoint;
+        the site reopens its connections when it sees another file at the path.
+
+        A file renamed in is never opened here, even a copy of ours: connections of this
+        process (the site's) may have opened it beside the old file's -shm, and SQLite
+        shares one -shm among a process's connections to a file: it is built over."""
         self.status.rebuilding = True
         self.database_file = None
         log.warning("%s %s: rebuilding it from the files", self.db_path, trouble)
         self._damage = None
         projection.close()
         try:
-            if database.identity(self.db_path) == projection.files[""]:  # broken in place
+            here = database.identity(self.db_path)
+            if here == projection.files[""]:  # broken in place
                 database.set_aside(self.db_path, trouble)
             else:
                 database.discard_stale(self.db_path, projection.files)
-            if not os.path.lexists(self.db_path):
-                self._build_beside()
-            renewed = Projection(self.store, self.db_path)  # claims what is there now
+                if here is not None:
+                    database.claim(self.store.root, self.db_path, by_header=True)
+            self._build_beside()
+            renewed = Projection(self.store, self.db_path)
             renewed.conn.execute("pragma synchronous = normal")
             renewed.catch_up()  # what changed during the build
         except Exception as e:
@@ -430,6 +436,8 @@ class Watcher:
             projection.conn.execute("pragma journal_mode = delete")  # one file to rename
         finally:
             projection.close()
+        for side in database.SIDE_FILES:  # what is beside the path is not the new file's
+            Path(f"{self.db_path}{side}").unlink(missing_ok=True)
         os.replace(building, self.db_path)
 
     def _check_folder(self) -> bool:
