@@ -1,10 +1,11 @@
-"""A database left by another cooplog version (another shape) is emptied and rebuilt from
-the files, never used half-fitting."""
+"""A database left by another cooplog version (another shape, no application id, cooplog's
+own tables) is emptied and rebuilt from the files, never used half-fitting."""
 
 from __future__ import annotations
 
 import sqlite3
 
+from cooplog.database import APPLICATION_ID
 from cooplog.projection import Projection
 from cooplog.store import Store
 
@@ -16,6 +17,7 @@ def test_a_database_of_another_shape_is_rebuilt(seeded, tmp_path):
     old.execute("insert into meetings values ('x', 'from an older version')")
     old.execute("create table _files (path text primary key)")
     old.execute("insert into _files values ('events/gone.json')")
+    old.execute("create table events (id text primary key, summary text)")
     old.execute("pragma user_version = 7")
     old.commit()
     old.close()
@@ -28,6 +30,7 @@ def test_a_database_of_another_shape_is_rebuilt(seeded, tmp_path):
                                    ).fetchone() == (0,)
     files = projection.conn.execute("select count(*) from _files").fetchone()[0]
     assert files == len(list(Store(seeded).files()))
+    assert projection.conn.execute("pragma application_id").fetchone() == (APPLICATION_ID,)
     projection.close()
 
 

@@ -1,14 +1,17 @@
 """What the modules in `datasette/plugins/` share (Datasette loads them by path, so they
-cannot import one another): other projects' plugins registered again with a change, and
-results kept until the database changes."""
+cannot import one another): other projects' plugins registered again with a change,
+results kept until the database changes, and read connections that follow the database's
+path when the watcher rebuilds it."""
 
 from __future__ import annotations
 
+import os
 import threading
 import types
 from collections import OrderedDict
 from pathlib import Path
 
+from .database import identity
 from .store import read_only
 
 
@@ -45,14 +48,20 @@ class KeptUntilChanged:
         self.lock = threading.Lock()
         self.kept: OrderedDict = OrderedDict()
         self.current = 0  # generation: the number of changes seen
-        self.observer = self.version = None
+        self.observer = self.version = self.observed = None
 
     def generation(self) -> int:
         """The generation of results to keep from now (everything kept dropped if the
-        database changed)."""
+        database changed, or another file took its path: the watcher rebuilt it)."""
         with self.lock:
+            now = current_file(self.db)
+            if self.observer is not None and now is not None and now != self.observed:
+                self.observer.close()
+                self.observer = None
             if self.observer is None:
+                self.observed = now
                 self.observer = read_only(self.db, check_same_thread=False)
+                self.version = None
             version = self.observer.execute("pragma data_version").fetchone()[0]
             if version != self.version:
                 self.version = version
@@ -84,3 +93,51 @@ class KeptUntilChanged:
             found = work_out()
             self.keep(key, found, generation)
         return found
+
+
+def current_file(db: Path | str) -> tuple[int, int] | None:
+    """The identity of the database file to read at `db`: while a watcher in this process
+    keeps it, the one it writes (None while it rebuilds: a file renamed over the old one may
+    still have the old one's -wal beside it until the watcher has set that aside); else the
+    file there."""
+    from . import serve
+
+    watcher = serve.WATCHER
+    if watcher is not None and os.path.abspath(watcher.db_path) == os.path.abspath(db):
+        return watcher.database_file
+    return identity(db)
+
+
+def reopen_when_replaced(datasette, database) -> None:
+    """Read connections that follow the database's path: when another file takes it (the
+    watcher rebuilt a database deleted, replaced or damaged under it), each thread's
+    connection, still open on the old file, is closed and opened anew on the next query.
+    Datasette 0.65 keeps one connection per thread (`datasette.database.connections`) and
+    never reopens one."""
+    from datasette import database as datasette_database
+
+    execute_fn, seen = database.execute_fn, threading.local()
+
+    def following(conn):
+        """The connection to use in this thread: `conn`, or a new one if its file went."""
+        now = current_file(database.path)
+        known = getattr(seen, "pair", None)
+        if known is None or known[0] is not conn:  # opened just now, on the file there now
+            seen.pair = (conn, now)
+            return conn
+        if now is None or now == known[1]:  # unchanged, or being rebuilt: the old file
+            return conn
+        fresh = database.connect()
+        datasette._prepare_connection(fresh, database.name)
+        if database._read_connection is conn:  # Datasette without threads
+            database._read_connection = fresh
+        else:
+            setattr(datasette_database.connections, database.name, fresh)
+        conn.close()
+        seen.pair = (fresh, now)
+        return fresh
+
+    async def execute_fn_following(fn):
+        return await execute_fn(lambda conn: fn(following(conn)))
+
+    database.execute_fn = execute_fn_following

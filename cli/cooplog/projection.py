@@ -15,6 +15,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -27,11 +28,11 @@ from pathlib import Path, PurePosixPath
 import msgspec
 import sqlite_utils
 
-from . import check, countries, dates, events, places
+from . import check, countries, database, dates, events, places
 from .errors import CooplogError
 from .events import ENTITY_TABLES
 from .schema import FIRST_CREATORS, TABLES, ensure_shape, ref_resolved
-from .store import Store, contents, default_db
+from .store import Store, contents
 
 # A build reads files in this many processes (chunks of CHUNK files) when there are at
 # least PARALLEL_FROM of them; fewer are read sooner than the processes start.
@@ -46,6 +47,7 @@ CATEGORY_ORDER = {c: i for i, c in enumerate(events.CATEGORIES, start=1)}
 
 
 def open_db(path: Path) -> sqlite_utils.Database:
+    """The database at `path`, in cooplog's shape (`database.claim` it first)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
     db.execute("pragma busy_timeout = 10000")
@@ -397,9 +399,10 @@ class Touched:
 class Projection:
     def __init__(self, store: Store, db_path: Path | None = None):
         self.store = store
-        self.db_path = Path(db_path) if db_path else default_db(store.root)
+        self.db_path = database.claim(store.root, db_path)
         self.db = open_db(self.db_path)
         self.conn = self.db.conn
+        self.files = database.identities(self.db_path)  # the files this connection uses
 
     def close(self) -> None:
         self.db.close()
@@ -416,7 +419,9 @@ class Projection:
             if dirty is None:
                 return False
             self._refresh(dirty)
-            if known:  # a file changed after it was applied: was it a committed one?
+            # a file changed after it was applied (was it a committed one?), or one listed as
+            # changed or deleted, back as git has it (the `git restore` a problem advises)
+            if known or self.breached(rel):
                 self.record_breaches()
         return True
 
@@ -439,6 +444,27 @@ class Projection:
         """Compare the files with what the database recorded (path, size, then sha256) and
         apply the difference; an empty database gets a full build. Never a timestamp
         watermark: `git pull` delivers old events late."""
+        return self._mending(lambda: self._catch_up(progress), progress)
+
+    def _mending(self, work: Callable[[], dict], progress: Callable[[int], None] | None
+                 ) -> dict:
+        """`work()`, unless SQLite finds the file damaged meanwhile (damage the look at its
+        header and schema could not see): then it is set aside and built anew. It is ours:
+        `database.claim` said so when it was opened."""
+        try:
+            return work()
+        except sqlite3.DatabaseError as e:
+            if not database.is_damage(e):
+                raise
+            damage = e
+        self.db.close()
+        database.set_aside(self.db_path, damage)
+        self.db = open_db(self.db_path)
+        self.conn = self.db.conn
+        self.files = database.identities(self.db_path)
+        return self._build(progress)
+
+    def _catch_up(self, progress: Callable[[int], None] | None) -> dict:
         known = {path: (size, mtime) for path, size, mtime in self.conn.execute(
             "select path, size, mtime_ns from _files")}
         if not known:
@@ -453,9 +479,17 @@ class Projection:
             removed += self.forget(rel)
         with self.conn:
             self.record_commits()
-            if applied or removed:
+            if applied or removed or self.breached():
                 self.record_breaches()
         return {"applied": applied, "removed": removed}
+
+    def breached(self, rel: str | None = None) -> bool:
+        """Whether a breach is recorded (for the file at `rel`, or any): git alone may have
+        ended it (a restore, a commit), with no file left to change."""
+        if rel is None:
+            return self.conn.execute("select 1 from _breaches limit 1").fetchone() is not None
+        return self.conn.execute("select 1 from _breaches where path = ?", [rel]
+                                 ).fetchone() is not None
 
     def record_breaches(self) -> None:
         """Name committed event files that were changed or deleted: the tables follow the
@@ -768,6 +802,9 @@ class Projection:
         One pass over the files writes each event as it was recorded, which is what it
         stays unless a correction or retraction names it; those few are then refreshed as
         the watcher would refresh them, and the rows gathering many events are made once."""
+        return self._mending(lambda: self._build(progress), progress)
+
+    def _build(self, progress: Callable[[int], None] | None) -> dict:
         with self.conn, _no_cycle_collection():
             if not self.conn.in_transaction:  # dropping a trigger does not open one
                 self.conn.execute("begin")

@@ -8,6 +8,8 @@ import hashlib
 
 import sqlite_utils
 
+from .database import APPLICATION_ID
+
 # Tables the projection owns: name -> (columns, primary key, foreign keys).
 TABLES: dict[str, tuple[dict, object, list]] = {
     "events": (
@@ -273,7 +275,13 @@ def _fingerprint() -> int:
 def ensure_shape(db: sqlite_utils.Database) -> None:
     """Create whatever of the shape is missing; running it again changes nothing. A
     database of another shape (made by another cooplog version) is emptied first: it is
-    derived, and the next catch-up rebuilds it from the files."""
+    derived, and the next catch-up rebuilds it from the files. Only for a database
+    `database.claim` found to be cooplog's."""
+    if db.execute("pragma application_id").fetchone()[0] != APPLICATION_ID:
+        # before the write-ahead log: a new file's header carries the mark at once (and an
+        # older cooplog's database, in WAL mode already, gets it at the checkpoint)
+        db.execute(f"pragma application_id = {APPLICATION_ID}")
+        db.execute("pragma wal_checkpoint")
     db.execute("pragma journal_mode = wal")
     fingerprint = _fingerprint()
     if db.execute("pragma user_version").fetchone()[0] != fingerprint:

@@ -32,6 +32,9 @@ INCOMING = f"{audit.QUARANTINE}incoming"
 
 
 def sync(root: Path | str, db: Path | None = None) -> Synced:
+    from .database import claim  # the database is checked before the repository is touched
+
+    claim(root, db)
     root = Path(root)
     if not gitops.is_repository(root):
         raise CooplogError(f"{root}: not a git repository: sync needs a log made by "

@@ -6,6 +6,10 @@ kernel drops notifications silently when its queue overflows, a second thread, t
 reconciler, compares every file with what was applied (through its own read-only
 connection), periodically and whenever a folder changes, and hands the worker only the
 difference: walking a large log never holds up the files notifications report.
+
+Once a second the worker also looks at the database file itself: one deleted, replaced or
+overwritten under it, or found damaged, is built anew beside its path and renamed into place,
+while `status.rebuilding` says so (the site goes on reading the old file until then).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
-from . import events
+from . import database, events
 from . import lease as leases
 from .errors import CooplogError
 from .projection import Projection, compared
@@ -54,6 +58,7 @@ class Status:
     last_applied_at: float | None = None
     last_reconcile_at: float | None = None
     healed: int = 0
+    rebuilding: bool = False  # the database file was deleted, replaced or damaged
     errors: list[str] = field(default_factory=list)
 
 
@@ -109,6 +114,11 @@ class Watcher:
         self._observer = None
         self._observer_lock = threading.Lock()
         self._watched: tuple[int, int] | None = None  # (device, inode) of events/ watched
+        self._damage: Exception | None = None  # SQLite found the database file broken
+        # (device, inode) of the database file written, for the site to read the same one;
+        # None while it is being rebuilt
+        self.database_file: tuple[int, int] | None = None
+        self._lease: int | None = None
         self._alarm = _OverflowAlarm(self._paths)
 
     def start(self) -> None:
@@ -187,7 +197,8 @@ class Watcher:
             self.status.errors.append(f"cannot start: {e}")
             self._ready.set()
             return
-        lease = leases.take(self.db_path)
+        self._lease = leases.take(self.db_path)
+        self.database_file = projection.files[""]
         self.status.alive = True
         self.status.started_at = self.status.last_reconcile_at = time.time()
         self._ready.set()
@@ -212,6 +223,10 @@ class Watcher:
                         checked = now
                         if self._check_folder():
                             self._rescan.set()
+                        if trouble := self._database_trouble(projection):
+                            projection = self._renew(projection, trouble)
+                            if projection is None:
+                                return
                     if overflow or (len(pending) > BULK
                                     and len(pending) > self._known(projection) // 4):
                         # Many files at once (a checkout, a copy) or notifications lost: one
@@ -233,10 +248,12 @@ class Watcher:
                             self._settle(projection, pending, reconciled)
                         found.clear()
         finally:
-            projection.close()
+            if projection is not None:
+                projection.close()
             self.status.alive = False
-            if lease is not None:
-                os.close(lease)
+            if self._lease is not None:
+                os.close(self._lease)
+                self._lease = None
 
     def _drain(self, pending: dict[Path, tuple[float, int]], found: list[Reconciled],
                item=_NOTHING) -> bool:
@@ -303,7 +320,7 @@ class Watcher:
             healed = sum(self._heal(projection, path, seen) for path, seen in paths)
             with projection.conn:  # what a catch-up records from git besides the files
                 projection.record_commits()
-                if healed:
+                if healed or projection.breached():
                     projection.record_breaches()
             self.status.last_reconcile_at = time.time()
             if healed and expected:
@@ -353,6 +370,76 @@ class Watcher:
                         "overflowed)", missed)
         return missed
 
+    def _database_trouble(self, projection: Projection) -> str | None:
+        """Why the database must be built anew: its file deleted or replaced under the
+        watcher (which would go on writing to the old one, and the site reading it),
+        overwritten, or found damaged; None when it is fine."""
+        now = database.identity(self.db_path)
+        if now is None:
+            return "was deleted"
+        if now != projection.files[""]:
+            return "was replaced"
+        if self._damage is not None:
+            return f"is damaged ({self._damage})"
+        if not database.marked(self.db_path):
+            return "was overwritten: its header is no longer cooplog's"
+        return None
+
+    def _renew(self, projection: Projection, trouble: str) -> Projection | None:
+        """Build the database anew, beside its path, rename it into place and carry on with
+        it; None (the watcher stops, saying why) when what is now at the path is not
+        cooplog's to build over. Until done, `status.rebuilding` tells the health endpoint;
+        the site reopens its connections when it sees another file at the path.
+
+        A file renamed in is never opened here, even a copy of ours: connections of this
+        process (the site's) may have opened it beside the old file's -shm, and SQLite
+        shares one -shm among a process's connections to a file: it is built over."""
+        self.status.rebuilding = True
+        self.database_file = None
+        log.warning("%s %s: rebuilding it from the files", self.db_path, trouble)
+        self._damage = None
+        projection.close()
+        try:
+            here = database.identity(self.db_path)
+            if here == projection.files[""]:  # broken in place
+                database.set_aside(self.db_path, trouble)
+            else:
+                database.discard_stale(self.db_path, projection.files)
+                if here is not None:
+                    database.claim(self.store.root, self.db_path, by_header=True)
+            self._build_beside()
+            renewed = Projection(self.store, self.db_path)
+            renewed.conn.execute("pragma synchronous = normal")
+            renewed.catch_up()  # what changed during the build
+        except Exception as e:
+            self._report(f"{self.db_path}: cannot rebuild the database: {e}")
+            return None
+        finally:
+            self.status.rebuilding = False
+        if self._lease is not None:
+            os.close(self._lease)
+        self._lease = leases.take(self.db_path)
+        self.database_file = renewed.files[""]
+        self.status.last_applied_at = self.status.last_reconcile_at = time.time()
+        log.warning("%s rebuilt from the files", self.db_path)
+        return renewed
+
+    def _build_beside(self) -> None:
+        """Build a new database beside the path, then rename it into place: the site reads
+        the old one, whole, until the new one is whole."""
+        building = Path(f"{self.db_path}.rebuilding")
+        for leftover in ("", *database.SIDE_FILES):  # from a rebuild cut short
+            Path(f"{building}{leftover}").unlink(missing_ok=True)
+        projection = Projection(self.store, building)
+        try:
+            projection.build()
+            projection.conn.execute("pragma journal_mode = delete")  # one file to rename
+        finally:
+            projection.close()
+        for side in database.SIDE_FILES:  # what is beside the path is not the new file's
+            Path(f"{self.db_path}{side}").unlink(missing_ok=True)
+        os.replace(building, self.db_path)
+
     def _check_folder(self) -> bool:
         """Whether events/ was removed, replaced or left unwatched: watch it again (once it is
         back) and say so; True when the files must be looked at again."""
@@ -393,6 +480,8 @@ class Watcher:
         threads carry on."""
         log.error("%s: %s", what, error, exc_info=error)
         self.status.errors.append(f"{what}: {error}")
+        if database.is_damage(error):
+            self._damage = error
         del self.status.errors[:-20]
 
     # The reconciler: walks the log, never writes ---------------------------------------

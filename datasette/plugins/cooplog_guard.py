@@ -61,8 +61,10 @@ async def cooplog_status(datasette):
 
     watcher = serve.WATCHER
     status = watcher.status if watcher else None
+    healthy = status is not None and status.alive and not status.rebuilding
     body = {"watcher": "not running"} if status is None else {
-        "watcher": "alive" if status.alive else "stopped",
+        "watcher": ("stopped" if not status.alive else
+                    "rebuilding" if status.rebuilding else "alive"),
         "applied": status.applied,
         "last_applied": status.last_applied,
         "seconds_since_last_applied": status.last_applied_at and round(
@@ -72,7 +74,7 @@ async def cooplog_status(datasette):
         "healed_by_reconciliation": status.healed,
         "recent_errors": status.errors[-5:],
     }
-    return Response.json(body, status=200 if status and status.alive else 503)
+    return Response.json(body, status=200 if healthy else 503)
 
 
 @hookimpl
