@@ -5,6 +5,7 @@ newly recorded events (datasette-atom), the map (datasette-cluster-map) and the 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -189,3 +190,47 @@ def test_a_database_under_another_name_is_published_whole(sample_db, tmp_path):
                                           _shape="objects").json()["rows"]}
     assert links and all(link.startswith("/other/events/") for link in links)
     assert get(ds, next(iter(links))).status_code == 200
+
+
+# --- any value that reaches the database ---------------------------------------------------
+
+
+def test_the_feed_carries_any_value_the_database_holds(log):
+    """A database built by an older cooplog let `2026-13-45T99:99:99Z` in, and a summary may
+    hold control characters XML cannot: the whole feed was a 500. Now the row that names no
+    time is left out and the others are written, text without those characters."""
+    store = Store(log)
+    (org, _), (odd_time, _), (bell, _) = append.append(store, [
+        ("org", {"type": "organization.registered",
+                 "data": {"key": "wco", "name": "World Customs Organization",
+                          "category": "intergovernmental"}}),
+        ("odd time", {"type": "activity.noted", "occurred": "2009-02", "orgs": ["wco"],
+                      "summary": "Recorded at no real time."}),
+        ("bell", {"type": "activity.noted", "occurred": "2009-03", "orgs": ["wco"],
+                  "summary": "A bell\x07 and a form feed\x0c in the text."}),
+    ], by=BY, commit=False)
+    db = built(log)
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("update events set recorded_at = '2026-13-45T99:99:99Z' where id = ?",
+                     [odd_time.id])
+    conn.close()
+    ds = serve.datasette(log)
+    feed = ET.fromstring(get(ds, "/cooplog/recent_events.atom").content)
+    titles = {e.findtext(f"{ATOM}id"): e.findtext(f"{ATOM}title")
+              for e in feed.findall(f"{ATOM}entry")}
+    assert titles == {f"urn:cooplog:event:{org.id}": "Registered: World Customs Organization",
+                      f"urn:cooplog:event:{bell.id}": "A bell and a form feed in the text."}
+    for hostile in [
+        "select 1 as atom_id, 'x' as atom_updated, 't' as atom_title",
+        "select 1 as atom_id, 42 as atom_updated, 't' as atom_title",
+        "select 1 as atom_id, null as atom_updated, 't' as atom_title",
+        "select null as atom_id, '2026-01-01T00:00:00Z' as atom_updated, char(1) as atom_title",
+        "select 2 as atom_id, '2026-01-01T00:00:00Z' as atom_updated, char(1, 65) as atom_title,"
+        " null as atom_link, 5 as atom_content, x'0001' as atom_author_name",
+        "select 3 as atom_id, '2026-01-01T00:00:00' as atom_updated, 't' as atom_title,"
+        " null as atom_content_html",
+    ]:
+        response = asyncio.run(ds.client.get("/cooplog.atom", params={"sql": hostile}))
+        assert response.status_code == 200, (hostile, response.text[:300])
+        assert ET.fromstring(response.content).tag == f"{ATOM}feed"

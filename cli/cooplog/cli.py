@@ -691,7 +691,8 @@ def export_ics(
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
 ):
     """Meetings as an iCalendar file: all-day events over the days recorded; a meeting
-    dated only to the year is left out and named on stderr."""
+    dated only to the year, or one whose date is unreadable, is left out and named on
+    stderr."""
     from . import calendar_export
 
     with reporting():
@@ -706,9 +707,9 @@ def export_ics(
     else:
         output.write_bytes(data)
         typer.echo(f"wrote {output}", err=True)
-    for row in left_out:
-        typer.echo(f"left out, dated only to the year: {row['event_id']} {row['occurred']} "
-                   f"{row['title']}", err=True)
+    for row, why in left_out:
+        typer.echo(f"left out, {why}: {row['event_id']} {row['occurred']} {row['title']}",
+                   err=True)
 
 
 # --- audit and sync (git) ---------------------------------------------------------------
