@@ -758,8 +758,11 @@ def test_cooplog_serve_end_to_end(log, tmp_path):
             for path in ("/cooplog/events", "/cooplog/search", "/-/cooplog.json"):
                 assert client.post(path, json={"sql": "delete from events"}).status_code == 405
                 assert client.delete(path).status_code == 405
+            # an absolute-form request line (`GET http://evil.com/ HTTP/1.1`) was
+            # answered `302 Location: http://evil.com`
             for path in ("//example.com/", "/\\example.com/", "/%5Cexample.com/",
-                         "//example.com"):
+                         "//example.com", "http://evil.com/", "HTTP://EVIL.COM/cooplog/",
+                         "https://evil.com/cooplog/events/", f"http://127.0.0.1:{port}/x/"):
                 status, headers = raw_get(port, path)
                 assert status == 404, (path, status)
                 assert "location" not in headers

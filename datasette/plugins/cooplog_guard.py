@@ -2,7 +2,8 @@
 
 Datasette already opens the database with mode=ro; this refuses every method that could
 write before any view sees it, and 404s paths that Datasette 0.65 would redirect off-site
-(`//host`, `/\\host`, `/%5Chost`)."""
+(`//host`, `/\\host`, `/%5Chost`, and an absolute-form request line, `GET http://host/`,
+which uvicorn passes on as the path `http://host/`)."""
 
 import logging
 import sqlite3
@@ -30,7 +31,8 @@ OFF_SITE = ("//", "/\\", "/%5c")
 MAX_VALUE_BYTES = 8_000_000
 # printf('%.*c', 900000000, 'x') loops for seconds inside one call, where the SQL time limit
 # (counted in steps between calls) cannot stop it.
-DENIED_FUNCTIONS = {"printf", "format"}
+# fts3_tokenizer('simple') answers the address of a tokenizer in the server's memory.
+DENIED_FUNCTIONS = {"printf", "format", "fts3_tokenizer"}
 
 
 async def _plain(send, status: int, text: str) -> None:
@@ -45,7 +47,9 @@ def asgi_wrapper(datasette):
         async def guarded(scope, receive, send):
             if scope["type"] == "http":
                 raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-                if raw.lower().startswith(OFF_SITE) or scope["path"].startswith(OFF_SITE[:2]):
+                if (not raw.startswith("/") or not scope["path"].startswith("/")
+                        or raw.lower().startswith(OFF_SITE)
+                        or scope["path"].startswith(OFF_SITE[:2])):
                     return await _plain(send, 404, "Not found")
                 if scope["method"] not in READ_METHODS:
                     return await _plain(send, 405, "This log is published read-only.")
