@@ -620,6 +620,57 @@ def test_a_slow_query_hits_the_time_limit(ds):
     assert time.monotonic() - started < 10
 
 
+def _letters(n: int) -> str:
+    """SQL for a string of n letters a, built in the query."""
+    return f"replace(hex(zeroblob({n // 2})), '0', 'a')"
+
+
+@pytest.mark.parametrize("sql, words", [
+    # one call each, which the time limit could not stop: 3.1 s, 34.7 s and 42.9 s
+    (f"select instr({_letters(600_000)}, {_letters(300_000)} || 'b')", "too big"),
+    (f"select {_letters(600_000)} like '%' || {_letters(49_998)} || 'b'", "too big"),
+    (f"select {_letters(600_000)} glob '*' || {_letters(49_998)} || 'b'", "too big"),
+    (f"select {_letters(19_000)} like '%' || {_letters(1_000)} || 'b'", "too complex"),
+    # within those bounds, the same call many times in one row
+    (f"with t(a, b) as materialized (select {_letters(19_800)}, '*' || {_letters(97)}"
+     " || 'b') select " + " + ".join(["(a glob b)"] * 400) + " from t", "too complex"),
+])
+def test_the_sql_box_builds_no_value_one_call_could_take_long_over(ds, sql, words):
+    response = get(ds, "/cooplog.json", params={"sql": sql})
+    assert response.status_code == 400, response.text[:300]
+    assert words in response.json()["error"]
+
+
+def test_pages_read_values_larger_than_the_sql_box_may(tmp_path):
+    """The SQL box's bound is for what a reader builds: a long stored summary still shows on
+    its pages and in canned queries."""
+    root = tmp_path / "log"
+    Store(root).events_dir.mkdir(parents=True)
+    long = "A long account of the meeting. " * 1_000  # 31 kB
+    (event, _), = append.append(Store(root), [("long", {
+        "type": "activity.noted", "occurred": "2009", "summary": long, "data": {}})],
+        by=BY)
+    ds = serve.datasette(root, built(root))
+    assert rows(ds, f"/cooplog/events/{event.id}.json")[0]["summary"] == long
+    assert rows(ds, "/cooplog/search.json", q="long account")[0]["summary"] == long
+    response = get(ds, "/cooplog.json", params={"sql": "select summary from events"})
+    assert response.status_code == 400
+    assert "too big" in response.json()["error"]
+
+
+def test_an_interrupted_sql_box_query_leaves_the_next_queries_alone(ds):
+    """The SQL box's timer interrupts its connection at the time limit: never a query that
+    runs on that connection after it."""
+    slow = ("with recursive c(x) as (select 1 union all select x + 1 from c) "
+            "select count(*) from c")
+    for _ in range(3):
+        response = get(ds, "/cooplog.json", params={"sql": slow})
+        assert response.status_code == 400 and "too long" in response.text
+        for _ in range(20):
+            assert rows(ds, "/cooplog.json", sql="select count(*) as n from events")
+            assert get(ds, "/cooplog/events").status_code == 200
+
+
 @pytest.mark.parametrize("path", ["//example.com", "//example.com/", "/\\example.com",
                                   "/\\example.com/", "/%5Cexample.com", "/%5cexample.com/",
                                   "/%2F%2Fexample.com/", "//example.com/cooplog/"])

@@ -1,13 +1,18 @@
-"""Keep the published log read-only and on-site, and report the watcher's health.
+"""Keep the published log read-only, on-site and answering, and report the watcher's health.
 
 Datasette already opens the database with mode=ro; this refuses every method that could
 write before any view sees it, and 404s paths that Datasette 0.65 would redirect off-site
 (`//host`, `/\\host`, `/%5Chost`, and an absolute-form request line, `GET http://host/`,
-which uvicorn passes on as the path `http://host/`)."""
+which uvicorn passes on as the path `http://host/`). It caps facets, and bounds what the SQL
+box (`?sql=`) may build, so that no request holds the server past the SQL time limit."""
 
+import asyncio
+import contextvars
+import functools
 import json
 import logging
 import sqlite3
+import threading
 import time
 from urllib.parse import parse_qsl, urlencode
 
@@ -47,6 +52,23 @@ UNFACETABLE = {"summary", "title", "change", "note", "message", "why",  # prose
                "organizer", "parties", "items", "countries"}
 UNFACETABLE_IN = {"requests": {"subject"}}  # a request's subject is prose, a status's a key
 
+# Datasette's SQL time limit is checked between SQLite's steps, so one long function call
+# outlasts it: `instr` of 300 kB in 600 kB took 3.1 s, a LIKE of a 50,000-character pattern
+# over 600 kB 34.7 s, and sqlite3_interrupt() stops neither. The SQL box's queries (the only
+# ones whose strings a reader builds) get limits that keep any one call, and the most calls
+# one row can make, within a fraction of a second; a timer interrupts them between rows at
+# the time limit (the progress handler looks only every 1,000 steps); and they take at most
+# one of Datasette's SQL threads at a time, so pages keep the others.
+SQL_BOX_LIMITS = {
+    sqlite3.SQLITE_LIMIT_LENGTH: 20_000,  # bytes of any value made or read
+    sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 100,
+    sqlite3.SQLITE_LIMIT_VDBE_OP: 1_000,  # steps in one statement's program
+}
+SQL_BOX_THREADS = 1
+# the SQL a request asks for (`?sql=`), and whether the query running is that one
+ASKED_SQL = contextvars.ContextVar("cooplog_asked_sql", default=None)
+RUNNING_ASKED_SQL = contextvars.ContextVar("cooplog_running_asked_sql", default=False)
+
 
 async def _plain(send, status: int, text: str) -> None:
     await send({"type": "http.response.start", "status": status,
@@ -71,11 +93,111 @@ def asgi_wrapper(datasette):
                     if problem:
                         return await _plain(send, 400, problem)
                     scope = {**scope, "query_string": query}
+                if (sql := _asked_sql(scope)) is not None:
+                    token = ASKED_SQL.set(sql)
+                    try:
+                        return await app(scope, receive, send)
+                    finally:
+                        ASKED_SQL.reset(token)
             return await app(scope, receive, send)
 
         return guarded
 
     return wrap
+
+
+def _asked_sql(scope) -> str | None:
+    query = scope.get("query_string", b"")
+    if b"sql=" not in query:
+        return None
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)  # as Datasette does
+    return next((value for key, value in pairs if key == "sql"), None)
+
+
+@hookimpl
+def startup(datasette):
+    box = _SqlBox(datasette)
+    for database in datasette.databases.values():
+        box.bound(database)
+
+
+class _SqlBox:
+    """The SQL box's queries, bounded: at most SQL_BOX_THREADS at a time, each under
+    SQL_BOX_LIMITS and interrupted at the time limit."""
+
+    def __init__(self, datasette):
+        self.seconds = datasette.setting("sql_time_limit_ms") / 1000
+        self.turns = asyncio.Semaphore(SQL_BOX_THREADS)
+
+    def bound(self, database) -> None:
+        execute, execute_fn = database.execute, database.execute_fn
+
+        async def execute_bounded(sql, *args, **options):
+            if sql != ASKED_SQL.get():  # pages, canned queries, Datasette's own
+                return await execute(sql, *args, **options)
+            # waiting for a turn takes no SQL thread: pages keep theirs
+            try:
+                await asyncio.wait_for(self.turns.acquire(), timeout=self.seconds)
+            except asyncio.TimeoutError:
+                raise sqlite3.OperationalError(
+                    "the SQL box is busy with other queries: try again in a moment") from None
+            token = RUNNING_ASKED_SQL.set(True)
+            try:
+                return await execute(sql, *args, **options)
+            finally:
+                RUNNING_ASKED_SQL.reset(token)
+                self.turns.release()
+
+        async def execute_fn_bounded(fn):
+            if not RUNNING_ASKED_SQL.get():
+                return await execute_fn(fn)
+            return await execute_fn(functools.partial(self._run, fn))
+
+        database.execute, database.execute_fn = execute_bounded, execute_fn_bounded
+
+    def _run(self, fn, conn):
+        with _limits(conn, SQL_BOX_LIMITS), _interrupted_after(conn, self.seconds):
+            try:
+                return fn(conn)
+            except MemoryError:  # what SQLite says when VDBE_OP is reached
+                raise sqlite3.OperationalError(
+                    "query too complex for the SQL box: make it simpler, or use the table "
+                    "pages and canned queries") from None
+
+
+class _limits:
+    def __init__(self, conn, limits: dict[int, int]):
+        self.conn, self.limits, self.before = conn, limits, {}
+
+    def __enter__(self):
+        self.before = {k: self.conn.setlimit(k, v) for k, v in self.limits.items()}
+
+    def __exit__(self, *exc):
+        for k, v in self.before.items():
+            self.conn.setlimit(k, v)
+
+
+class _interrupted_after:
+    """sqlite3_interrupt() at the deadline, never after the query is done (a stale
+    interrupt would stop the connection's next query)."""
+
+    def __init__(self, conn, seconds: float):
+        self.conn, self.running, self.lock = conn, True, threading.Lock()
+        self.timer = threading.Timer(seconds, self._interrupt)
+
+    def _interrupt(self):
+        with self.lock:
+            if self.running:
+                self.conn.interrupt()
+
+    def __enter__(self):
+        self.timer.start()
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.running = False
+        self.timer.cancel()
+        self.timer.join()
 
 
 async def _facets_allowed(datasette, scope) -> tuple[bytes, str | None]:
