@@ -8,12 +8,12 @@ box (`?sql=`) may build, so that no request holds the server past the SQL time l
 
 import asyncio
 import contextvars
-import functools
 import json
 import logging
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qsl, urlencode
 
 import datasette.handle_exception as default_handler
@@ -55,10 +55,11 @@ UNFACETABLE_IN = {"requests": {"subject"}}  # a request's subject is prose, a st
 # Datasette's SQL time limit is checked between SQLite's steps, so one long function call
 # outlasts it: `instr` of 300 kB in 600 kB took 3.1 s, a LIKE of a 50,000-character pattern
 # over 600 kB 34.7 s, and sqlite3_interrupt() stops neither. The SQL box's queries (the only
-# ones whose strings a reader builds) get limits that keep any one call, and the most calls
-# one row can make, within a fraction of a second; a timer interrupts them between rows at
-# the time limit (the progress handler looks only every 1,000 steps); and they take at most
-# one of Datasette's SQL threads at a time, so pages keep the others.
+# ones whose strings a reader builds) run on a connection of their own, whose limits keep
+# any one call, and the most calls one row can make, within a fraction of a second; a timer
+# interrupts them between rows at the time limit (the progress handler looks only every
+# 1,000 steps); and they run on a thread of their own, one at a time, so that pages keep
+# all of Datasette's SQL threads.
 SQL_BOX_LIMITS = {
     sqlite3.SQLITE_LIMIT_LENGTH: 20_000,  # bytes of any value made or read
     sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 100,
@@ -122,12 +123,16 @@ def startup(datasette):
 
 
 class _SqlBox:
-    """The SQL box's queries, bounded: at most SQL_BOX_THREADS at a time, each under
-    SQL_BOX_LIMITS and interrupted at the time limit."""
+    """The SQL box's queries, on threads and connections of their own (SQL_BOX_THREADS),
+    whose values SQL_BOX_LIMITS bound, interrupted at the time limit; Datasette's SQL
+    threads stay the pages'. Waiting for a turn takes no thread, and ends at the limit."""
 
     def __init__(self, datasette):
+        self.datasette = datasette
         self.seconds = datasette.setting("sql_time_limit_ms") / 1000
         self.turns = asyncio.Semaphore(SQL_BOX_THREADS)
+        self.executor = ThreadPoolExecutor(SQL_BOX_THREADS, "cooplog-sql-box")
+        self.connections = threading.local()
 
     def bound(self, database) -> None:
         execute, execute_fn = database.execute, database.execute_fn
@@ -135,7 +140,6 @@ class _SqlBox:
         async def execute_bounded(sql, *args, **options):
             if sql != ASKED_SQL.get():  # pages, canned queries, Datasette's own
                 return await execute(sql, *args, **options)
-            # waiting for a turn takes no SQL thread: pages keep theirs
             try:
                 await asyncio.wait_for(self.turns.acquire(), timeout=self.seconds)
             except asyncio.TimeoutError:
@@ -151,30 +155,26 @@ class _SqlBox:
         async def execute_fn_bounded(fn):
             if not RUNNING_ASKED_SQL.get():
                 return await execute_fn(fn)
-            return await execute_fn(functools.partial(self._run, fn))
+            return await asyncio.get_running_loop().run_in_executor(
+                self.executor, self._run, database, fn)
 
         database.execute, database.execute_fn = execute_bounded, execute_fn_bounded
 
-    def _run(self, fn, conn):
-        with _limits(conn, SQL_BOX_LIMITS), _interrupted_after(conn, self.seconds):
+    def _run(self, database, fn):
+        conn = getattr(self.connections, database.name, None)
+        if conn is None:
+            conn = database.connect()
+            self.datasette._prepare_connection(conn, database.name)
+            for limit, value in SQL_BOX_LIMITS.items():
+                conn.setlimit(limit, value)
+            setattr(self.connections, database.name, conn)
+        with _interrupted_after(conn, self.seconds):
             try:
                 return fn(conn)
             except MemoryError:  # what SQLite says when VDBE_OP is reached
                 raise sqlite3.OperationalError(
                     "query too complex for the SQL box: make it simpler, or use the table "
                     "pages and canned queries") from None
-
-
-class _limits:
-    def __init__(self, conn, limits: dict[int, int]):
-        self.conn, self.limits, self.before = conn, limits, {}
-
-    def __enter__(self):
-        self.before = {k: self.conn.setlimit(k, v) for k, v in self.limits.items()}
-
-    def __exit__(self, *exc):
-        for k, v in self.before.items():
-            self.conn.setlimit(k, v)
 
 
 class _interrupted_after:
