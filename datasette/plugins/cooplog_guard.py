@@ -138,7 +138,9 @@ class _SqlBox:
         execute, execute_fn = database.execute, database.execute_fn
 
         async def execute_bounded(sql, *args, **options):
-            if sql != ASKED_SQL.get():  # pages, canned queries, Datasette's own
+            # Datasette runs the asked SQL with truncate=True; its own queries (a page's, a
+            # canned query's, `PRAGMA schema_version` before each request) run unbounded
+            if sql != ASKED_SQL.get() or not options.get("truncate"):
                 return await execute(sql, *args, **options)
             try:
                 await asyncio.wait_for(self.turns.acquire(), timeout=self.seconds)
