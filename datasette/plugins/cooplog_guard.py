@@ -54,12 +54,13 @@ UNFACETABLE_IN = {"requests": {"subject"}}  # a request's subject is prose, a st
 
 # Datasette's SQL time limit is checked between SQLite's steps, so one long function call
 # outlasts it: `instr` of 300 kB in 600 kB took 3.1 s, a LIKE of a 50,000-character pattern
-# over 600 kB 34.7 s, and sqlite3_interrupt() stops neither. The SQL box's queries (the only
-# ones whose strings a reader builds) run on a connection of their own, whose limits keep
-# any one call, and the most calls one row can make, within a fraction of a second; a timer
-# interrupts them between rows at the time limit (the progress handler looks only every
-# 1,000 steps); and they run on a thread of their own, one at a time, so that pages keep
-# all of Datasette's SQL threads.
+# over 600 kB 34.7 s, and sqlite3_interrupt() stops neither. The SQL box's queries (`?sql=`,
+# Datasette's custom SQL: the only ones whose strings a reader builds) run on a connection
+# of their own, whose limits keep any one call, and the most calls one row can make, within
+# a fraction of a second; a timer interrupts them between rows at the time limit (the
+# progress handler looks only every 1,000 steps); and they run on a thread of their own,
+# one at a time, so that pages keep all of Datasette's SQL threads. Stored values larger
+# than the box's limit are read on the table and row pages, not in the box.
 SQL_BOX_LIMITS = {
     sqlite3.SQLITE_LIMIT_LENGTH: 20_000,  # bytes of any value made or read
     sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 100,
