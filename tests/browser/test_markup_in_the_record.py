@@ -22,7 +22,6 @@ from test_pages import Visit, browser, free_port  # noqa: F401 (browser: a fixtu
 from cooplog import append
 from cooplog.store import Store
 
-BY = "markup@example.org"
 MARKUP = ('<img src=x onerror="window.__xss=1"> <script>window.__xss=1</script> '
           "\"><svg onload=window.__xss=1> ' onmouseover=window.__xss=1 x='")
 
@@ -32,7 +31,9 @@ def hostile(label: str) -> str:
 
 
 def hostile_log(root: Path) -> None:
-    """Script in every text field a log can hold; two meetings placed on the map."""
+    """Script in every text field a log can hold, who recorded it included; three meetings
+    placed on the map."""
+    by = hostile("recorder@example.org")
     store = Store(root)
     store.events_dir.mkdir(parents=True)
     documents = [{"symbol": hostile("UNEP/CHW/1"), "title": hostile("Document"),
@@ -85,14 +86,14 @@ def hostile_log(root: Path) -> None:
                          "data": {"partnership": hostile("Partnership"), "role": "member"}}),
         ("activity", {"type": "activity.noted", "occurred": "2009-02", "orgs": ["evil"],
                       "summary": hostile("Activity summary"), **envelope, "data": {}}),
-    ], by=BY, commit=False)
+    ], by=by, commit=False)
     ids = {label: event.id for label, (event, _) in zip(
         ["org", "geneva", "nairobi", "unplaced", "planned", "agreement", "revision",
          "submission", "request", "status", "project", "partnership", "activity"],
         written, strict=True)}
     append.correct(store, ids["activity"], {"summary": hostile("Corrected summary")},
-                   hostile("Reason"), by=BY, commit=False)
-    append.retract(store, ids["partnership"], hostile("Retracted because"), by=BY,
+                   hostile("Reason"), by=by, commit=False)
+    append.retract(store, ids["partnership"], hostile("Retracted because"), by=by,
                    commit=False)
     bad = store.events_dir / "2009" / "01" / "01FZZZZZZZZZZZZZZZZZZZZZZZ.json"
     bad.parent.mkdir(parents=True)
@@ -198,7 +199,8 @@ def hover_charts(page) -> None:
 INJECTED = """[...document.querySelectorAll('*')].some(e =>
     [...e.attributes].some(a => a.name.startsWith('on') && a.value.includes('__xss'))
     || (e.tagName === 'SCRIPT' && e.textContent.includes('__xss'))
-    || (e.tagName === 'IMG' && e.getAttribute('src') === 'x'))"""
+    || (e.tagName === 'IMG' && e.getAttribute('src') === 'x')
+    || (e.tagName === 'A' && (e.getAttribute('href') || '').startsWith('javascript:')))"""
 
 
 def check(visit: Watched, name: str) -> None:
