@@ -195,6 +195,30 @@ def test_a_database_under_another_name_is_published_whole(sample_db, tmp_path):
 # --- any value that reaches the database ---------------------------------------------------
 
 
+def test_the_charts_that_write_html_get_every_value_escaped(sample_db, tmp_path):
+    """The table chart writes its cells, and the map its popups, as HTML: a value that
+    reached the database as markup (a title, or a key or date in a database built by
+    another version) must arrive escaped."""
+    import shutil
+
+    db = shutil.copy(sample_db, tmp_path / "cooplog.db")
+    markup = "<img src=x onerror=alert(1)>"
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("update requests set to_org = ?, status_since = ?", [markup, markup])
+        conn.execute("update submissions set title = ?", [markup])
+        conn.execute("update meetings set title = ?, city = ?, country = ?, occurred = ?",
+                     [markup] * 4)
+    conn.close()
+    ds = serve.datasette(REPO, db)
+    for chart in ("open-items", "meetings-map"):
+        rows = sql(ds, dashboard(ds)["charts"][chart]["query"])
+        cells = [v for row in rows for v in row.values() if isinstance(v, str)]
+        assert "&lt;img src=x onerror=alert(1)>" in cells, chart
+        assert not [c for c in cells if "<" in c], chart
+
+
+
 def test_the_feed_carries_any_value_the_database_holds(log):
     """A database built by an older cooplog let `2026-13-45T99:99:99Z` in, and a summary may
     hold control characters XML cannot: the whole feed was a 500. Now the row that names no
