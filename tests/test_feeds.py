@@ -219,6 +219,22 @@ def test_the_charts_that_write_html_get_every_value_escaped(sample_db, tmp_path)
 
 
 
+def test_the_report_page_shows_any_value_the_database_holds(sample_db, tmp_path):
+    """An event with no date or summary (a database built by an older cooplog) was a 500."""
+    import shutil
+
+    db = shutil.copy(sample_db, tmp_path / "cooplog.db")
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("update events set occurred = null, summary = null where id in (select "
+                     "event_id from event_orgs where org_key = 'wco')")
+        conn.execute("update events set occurred = '2009-13-45' where id in (select "
+                     "event_id from event_orgs where org_key = 'imo')")
+    conn.close()
+    page = get(serve.datasette(REPO, db), "/report", period="2008/2009").text
+    assert "World Customs Organization" in page and "2009-13-45" in page
+
+
 def test_the_feed_carries_any_value_the_database_holds(log):
     """A database built by an older cooplog let `2026-13-45T99:99:99Z` in, and a summary may
     hold control characters XML cannot: the whole feed was a 500. Now the row that names no

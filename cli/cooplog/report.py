@@ -122,9 +122,9 @@ def build(conn, period: str, org: str | None = None, group: str | None = None) -
         orgs = by_group.setdefault(category, [])
         if not orgs or orgs[-1].key != key:
             orgs.append(Organization(key, name, acronym))
-        if event_id is not None:
-            orgs[-1].activities.append(Activity(occurred, summary, place(city, country),
-                                                event_id))
+        if event_id is not None:  # `or ""`: a database built by an older cooplog
+            orgs[-1].activities.append(Activity(occurred or "", summary or "",
+                                                place(city, country), event_id))
     groups = [(GROUPS[c], by_group[c]) for c in GROUPS if c in by_group]
     return Report(title_for(start, end), period, groups)
 
