@@ -218,7 +218,6 @@ def test_the_charts_that_write_html_get_every_value_escaped(sample_db, tmp_path)
         assert not [c for c in cells if "<" in c], chart
 
 
-
 def test_the_report_page_shows_any_value_the_database_holds(sample_db, tmp_path):
     """An event with no date or summary (a database built by an older cooplog) was a 500."""
     import shutil

@@ -33,6 +33,7 @@ UID_DOMAIN = "cooplog"
 COLUMNS = ("event_id", "title", "occurred", "updated", "summary", "role", "city", "country",
            "latitude", "longitude", "planned")
 QUERY = "select * from calendar order by occurred_start, occurred_end, event_id"
+YEAR_ONLY = "dated only to the year"  # why most rows a calendar leaves out are left out
 
 
 def precision(occurred: str) -> str:
@@ -65,7 +66,7 @@ def why_left_out(row: Mapping) -> str | None:
     occurred = row["occurred"]
     try:
         if span(occurred) is None:
-            return "dated only to the year"
+            return YEAR_ONLY
     except (AttributeError, dates.DateError):
         return f"its date {occurred!r} is not EDTF level 0"
     except OverflowError:  # 9999-12-31: RFC 5545's exclusive end would be in the year 10000
