@@ -658,6 +658,22 @@ def test_pages_read_values_larger_than_the_sql_box_may(tmp_path):
     assert "too big" in response.json()["error"]
 
 
+def test_the_sql_box_reads_the_database_file_there_now(tmp_path):
+    """A database rebuilt under a running site (the watcher's healing) is a new file at the
+    same path: the SQL box's queries read it, not the file they read before."""
+    root = tmp_path / "log"
+    write_log(root)
+    db = built(root)
+    ds = serve.datasette(root, db)
+    count = "select count(*) as n from events"
+    before = rows(ds, "/cooplog.json", sql=count)[0]["n"]
+    append.append(Store(root), [("one more", {
+        "type": "activity.noted", "occurred": "2010", "summary": "One more.", "data": {}})],
+        by=BY, commit=False)
+    os.replace(built(root, tmp_path / "rebuilt.db"), db)
+    assert rows(ds, "/cooplog.json", sql=count)[0]["n"] == before + 1
+
+
 def test_an_interrupted_sql_box_query_leaves_the_next_queries_alone(ds):
     """The SQL box's timer interrupts its connection at the time limit: never a query that
     runs on that connection after it."""

@@ -133,7 +133,6 @@ class _SqlBox:
         self.seconds = datasette.setting("sql_time_limit_ms") / 1000
         self.turns = asyncio.Semaphore(SQL_BOX_THREADS)
         self.executor = ThreadPoolExecutor(SQL_BOX_THREADS, "cooplog-sql-box")
-        self.connections = threading.local()
 
     def bound(self, database) -> None:
         execute, execute_fn = database.execute, database.execute_fn
@@ -164,20 +163,21 @@ class _SqlBox:
         database.execute, database.execute_fn = execute_bounded, execute_fn_bounded
 
     def _run(self, database, fn):
-        conn = getattr(self.connections, database.name, None)
-        if conn is None:
-            conn = database.connect()
+        # a connection anew for each query: it follows the file, whatever replaced it
+        conn = database.connect()
+        try:
             self.datasette._prepare_connection(conn, database.name)
             for limit, value in SQL_BOX_LIMITS.items():
                 conn.setlimit(limit, value)
-            setattr(self.connections, database.name, conn)
-        with _interrupted_after(conn, self.seconds):
-            try:
-                return fn(conn)
-            except MemoryError:  # what SQLite says when VDBE_OP is reached
-                raise sqlite3.OperationalError(
-                    "query too complex for the SQL box: make it simpler, or use the table "
-                    "pages and canned queries") from None
+            with _interrupted_after(conn, self.seconds):
+                try:
+                    return fn(conn)
+                except MemoryError:  # what SQLite says when VDBE_OP is reached
+                    raise sqlite3.OperationalError(
+                        "query too complex for the SQL box: make it simpler, or use the "
+                        "table pages and canned queries") from None
+        finally:
+            conn.close()
 
 
 class _interrupted_after:
