@@ -332,6 +332,6 @@ def test_validate_refuses_a_recorded_at_that_is_no_real_instant(seeded, cli, rec
     path.write_text(json.dumps({"id": event_id, "recorded_at": recorded_at,
                                 "recorded_by": RECORDER, **ACTIVITY}))
     result = cli(seeded, "validate")
-    assert (result.exit_code, result.stdout) == (1, (
-        f"{store.relpath(path)}: recorded_at: {recorded_at!r} is no real date and time: "
-        "give a UTC instant such as 2026-11-27T09:31:18Z\n"))
+    assert result.exit_code == 1
+    assert (f"{store.relpath(path)}: recorded_at: {recorded_at!r} is no real date and time: "
+            "give a UTC instant such as 2026-11-27T09:31:18Z") in result.stdout.splitlines()
