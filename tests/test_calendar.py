@@ -59,7 +59,7 @@ def test_the_sample_log_exports_every_meeting_with_days_or_months(sample_db):
     meetings = dict(conn.execute("select event_id, occurred from meetings").fetchall())
     conn.close()
     assert len(events) + len(left_out) == len(meetings) == 40
-    assert {row["occurred"] for row in left_out} == {"2009", "2008/2009"}
+    assert {row["occurred"] for row, _ in left_out} == {"2009", "2008/2009"}
     for uid, event in events.items():
         event_id = uid.removesuffix("@cooplog")
         first, end = calendar_export.span(meetings[event_id])
@@ -201,6 +201,67 @@ def test_a_correction_moves_the_event_and_its_stamp(log, monkeypatch):
                                                                   date(2026, 3, 7))
     assert event.decoded("dtstamp") == datetime(2026, 2, 1, 12, 30, tzinfo=timezone.utc)
     assert str(event["uid"]) == f"{meeting.id}@cooplog"
+
+
+def test_a_calendar_of_any_value_the_database_holds(log, cli):
+    """A database built by an older cooplog can hold an impossible date or record time, and
+    a `.ics?sql=` query any value at all: the feed answered 500 and `export ics` died with a
+    traceback. Now such a row is left out, and `export ics` says which and why. A meeting on
+    9999-12-31, a valid date, has no exclusive end a calendar can write: it is named too."""
+    store = Store(log)
+
+    def meeting(title: str, occurred: str) -> tuple[str, dict]:
+        return title, {"type": "meeting.attended", "occurred": occurred, "summary": title,
+                       "orgs": [], "data": {"title": title, "role": "observer",
+                                            "location": {"city": "Geneva", "country": "CH"}}}
+
+    (good, _), (odd_date, _), (odd_time, _), (last_day, _) = append.append(store, [
+        meeting("Good meeting", "2009-03-24"), meeting("Odd date", "2009-03-25"),
+        meeting("Odd time", "2009-03-26"), meeting("Last day", "9999-12-31")],
+        by=BY, commit=False)
+    projection = Projection(store)
+    try:
+        projection.build()
+    finally:
+        projection.close()
+    conn = sqlite3.connect(projection.db_path)
+    with conn:
+        conn.execute("update meetings set occurred = '2009-13-45' where event_id = ?",
+                     [odd_date.id])
+        conn.execute("update events set recorded_at = '2026-13-45T99:99:99Z' where id = ?",
+                     [odd_time.id])
+    conn.close()
+
+    result = cli(log, "export", "ics")
+    assert result.exit_code == 0, result.output
+    assert list(vevents(result.stdout_bytes)) == [f"{good.id}@cooplog"]
+    assert result.stderr.splitlines() == [
+        f"left out, its date '2009-13-45' is not EDTF level 0: {odd_date.id} 2009-13-45 "
+        "Odd date",
+        f"left out, its record time '2026-13-45T99:99:99Z' is no UTC instant: {odd_time.id} "
+        "2009-03-26 Odd time",
+        "left out, its date '9999-12-31' ends on the last day a calendar can name: "
+        f"{last_day.id} 9999-12-31 Last day",
+    ]
+    ds = serve.datasette(log)
+    feed = asyncio.run(ds.client.get("/cooplog/meetings_calendar.ics"))
+    assert feed.status_code == 200
+    assert list(vevents(feed.content)) == [f"{good.id}@cooplog"]
+    def calendar_with(**odd: str) -> str:
+        return "select " + ", ".join(f"{odd.get(c, c)} as {c}"
+                                     for c in calendar_export.COLUMNS) + " from calendar"
+
+    for hostile in [
+        calendar_with(occurred="2009"), calendar_with(occurred="null"),
+        calendar_with(occurred="'2009-02-30'"), calendar_with(updated="null"),
+        calendar_with(updated="42"), calendar_with(title="null"),
+        calendar_with(latitude="'north'", longitude="x'00'"),
+        calendar_with(latitude="100", country="'ZZZ'", city="6", summary="char(1, 2)",
+                      role="5", planned="'x'"),
+    ]:
+        response = asyncio.run(ds.client.get("/cooplog.ics", params={"sql": hostile}))
+        assert response.status_code == 200, (hostile, response.text[:300])
+        vevents(response.content)
 
 
 def test_places_carry_the_un_names_of_their_countries(log):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import quote
@@ -213,3 +214,86 @@ def test_a_database_file_of_any_name_is_published_whole(sample_db, tmp_path, nam
                                           _shape="objects").json()["rows"]}
     assert links and all(link.startswith("/cooplog/events/") for link in links)
     assert get(ds, next(iter(links))).status_code == 200
+
+
+# --- any value that reaches the database ---------------------------------------------------
+
+
+def test_the_charts_that_write_html_get_every_value_escaped(sample_db, tmp_path):
+    """The table chart writes its cells, and the map its popups, as HTML: a value that
+    reached the database as markup (a title, or a key or date in a database built by
+    another version) must arrive escaped."""
+    import shutil
+
+    db = shutil.copy(sample_db, tmp_path / "cooplog.db")
+    markup = "<img src=x onerror=alert(1)>"
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("update requests set to_org = ?, status_since = ?", [markup, markup])
+        conn.execute("update submissions set title = ?", [markup])
+        conn.execute("update meetings set title = ?, city = ?, country = ?, occurred = ?",
+                     [markup] * 4)
+    conn.close()
+    ds = serve.datasette(REPO, db)
+    for chart in ("open-items", "meetings-map"):
+        rows = sql(ds, dashboard(ds)["charts"][chart]["query"])
+        cells = [v for row in rows for v in row.values() if isinstance(v, str)]
+        assert "&lt;img src=x onerror=alert(1)>" in cells, chart
+        assert not [c for c in cells if "<" in c], chart
+
+
+def test_the_report_page_shows_any_value_the_database_holds(sample_db, tmp_path):
+    """An event with no date or summary (a database built by an older cooplog) was a 500."""
+    import shutil
+
+    db = shutil.copy(sample_db, tmp_path / "cooplog.db")
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("update events set occurred = null, summary = null where id in (select "
+                     "event_id from event_orgs where org_key = 'wco')")
+        conn.execute("update events set occurred = '2009-13-45' where id in (select "
+                     "event_id from event_orgs where org_key = 'imo')")
+    conn.close()
+    page = get(serve.datasette(REPO, db), "/report", period="2008/2009").text
+    assert "World Customs Organization" in page and "2009-13-45" in page
+
+
+def test_the_feed_carries_any_value_the_database_holds(log):
+    """A database built by an older cooplog let `2026-13-45T99:99:99Z` in, and a summary may
+    hold control characters XML cannot: the whole feed was a 500. Now the row that names no
+    time is left out and the others are written, text without those characters."""
+    store = Store(log)
+    (org, _), (odd_time, _), (bell, _) = append.append(store, [
+        ("org", {"type": "organization.registered",
+                 "data": {"key": "wco", "name": "World Customs Organization",
+                          "category": "intergovernmental"}}),
+        ("odd time", {"type": "activity.noted", "occurred": "2009-02", "orgs": ["wco"],
+                      "summary": "Recorded at no real time."}),
+        ("bell", {"type": "activity.noted", "occurred": "2009-03", "orgs": ["wco"],
+                  "summary": "A bell\x07 and a form feed\x0c in the text."}),
+    ], by=BY, commit=False)
+    db = built(log)
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("update events set recorded_at = '2026-13-45T99:99:99Z' where id = ?",
+                     [odd_time.id])
+    conn.close()
+    ds = serve.datasette(log)
+    feed = ET.fromstring(get(ds, "/cooplog/recent_events.atom").content)
+    titles = {e.findtext(f"{ATOM}id"): e.findtext(f"{ATOM}title")
+              for e in feed.findall(f"{ATOM}entry")}
+    assert titles == {f"urn:cooplog:event:{org.id}": "Registered: World Customs Organization",
+                      f"urn:cooplog:event:{bell.id}": "A bell and a form feed in the text."}
+    for hostile in [
+        "select 1 as atom_id, 'x' as atom_updated, 't' as atom_title",
+        "select 1 as atom_id, 42 as atom_updated, 't' as atom_title",
+        "select 1 as atom_id, null as atom_updated, 't' as atom_title",
+        "select null as atom_id, '2026-01-01T00:00:00Z' as atom_updated, char(1) as atom_title",
+        "select 2 as atom_id, '2026-01-01T00:00:00Z' as atom_updated, char(1, 65) as atom_title,"
+        " null as atom_link, 5 as atom_content, x'0001' as atom_author_name",
+        "select 3 as atom_id, '2026-01-01T00:00:00' as atom_updated, 't' as atom_title,"
+        " null as atom_content_html",
+    ]:
+        response = asyncio.run(ds.client.get("/cooplog.atom", params={"sql": hostile}))
+        assert response.status_code == 200, (hostile, response.text[:300])
+        assert ET.fromstring(response.content).tag == f"{ATOM}feed"

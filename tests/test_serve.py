@@ -625,6 +625,73 @@ def test_a_slow_query_hits_the_time_limit(ds):
     assert time.monotonic() - started < 10
 
 
+def _letters(n: int) -> str:
+    """SQL for a string of n letters a, built in the query."""
+    return f"replace(hex(zeroblob({n // 2})), '0', 'a')"
+
+
+@pytest.mark.parametrize("sql, words", [
+    # one call each, which the time limit could not stop: 3.1 s, 34.7 s and 42.9 s
+    (f"select instr({_letters(600_000)}, {_letters(300_000)} || 'b')", "too big"),
+    (f"select {_letters(600_000)} like '%' || {_letters(49_998)} || 'b'", "too big"),
+    (f"select {_letters(600_000)} glob '*' || {_letters(49_998)} || 'b'", "too big"),
+    (f"select {_letters(19_000)} like '%' || {_letters(1_000)} || 'b'", "too complex"),
+    # within those bounds, the same call many times in one row
+    (f"with t(a, b) as materialized (select {_letters(19_800)}, '*' || {_letters(97)}"
+     " || 'b') select " + " + ".join(["(a glob b)"] * 400) + " from t", "too complex"),
+])
+def test_the_sql_box_builds_no_value_one_call_could_take_long_over(ds, sql, words):
+    response = get(ds, "/cooplog.json", params={"sql": sql})
+    assert response.status_code == 400, response.text[:300]
+    assert words in response.json()["error"]
+
+
+def test_pages_read_values_larger_than_the_sql_box_may(tmp_path):
+    """The SQL box's bound is for what a reader builds: a long stored summary still shows on
+    its pages and in canned queries."""
+    root = tmp_path / "log"
+    Store(root).events_dir.mkdir(parents=True)
+    long = "A long account of the meeting. " * 1_000  # 31 kB
+    (event, _), = append.append(Store(root), [("long", {
+        "type": "activity.noted", "occurred": "2009", "summary": long, "data": {}})],
+        by=BY)
+    ds = serve.datasette(root, built(root))
+    assert rows(ds, f"/cooplog/events/{event.id}.json")[0]["summary"] == long
+    assert rows(ds, "/cooplog/search.json", q="long account")[0]["summary"] == long
+    response = get(ds, "/cooplog.json", params={"sql": "select summary from events"})
+    assert response.status_code == 400
+    assert "too big" in response.json()["error"]
+
+
+def test_the_sql_box_reads_the_database_file_there_now(tmp_path):
+    """A database rebuilt under a running site (the watcher's healing) is a new file at the
+    same path: the SQL box's queries read it, not the file they read before."""
+    root = tmp_path / "log"
+    write_log(root)
+    db = built(root)
+    ds = serve.datasette(root, db)
+    count = "select count(*) as n from events"
+    before = rows(ds, "/cooplog.json", sql=count)[0]["n"]
+    append.append(Store(root), [("one more", {
+        "type": "activity.noted", "occurred": "2010", "summary": "One more.", "data": {}})],
+        by=BY, commit=False)
+    os.replace(built(root, tmp_path / "rebuilt.db"), db)
+    assert rows(ds, "/cooplog.json", sql=count)[0]["n"] == before + 1
+
+
+def test_an_interrupted_sql_box_query_leaves_the_next_queries_alone(ds):
+    """The SQL box's timer interrupts its connection at the time limit: never a query that
+    runs on that connection after it."""
+    slow = ("with recursive c(x) as (select 1 union all select x + 1 from c) "
+            "select count(*) from c")
+    for _ in range(3):
+        response = get(ds, "/cooplog.json", params={"sql": slow})
+        assert response.status_code == 400 and "too long" in response.text
+        for _ in range(20):
+            assert rows(ds, "/cooplog.json", sql="select count(*) as n from events")
+            assert get(ds, "/cooplog/events").status_code == 200
+
+
 @pytest.mark.parametrize("path", ["//example.com", "//example.com/", "/\\example.com",
                                   "/\\example.com/", "/%5Cexample.com", "/%5cexample.com/",
                                   "/%2F%2Fexample.com/", "//example.com/cooplog/"])
@@ -762,8 +829,11 @@ def test_cooplog_serve_end_to_end(log, tmp_path):
             for path in ("/cooplog/events", "/cooplog/search", "/-/cooplog.json"):
                 assert client.post(path, json={"sql": "delete from events"}).status_code == 405
                 assert client.delete(path).status_code == 405
+            # an absolute-form request line (`GET http://evil.com/ HTTP/1.1`) was
+            # answered `302 Location: http://evil.com`
             for path in ("//example.com/", "/\\example.com/", "/%5Cexample.com/",
-                         "//example.com"):
+                         "//example.com", "http://evil.com/", "HTTP://EVIL.COM/cooplog/",
+                         "https://evil.com/cooplog/events/", f"http://127.0.0.1:{port}/x/"):
                 status, headers = raw_get(port, path)
                 assert status == 404, (path, status)
                 assert "location" not in headers
@@ -801,3 +871,61 @@ def test_the_report_page_offers_its_pdf(ds):
     assert (refused.status_code, refused.text) == (
         400, "error: --period: '2009-13' has no month 13: use e.g. 2008/2009 or "
              "2009-01/2009-06\n")
+
+
+# --- facets --------------------------------------------------------------------------------
+
+
+def test_repeated_facets_are_counted_once(ds):
+    """150 repeats of four facets (an 8 KB address) answered 209 MB in 42 s: each repeat
+    was counted and shown again, each of its links carrying the whole address."""
+    four = "&".join(["_facet=recorded_by&_facet=occurred&_facet=source&_facet=target"] * 150)
+    response = get(ds, f"/cooplog/events.json?_facet_size=max&{four}")
+    assert response.status_code == 200, response.text[:300]
+    assert sorted(response.json()["facet_results"]) == [
+        "occurred", "recorded_by", "source", "target", "type", "year"]
+    assert len(response.content) < 100_000
+
+
+def test_at_most_five_facets_at_a_time(ds):
+    five = "&".join(f"_facet={c}" for c in ("recorded_by", "occurred", "source", "target",
+                                             "path"))
+    assert get(ds, f"/cooplog/events.json?{five}").status_code == 200
+    response = get(ds, f"/cooplog/events.json?{five}&_facet_array=occurred")
+    assert (response.status_code, response.text) == (
+        400, "6 facets asked for: ask for at most 5 at a time")
+
+
+@pytest.mark.parametrize("path, facet, refused", [
+    ("/cooplog/events", "_facet=summary", "summary"),
+    ("/cooplog/events.json", "_facet=data&_facet=original", "data, original"),
+    ("/cooplog/events", "_facet_array=orgs", "orgs"),
+    ("/cooplog/events", '_facet={"column": "documents"}', "documents"),
+    ("/cooplog/timeline.json", "_facet=title", "title"),
+    ("/cooplog/requests", "_facet=subject", "subject"),
+])
+def test_no_facet_on_prose_or_json(ds, published, path, facet, refused):
+    response = get(ds, f"{path}?{facet}")
+    assert response.status_code == 400, response.text[:300]
+    conn = sqlite3.connect(published[1])
+    table = path.rpartition("/")[2].partition(".")[0]
+    columns = [row[1] for row in conn.execute(f"pragma table_info({table})")]
+    conn.close()
+    allowed = [c for c in columns if c not in refused.split(", ") and c not in (
+        "summary", "title", "data", "original", "documents", "orgs", "mandates",
+        "corrected_by")]
+    assert response.text == (f"cannot facet by {refused}: each row's value is prose or JSON; "
+                             f"facet by one of: {', '.join(allowed)}")
+
+
+def test_a_statuses_subject_is_a_key_and_can_be_faceted(ds):
+    response = get(ds, "/cooplog/statuses.json?_facet=subject")
+    assert response.status_code == 200
+    assert "subject" in response.json()["facet_results"]
+
+
+@pytest.mark.parametrize("facet", ["{bad", '{"x": 1}', '{"column": 3}'])
+def test_a_facet_that_names_no_column_is_a_bad_request(ds, facet):
+    response = get(ds, "/cooplog/events.json", params={"_facet": facet})
+    assert response.status_code == 400, response.text[:300]
+    assert "a facet names a column" in response.text

@@ -318,3 +318,19 @@ def test_retracted_events_need_no_references_but_corrections_must_leave_them_val
     assert check_log(store) == [Problem(
         store.relpath(store.path_for(bad_id)), "data.set",
         f"would make {event.id} invalid: occurred: '2009-13' has no month 13" + DATE_HINT)]
+
+
+@pytest.mark.parametrize("recorded_at", ["2026-13-45T99:99:99Z", "2026-02-30T09:31:18Z",
+                                         "2026-11-27T24:00:00Z", "0000-01-01T00:00:00Z"])
+def test_validate_refuses_a_recorded_at_that_is_no_real_instant(seeded, cli, recorded_at):
+    """The shape of RFC 3339 is not enough: the feeds and calendars read it as a time."""
+    store = Store(seeded)
+    event_id = append.mint_ids(1)[0]
+    path = store.path_for(event_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"id": event_id, "recorded_at": recorded_at,
+                                "recorded_by": RECORDER, **ACTIVITY}))
+    result = cli(seeded, "validate")
+    assert result.exit_code == 1
+    assert (f"{store.relpath(path)}: recorded_at: {recorded_at!r} is no real date and time: "
+            "give a UTC instant such as 2026-11-27T09:31:18Z") in result.stdout.splitlines()

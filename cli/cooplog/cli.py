@@ -739,7 +739,8 @@ def export_ics(
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
 ):
     """Meetings as an iCalendar file: all-day events over the days recorded; a meeting
-    dated only to the year is left out and named on stderr."""
+    dated only to the year, or one whose date is unreadable, is left out and named on
+    stderr."""
     from . import calendar_export
 
     with reporting():
@@ -756,9 +757,10 @@ def export_ics(
         typer.echo(f"wrote {output}", err=True)
     from .dates import in_words  # Babel loads at the first call, if any is left out
 
-    for row in left_out:
-        typer.echo(f"left out, dated only to the year: {row['event_id']} "
-                   f"{in_words(row['occurred'])} {row['title']}", err=True)
+    for row, why in left_out:
+        when = (in_words(row["occurred"]) if why == calendar_export.YEAR_ONLY
+                else row["occurred"])
+        typer.echo(f"left out, {why}: {row['event_id']} {when} {row['title']}", err=True)
 
 
 # --- audit and sync (git) ---------------------------------------------------------------

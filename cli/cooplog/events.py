@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import msgspec
@@ -439,6 +440,8 @@ def _check(event: Event) -> list[tuple[str, str]]:
     if spec is None:
         return [("type", f"unknown type {event.type!r}; use one of: {', '.join(TYPES)}")]
     problems: list[tuple[str, str]] = []
+    if (problem := instant_problem(event.recorded_at)) is not None:
+        problems.append(("recorded_at", problem))
     if event.id[:10] > LAST_ULID_TIME:
         problems.append(("id", "its time is after the year 9999: not an id cooplog can file"))
     try:
@@ -464,6 +467,17 @@ def _check(event: Event) -> list[tuple[str, str]]:
     if data is not None:
         problems += _check_data(event.type, data)
     return problems
+
+
+def instant_problem(timestamp: str) -> str | None:
+    """Why a timestamp that has the shape of RFC 3339 UTC is no real instant, or None: the
+    pattern alone let `2026-13-45T99:99:99Z` in, and every feed then failed on it."""
+    try:
+        datetime.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return (f"{timestamp!r} is no real date and time: give a UTC instant such as "
+                "2026-11-27T09:31:18Z")
+    return None
 
 
 def _check_data(type_: str, data: Strict) -> list[tuple[str, str]]:

@@ -49,7 +49,11 @@ class Activity:
 
     @property
     def when(self) -> str:
-        return dates.in_words(self.occurred)
+        """In words; as stored when it is no date (a database built by an older cooplog)."""
+        try:
+            return dates.in_words(self.occurred)
+        except dates.DateError:
+            return self.occurred
 
     @property
     def line(self) -> str:
@@ -167,9 +171,9 @@ def build(conn, period: str, org: str | None = None, group: str | None = None,
         orgs = by_group.setdefault(category, [])
         if not orgs or orgs[-1].key != key:
             orgs.append(Organization(key, name, acronym))
-        if event_id is not None:
-            orgs[-1].activities.append(Activity(occurred, summary, place(city, country),
-                                                event_id))
+        if event_id is not None:  # `or ""`: a database built by an older cooplog
+            orgs[-1].activities.append(Activity(occurred or "", summary or "",
+                                                place(city, country), event_id))
     groups = [(GROUPS[c], by_group[c]) for c in GROUPS if c in by_group]
     if org is None and group is None:
         unattached = without_organization(conn, bounds)
