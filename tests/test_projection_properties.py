@@ -249,6 +249,7 @@ PROPERTY = settings(max_examples=int(os.environ.get("COOPLOG_EXAMPLES", "40")), 
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+@pytest.mark.slow  # many random logs, each built more than once
 @PROPERTY
 @given(log=logs(), data=st.data())
 def test_any_arrival_order_ends_where_a_full_build_does(log, data):
@@ -299,7 +300,7 @@ SETTING = [
 
 
 @pytest.mark.parametrize("type_", sorted(PLAIN))
-@settings(PROPERTY, max_examples=8)
+@settings(PROPERTY, max_examples=3)  # a few per type: the random logs above draw many more
 @given(data=st.data())
 def test_a_retracted_event_of_any_type_leaves_every_table_but_events(type_, data):
     """Rule 4 for each type in turn, in a full build and with the retraction arriving last,
@@ -335,6 +336,7 @@ def validated(root: Path, db: Path) -> list[tuple]:
     return sorted((p.path, p.field, p.message) for p in check.check_log(Store(root)))
 
 
+@pytest.mark.slow  # many random logs, each built more than once
 @PROPERTY
 @given(log=logs(), data=st.data())
 def test_removing_files_in_any_order_ends_where_a_build_of_the_rest_does(log, data):
@@ -361,6 +363,7 @@ status_dates = st.sampled_from(["2009", "2009-12", "2009-12-31", "2009-06/2009-1
                                 "2009-02-28", "2010-01", "2008-11-30/2009-02-28"])
 
 
+@pytest.mark.slow  # many random logs, each built more than once
 @PROPERTY
 @given(when=st.lists(status_dates, min_size=1, max_size=6), data=st.data())
 def test_the_current_status_is_the_latest_occurred_end_in_any_arrival_order(when, data):

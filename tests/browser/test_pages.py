@@ -23,6 +23,9 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
+# a real serve and a real Chromium per module: seconds a test
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
