@@ -144,6 +144,7 @@ ORDINARY = {
          occurred=occurred(), orgs=org_list),
     "activity.noted": spec(st.just({}), occurred=occurred(), orgs=org_list),
 }
+
 # Statuses are drawn more often than the rest: the current one needs several per subject.
 # All but the last two end on 2009-12-31 (ties, decided by the larger id).
 statuses = spec(st.fixed_dictionaries(
@@ -278,7 +279,7 @@ def test_any_arrival_order_ends_where_a_full_build_does(log, data):
 
 def retracted_left(db: Path) -> dict[str, list[tuple]]:
     """Rows that retracted events still have outside `events`, by table: DESIGN.md rule 4
-    wants none. Incremental and full builds could agree on keeping them; this cannot."""
+    wants none. Comparing an incremental build with a full one misses rows both keep."""
     conn = sqlite3.connect(db)
     try:
         left = {name: conn.execute(
