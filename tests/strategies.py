@@ -56,9 +56,9 @@ def _optional(required: dict, **optional) -> st.SearchStrategy[dict]:
     return st.fixed_dictionaries(required, optional=optional)
 
 
-def data_for(type_name: str, org, new_key, entity) -> st.SearchStrategy[dict]:
-    """A `data` object for the type. `org` draws org keys, `new_key` keys to create and
-    `entity(kinds)` keys of existing agreements, submissions…"""
+def data_strategies(org, new_key, entity) -> dict[str, st.SearchStrategy[dict]]:
+    """A `data` object's strategy for each type, by name. `org` draws org keys, `new_key`
+    keys to create and `entity(kinds)` keys of existing agreements, submissions…"""
     org_list = st.lists(org, max_size=3)
     meeting = _optional(
         {"title": text, "role": st.sampled_from(events.MEETING_ROLES)},
@@ -97,7 +97,7 @@ def data_for(type_name: str, org, new_key, entity) -> st.SearchStrategy[dict]:
                 st.one_of(text, st.lists(keys, max_size=2), st.none()), min_size=1),
             "reason": text}),
         "event.retracted": _optional({"target": ulids, "reason": text}),
-    }[type_name]
+    }
 
 
 @st.composite
@@ -107,7 +107,7 @@ def bodies(draw, types=tuple(events.TYPES), org=keys, new_key=keys,
     type_name = draw(st.sampled_from(types))
     spec = events.TYPES[type_name]
     body = {"type": type_name, "orgs": draw(st.lists(org, max_size=3)),
-            "data": draw(data_for(type_name, org, new_key, entity))}
+            "data": draw(data_strategies(org, new_key, entity)[type_name])}
     if spec.dated or draw(st.booleans()):
         body["occurred"] = draw(when)
         body["summary"] = draw(text)

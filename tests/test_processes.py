@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cooplog.check import check_log
 from cooplog.mistakes import NO_ORGANIZATION
 from cooplog.store import Store
@@ -23,6 +25,7 @@ def run(*args, cwd=None) -> subprocess.CompletedProcess:
                           cwd=cwd, timeout=120)
 
 
+@pytest.mark.slow  # four runs of the real program
 def test_the_installed_script(tmp_path):
     root = tmp_path / "log"
     assert run("init", root).returncode == 0
@@ -44,6 +47,7 @@ def test_the_installed_script(tmp_path):
     assert run("add", "activity", cwd=root).returncode == 2
 
 
+@pytest.mark.slow  # twenty real processes taking turns at git's lock
 def test_twenty_appends_at_once_lose_nothing(log):
     processes = [
         subprocess.Popen([str(COOPLOG), "--root", str(log), "add", "activity", "--date",

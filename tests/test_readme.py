@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from helpers import commits, read_json
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -85,6 +87,7 @@ def test_the_guide_has_its_five_tasks():
     assert len(guide_blocks()) == 5
 
 
+@pytest.mark.slow  # the whole guide: git, a real serve and a remote, about ten seconds
 def test_the_user_guide_runs_as_written(tmp_path):
     port = free_port()  # the only change: a port nobody else is using
     script = "\n".join(guide_blocks()).replace(":8001/", f":{port}/")

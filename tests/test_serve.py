@@ -794,6 +794,7 @@ def stop_serve(process: subprocess.Popen, sig: int, stderr_path: Path) -> None:
     assert "Aborted" not in err
 
 
+@pytest.mark.slow  # a real serve, started and stopped
 def test_cooplog_serve_end_to_end(log, tmp_path):
     ids, _ = write_log(log, commit=True)
     process, port, stderr_path = start_serve(log, tmp_path)
@@ -844,6 +845,7 @@ def test_cooplog_serve_end_to_end(log, tmp_path):
     assert f"serving {log}" in stderr_path.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # a real serve, started and stopped
 def test_cooplog_serve_stops_cleanly_on_sigterm(log, tmp_path):
     """What a service manager sends: the same clean stop as Ctrl-C."""
     process, _, stderr_path = start_serve(log, tmp_path)

@@ -74,6 +74,7 @@ def tree(root) -> dict[str, bytes]:
 # --- two offices --------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # three repositories, two syncs each way
 @pytest.mark.parametrize("order", ["ab", "ba"])
 def test_two_offices_append_offline_and_end_with_the_same_log(offices, cli, order):
     remote, a, b = offices

@@ -140,6 +140,7 @@ def fresh_build(store: Store, db: Path) -> Path:
 # --- notifications ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # 2,000 files through the real observer
 def test_a_burst_of_2000_files_all_arrive(store, db):
     ids = new_ids(2000)
     files = [(store.path_for(i), events.encode(body(i))) for i in ids]
@@ -301,6 +302,7 @@ def blind(monkeypatch):
     monkeypatch.setattr(watch._Handler, "on_any_event", lambda self, event: None)
 
 
+@pytest.mark.slow  # waits out reconciliations, a second each
 @pytest.mark.parametrize("already", [0, 2], ids=["empty-log", "log-with-files"])
 def test_dropped_notifications_are_healed_by_reconciliation(store, db, blind, caplog, already):
     old = new_ids(already)
@@ -340,6 +342,7 @@ def hold_up_walks(store: Store, monkeypatch) -> tuple[threading.Event, threading
     return walking, release
 
 
+@pytest.mark.slow  # a reconciliation held open while files arrive
 @pytest.mark.parametrize("how", ["periodic", "rescan"])
 def test_files_are_applied_while_a_reconciliation_walks_the_log(store, db, monkeypatch,
                                                                caplog, how):
@@ -372,6 +375,7 @@ def test_files_are_applied_while_a_reconciliation_walks_the_log(store, db, monke
     assert not [r for r in caplog.records if "reconciliation" in r.getMessage()]
 
 
+@pytest.mark.slow  # waits out two reconciliations
 def test_a_failed_reconciliation_is_reported_and_the_next_one_heals(store, db, blind,
                                                                     monkeypatch):
     (event_id,) = new_ids(1)

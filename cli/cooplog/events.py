@@ -465,7 +465,7 @@ def _check(event: Event) -> list[tuple[str, str]]:
         if doc.symbol is None and doc.title is None and doc.url is None:
             problems.append((f"documents[{i}]", "give at least one of symbol, title, url"))
     if data is not None:
-        problems += _check_data(event.type, data)
+        problems += _check_data(data)
     return problems
 
 
@@ -480,7 +480,7 @@ def instant_problem(timestamp: str) -> str | None:
     return None
 
 
-def _check_data(type_: str, data: Strict) -> list[tuple[str, str]]:
+def _check_data(data: Strict) -> list[tuple[str, str]]:
     if isinstance(data, MeetingAttended) and data.location and data.location.country:
         return _country_problems([data.location.country], "data.location.country")
     if isinstance(data, ProjectProposed):

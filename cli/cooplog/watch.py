@@ -52,7 +52,6 @@ class Status:
     """What `serve` shows about the watcher."""
 
     alive: bool = False
-    started_at: float | None = None
     applied: int = 0
     last_applied: str | None = None
     last_applied_at: float | None = None
@@ -200,7 +199,7 @@ class Watcher:
         self._lease = leases.take(self.db_path)
         self.database_file = projection.files[""]
         self.status.alive = True
-        self.status.started_at = self.status.last_reconcile_at = time.time()
+        self.status.last_reconcile_at = time.time()
         self._ready.set()
         pending: dict[Path, tuple[float, int]] = {}  # path -> (due time, attempts)
         found: list[Reconciled] = []

@@ -22,6 +22,9 @@ from cooplog import append, events, serve
 from cooplog.store import MAX_EVENT_BYTES, Store
 from test_watch import watching
 
+# the reliability suite (README, "Reliability"): minutes in all, so `-m "not slow"` skips it
+pytestmark = pytest.mark.slow
+
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
 # corpus file -> (field, words the problem must hold); None: a valid event

@@ -16,11 +16,15 @@ import sys
 import textwrap
 import time
 
+import pytest
 from faults import COOPLOG, ids, wait_until
 
 from cooplog.check import check_log
 from cooplog.store import Store
 from helpers import event_files, git
+
+# the reliability suite (README, "Reliability"): minutes in all, so `-m "not slow"` skips it
+pytestmark = pytest.mark.slow
 
 PROCESSES = 20
 APPENDS = 50

@@ -19,12 +19,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from faults import Forker
 
 from cooplog import append, audit, events
 from cooplog.check import check_log
 from cooplog.store import Store
 from helpers import git
+
+# the reliability suite (README, "Reliability"): minutes in all, so `-m "not slow"` skips it
+pytestmark = pytest.mark.slow
 
 RUNS = 200
 LANES = 2

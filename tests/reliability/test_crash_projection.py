@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from faults import (
     COOPLOG,
     Forker,
@@ -32,6 +33,9 @@ from faults import (
 )
 
 from test_projection import snapshot
+
+# the reliability suite (README, "Reliability"): minutes in all, so `-m "not slow"` skips it
+pytestmark = pytest.mark.slow
 
 RUNS = 50  # of each command
 SEED = 2

@@ -31,8 +31,10 @@ from test_projection import snapshot
 from test_serve import free_port
 from test_watch import event_ids, fresh_build, new_ids, wait_for_ids, watching, write
 
-# watchdog's own complaint when nested folders appear at once; harmless
-pytestmark = pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")
+# the reliability suite (README, "Reliability"): minutes in all; and watchdog's own
+# complaint when nested folders appear at once, harmless
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")]
 
 
 def health(store: Store, db: Path, watcher, monkeypatch) -> dict:

@@ -260,6 +260,7 @@ def complete(root: Path, *words: str) -> list[str]:
     return result.stdout.split()
 
 
+@pytest.mark.slow  # nine runs of the real program
 def test_completion_offers_commands_types_org_keys_and_ids(seeded, cli):
     meeting = _add_meeting(seeded, cli)
     assert complete(seeded, "or") == ["orgs"]
