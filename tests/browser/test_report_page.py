@@ -7,17 +7,75 @@ fails the test; screenshots go to tests/browser/artifacts/."""
 from __future__ import annotations
 
 import io
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 
+import httpx
+import pytest
 from pypdf import PdfReader
 
 # the fixtures and the visit of test_pages.py: one server and one browser per module
-from test_pages import ARTIFACTS, Visit, browser, site  # noqa: F401
+from test_pages import ARTIFACTS, Visit, browser, free_port, site  # noqa: F401
+
+from cooplog import append
+from cooplog.store import Store
 
 TITLE = "Report on international cooperation over the biennium 2008–2009"
 PHONE = {"width": 390, "height": 844}
 A4_PX = {"width": 794, "height": 1123}  # 210 × 297 mm at CSS's 96 px to the inch
 A4_PT = 595.28  # 210 mm in PDF points
+
+
+# one word longer than a phone is wide, as a pasted web address is
+ADDRESS = ("https://www.wcoomd.org/en/topics/enforcement-and-compliance/activities-and-"
+           "programmes/environment-programme/hazardous-waste-report-2009.aspx")
+
+
+@pytest.fixture(scope="module")
+def long_words(tmp_path_factory):
+    """`cooplog serve` over a log of one activity whose summary holds ADDRESS."""
+    root = tmp_path_factory.mktemp("long-words") / "log"
+    store = Store(root)
+    store.events_dir.mkdir(parents=True)
+    append.append(store, [
+        ("wco", {"type": "organization.registered", "data": {
+            "key": "wco", "name": "World Customs Organization", "acronym": "WCO",
+            "category": "intergovernmental"}}),
+        ("report", {"type": "activity.noted", "occurred": "2009-03", "orgs": ["wco"],
+                    "summary": f"Published the joint report at {ADDRESS}.", "data": {}})],
+        by="report@example.org", commit=False)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from cooplog.cli import main; main()", "--root", str(root),
+         "--db", str(root.parent / "cooplog.db"), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while not _answers(base):
+            if server.poll() is not None:
+                pytest.fail(f"cooplog serve exited: {server.stdout.read()}")
+            if time.monotonic() > deadline:
+                pytest.fail("cooplog serve did not answer within 120 s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/-/cooplog.json", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def visit(browser, site, viewport):  # noqa: F811
@@ -35,6 +93,20 @@ def test_the_report_reads_at_390_px_without_sideways_scrolling(browser, site):  
     activities = page.locator("table.cooplog-report thead th").last.bounding_box()
     assert activities["x"] + activities["width"] <= PHONE["width"]
     seen.finish("report-390")
+
+
+def test_a_long_word_wraps_inside_its_column(browser, long_words):  # noqa: F811
+    """A web address in a summary breaks across lines instead of widening the page, on a
+    phone and on paper."""
+    for viewport, media in ((PHONE, "screen"), (A4_PX, "print")):
+        seen = visit(browser, long_words, viewport)
+        page = seen.open("/report?period=2009")
+        page.emulate_media(media=media)
+        assert ADDRESS in page.locator("table.cooplog-report").inner_text().replace("\n", "")
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        cell = page.locator("table.cooplog-report td").last.bounding_box()
+        assert cell["x"] + cell["width"] <= viewport["width"]
+        seen.finish(f"report-long-word-{media}", full_page=False)
 
 
 def test_the_report_prints_on_a4_with_its_activities_column(browser, site):  # noqa: F811
@@ -95,3 +167,4 @@ def test_a_report_that_cannot_be_made_says_why_in_words(browser, site):  # noqa:
     assert seen.page.locator(".message-error").count() == 0
     assert "World Customs Organization" in seen.page.locator("table.cooplog-report").inner_text()
     seen.finish("report-error-fixed", full_page=False)
+
