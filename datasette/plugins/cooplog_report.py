@@ -12,8 +12,9 @@ from datasette.utils.asgi import Response
 from cooplog.plugins import KeptUntilChanged
 
 # by database: a two-year report of a large log takes a quarter of a second to build, its
-# PDF a second or two
+# PDF or Word file a second or two; the readings of query strings (`Choice`) kept beside
 REPORTS: dict[str, KeptUntilChanged] = {}
+KEPT = 24
 DOWNLOADS = {"pdf": ("application/pdf", "PDF"),
              "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml."
                       "document", "Word document")}
@@ -21,7 +22,7 @@ DOWNLOADS = {"pdf": ("application/pdf", "PDF"),
 
 def _kept(db) -> KeptUntilChanged:
     if db.path not in REPORTS:
-        REPORTS[db.path] = KeptUntilChanged(db.path, size=8)
+        REPORTS[db.path] = KeptUntilChanged(db.path, size=KEPT)
     return REPORTS[db.path]
 
 
