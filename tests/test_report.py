@@ -45,6 +45,26 @@ def test_titles_name_the_period_in_words(seeded, cli, tmp_path, period, title):
     assert not any(ISO_DAY.search(h) for h in headings)
 
 
+
+@pytest.mark.parametrize("args", [("--period", "2008-2009"), ("--period", "2008–2009"),
+                                  ("--period", "2008-2009", "--org", "WCO"),
+                                  ("--period", "2008–2009", "--org", "the wco"),
+                                  ("--period", "2008-2009", "--check")])
+def test_the_command_reads_periods_and_organizations_as_the_site_does(seeded, cli, tmp_path,
+                                                                      args):
+    result = run_report(cli, seeded, tmp_path, *args)
+    assert result.exit_code == 0, result.output
+    if "--check" not in args:
+        assert result.stdout.splitlines()[0] == (
+            "# Report on international cooperation over the biennium 2008–2009")
+
+
+def test_the_command_names_an_unknown_organization_in_words(seeded, cli, tmp_path):
+    result = run_report(cli, seeded, tmp_path, "--period", "2009", "--org", "wcoo")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == ("error: no organization is called 'wcoo'; the closest: The WCO, "
+                             "key wco\n")
+
 def test_bullets_start_with_the_date_in_words_and_json_keeps_edtf(seeded, cli, tmp_path):
     added(cli, seeded, "add", "meeting", "--title", "Enforcement Committee", "--role", "presenter",
           "--city", "Seoul", "--country", "KR", "--date", "2009-12-14/2009-12-16",

@@ -40,7 +40,7 @@ def omissions(conn, period: str) -> list[Omission]:
     the date of the event it names) that the whole report of `period` does not show."""
     content = report.build(conn, period)
     shown = {a.event_id for _, orgs in content.groups for o in orgs for a in o.activities}
-    start, end = (d.isoformat() for d in dates.parse(period))
+    start, end = (d.isoformat() for d in dates.parse(content.period))
     rows = conn.execute(
         """
         select e.id, e.type, e.occurred, e.occurred_start <= :end and e.occurred_end >= :start,

@@ -8,7 +8,9 @@ the EDTF value stays in `to_dict` (`--json`)."""
 
 from __future__ import annotations
 
+import difflib
 import html
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -129,24 +131,125 @@ def title_for(period: str, start: date, end: date) -> str:
     return f"Report on international cooperation over the period {dates.in_words(period)}"
 
 
+# Two years joined by a hyphen or a dash, as people write a biennium: `2008-2009`,
+# `2008–2009`, `2008 — 2009`. `2008-09` stays a month.
+YEARS = re.compile(r"\s*([0-9]{4})\s*[-\u2010-\u2015]\s*([0-9]{4})\s*")
+DASHES = re.compile(r"\s*[\u2010-\u2015]\s*")
+PERIOD_HELP = ("give a year (2009), a biennium (2008\N{EN DASH}2009 or 2008/2009) or a span "
+               "(2009-01/2009-06)")
+
+
+def period_from(text: str) -> str:
+    """A period as people write it, as EDTF: `2008-2009` and `2008–2009` are `2008/2009`,
+    and a dash between two dates (`2009-01–2009-06`) is the slash EDTF joins them with."""
+    years = YEARS.fullmatch(text)
+    if years:
+        return f"{years[1]}/{years[2]}"
+    return DASHES.sub("/", text.strip())
+
+
 def _period(period: str) -> tuple[date, date]:
     try:
         return dates.parse(period)
     except dates.DateError as e:
-        raise CooplogError(f"--period: {e}: use e.g. 2008/2009 or 2009-01/2009-06",
+        raise CooplogError(f"the period cannot be read: {e}; {PERIOD_HELP}",
                            exit_code=USAGE) from None
+
+
+def biennium(year: int) -> tuple[date, date]:
+    """The biennium that holds `year`, as the annex counts them: 2008–2009, 2010–2011, …
+    (an even year and the odd one after it)."""
+    first = year - year % 2
+    return date(first, 1, 1), date(first + 1, 12, 31)
+
+
+def default_period(conn, today: date | None = None) -> str:
+    """The period a report shows when none is asked for: the latest whole biennium that
+    holds records. Whole: the log holds a record dated to its last day or later (the
+    biennium still running, 2010–2011 when the last record is of February 2011, is mostly
+    "No activity recorded"). If the one before holds nothing, the latest one that does;
+    for an empty log, the biennium of today."""
+    last = conn.execute("select max(occurred_end) from events where retracted = 0 "
+                        "and occurred is not null").fetchone()[0]
+    if last is None:
+        start, end = biennium((today or date.today()).year)
+        return f"{start.year}/{end.year}"
+    last = date.fromisoformat(last)
+    start, end = biennium(last.year)
+    if last < end:
+        whole_start, whole_end = biennium(last.year - 2)
+        if conn.execute("select 1 from events where retracted = 0 and occurred_start <= ? "
+                        "and occurred_end >= ? limit 1",
+                        [whole_end.isoformat(), whole_start.isoformat()]).fetchone():
+            start, end = whole_start, whole_end
+    return f"{start.year}/{end.year}"
+
+
+def organization_key(conn, text: str) -> str:
+    """The key of the organization `text` names: its key, its acronym or its name, in any
+    case. An unknown or ambiguous one is refused with the closest names."""
+    if conn.execute("select 1 from organizations where key = ?", [text]).fetchone():
+        return text
+    wanted = " ".join(text.split()).casefold()
+    orgs = [Organization(key, name, acronym) for key, name, acronym in conn.execute(
+        "select key, name, acronym from organizations order by name, key")]
+    found = [o for o in orgs if wanted in {(v or "").casefold() for v in
+                                           (o.key, o.acronym, o.name)}]
+    if len(found) == 1:
+        return found[0].key
+    if found:
+        raise CooplogError(f"{text!r} names {len(found)} organizations: "
+                           f"{_listed(found)}; give the key of the one you mean",
+                           exit_code=USAGE)
+    names = {(v or "").casefold(): o for o in orgs for v in (o.key, o.acronym, o.name)}
+    close = list({id(names[m]): names[m] for m in difflib.get_close_matches(
+        wanted, names, n=5, cutoff=0.6)}.values())
+    hint = (f"; the closest: {_listed(close)}" if close
+            else "; give an organization's key, acronym or full name")
+    raise CooplogError(f"no organization is called {text!r}{hint}", exit_code=USAGE)
+
+
+def _listed(orgs: list[Organization]) -> str:
+    return "; ".join(f"{o.heading}, key {o.key}" for o in orgs)
+
+
+def group_key(text: str) -> str:
+    """The group `text` names: its key (`un`) or its heading as the annex prints it, in any
+    case."""
+    wanted = " ".join(text.split()).casefold()
+    for key, heading in GROUPS.items():
+        if wanted in (key, heading.casefold()):
+            return key
+    raise CooplogError(f"there is no group {text!r}; choose one of: "
+                       f"{', '.join(GROUPS.values())}", exit_code=USAGE)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a reader asked to see, in the log's own terms: an EDTF period, an
+    organization's key, a group's key."""
+
+    period: str
+    org: str | None = None
+    group: str | None = None
+
+
+def choose(conn, period: str | None = None, org: str | None = None,
+           group: str | None = None) -> Choice:
+    """The report asked for in people's words (the site's query string, the command's
+    options); no period is the default one."""
+    period = period_from(period) if period and period.strip() else default_period(conn)
+    _period(period)
+    return Choice(period, organization_key(conn, org.strip()) if org and org.strip() else None,
+                  group_key(group) if group and group.strip() else None)
 
 
 def build(conn, period: str, org: str | None = None, group: str | None = None,
           front: FrontMatter | None = None) -> Report:
     """The report's content from a connection to the projection."""
+    chosen = choose(conn, period, org, group)
+    period, org, group = chosen.period, chosen.org, chosen.group
     start, end = _period(period)
-    if group is not None and group not in GROUPS:
-        raise CooplogError(f"--group: {group!r} is not a group; use one of: "
-                           f"{', '.join(GROUPS)}", exit_code=USAGE)
-    if org is not None and not conn.execute("select 1 from organizations where key = ?",
-                                            [org]).fetchone():
-        raise CooplogError(f"--org: no organization has the key {org!r}", exit_code=USAGE)
     bounds = {"start": start.isoformat(), "end": end.isoformat()}
     rows = conn.execute(
         """

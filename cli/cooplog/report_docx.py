@@ -7,6 +7,7 @@ bullet per activity, as the Markdown and HTML say it; no row is split across pag
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from .report import COLUMNS, EMPTY, NOTHING, Report
@@ -129,6 +130,11 @@ def _widths(cells) -> None:
 
 
 def write(report: Report, path: Path) -> None:
+    path.write_bytes(render(report))
+
+
+def render(report: Report) -> bytes:
+    """The Word file's bytes, for a file (`write`) or a download from the site."""
     from docx import Document
     from docx.shared import Cm
 
@@ -140,8 +146,7 @@ def write(report: Report, path: Path) -> None:
     document.add_heading(report.title, level=1)
     if not report.groups:
         document.add_paragraph(EMPTY)
-        document.save(str(path))
-        return
+        return _saved(document)
     table = document.add_table(rows=1, cols=2)
     table.style = "Table Grid"
     for cell, text in zip(table.rows[0].cells, COLUMNS, strict=True):
@@ -165,4 +170,10 @@ def write(report: Report, path: Path) -> None:
             right.paragraphs[0].style = BULLET
             for line in lines[1:]:
                 right.add_paragraph(line, style=BULLET)
-    document.save(str(path))
+    return _saved(document)
+
+
+def _saved(document) -> bytes:
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()

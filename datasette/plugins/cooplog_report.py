@@ -1,6 +1,8 @@
 """`/report`: the annex-style report rendered from the live database, as `cooplog report`
-renders it (same groups, same bullets), and `/report.pdf`, the same report as the PDF
-`cooplog report --format pdf` writes, linked from the page for download."""
+renders it (same groups, same bullets), and `/report.pdf` and `/report.docx`, the same
+report as the files `cooplog report --format pdf|docx` writes, linked from the page for
+download. The query string takes periods, organizations and groups as people write them;
+what it cannot read is a 400 page in words, with the form to try again."""
 
 from urllib.parse import urlencode
 
@@ -10,25 +12,58 @@ from datasette.utils.asgi import Response
 from cooplog.plugins import KeptUntilChanged
 
 # by database: a two-year report of a large log takes a quarter of a second to build, its
-# PDF a second or two
+# PDF or Word file a second or two; the readings of query strings (`Choice`) kept beside
 REPORTS: dict[str, KeptUntilChanged] = {}
-
-
-async def _options(db, request) -> tuple[str, str | None, str | None]:
-    """(period, org, group) from the query string; the period defaults to the last two
-    years the log holds."""
-    period = request.args.get("period")
-    if not period:
-        latest = (await db.execute("select max(year) from events where retracted = 0")).first()
-        year = latest[0] if latest and latest[0] else None
-        period = f"{year - 1}/{year}" if year else "2008/2009"
-    return period, request.args.get("org") or None, request.args.get("group") or None
+KEPT = 24
+DOWNLOADS = {"pdf": ("application/pdf", "PDF"),
+             "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml."
+                      "document", "Word document")}
 
 
 def _kept(db) -> KeptUntilChanged:
     if db.path not in REPORTS:
-        REPORTS[db.path] = KeptUntilChanged(db.path, size=8)
+        REPORTS[db.path] = KeptUntilChanged(db.path, size=KEPT)
     return REPORTS[db.path]
+
+
+def _asked(request) -> tuple[str | None, str | None, str | None]:
+    """(period, org, group) as typed; empty is not given."""
+    return tuple((request.args.get(name) or "").strip() or None
+                 for name in ("period", "org", "group"))
+
+
+async def _chosen(db, asked):
+    """The report asked for, in the log's terms (cooplog.report.Choice)."""
+    from cooplog import report
+
+    reports = _kept(db)
+    return await db.execute_fn(lambda conn: reports.get(
+        ("choice", *asked), lambda: report.choose(conn, *asked)))
+
+
+def _query(choice) -> str:
+    return urlencode({k: v for k, v in (("period", choice.period), ("org", choice.org),
+                                        ("group", choice.group)) if v})
+
+
+async def _page(datasette, request, asked, *, status=200, body=None, title="Report",
+                choice=None, error=None):
+    from cooplog import dates, report
+
+    db = datasette.get_database()
+    orgs = await db.execute("select name, acronym from organizations order by name")
+    period = asked[0] or (choice.period.replace("/", dates.DASH) if choice else "")
+    query = _query(choice) if choice else ""
+    context = {
+        "title": title, "body": body, "error": error, "period": period,
+        "org": asked[1] or "", "group": choice.group if choice else (asked[2] or ""),
+        "groups": report.GROUPS, "organizations": [tuple(row) for row in orgs.rows],
+        "defaulted": body is not None and not asked[0],
+        "downloads": [(f"{datasette.urls.instance()}report.{kind}?{query}", label)
+                      for kind, (_, label) in DOWNLOADS.items()] if body else [],
+    }
+    html = await datasette.render_template("report.html", context, request=request)
+    return Response.html(html, status=status)
 
 
 async def report_page(datasette, request):
@@ -36,47 +71,52 @@ async def report_page(datasette, request):
     from cooplog.errors import CooplogError
 
     db = datasette.get_database()
-    period, org, group = await _options(db, request)
+    asked = _asked(request)
 
-    def build(conn):
-        content = report.build(conn, period, org, group)
+    def build(conn, choice):
+        content = report.build(conn, choice.period, choice.org, choice.group)
         return report.html_body(content), content.title
 
-    status, body, title = 200, None, "Report"
     try:
+        choice = await _chosen(db, asked)
         reports = _kept(db)
-        body, title = await db.execute_fn(
-            lambda conn: reports.get((period, org, group), lambda: build(conn)))
+        body, title = await db.execute_fn(lambda conn: reports.get(
+            (choice.period, choice.org, choice.group), lambda: build(conn, choice)))
     except CooplogError as e:
-        status = 400
-        error = str(e)
-    query = urlencode({k: v for k, v in (("period", period), ("org", org), ("group", group))
-                       if v})
-    context = {"title": title, "period": period, "org": org or "", "group": group or "",
-               "groups": report.GROUPS, "body": body, "error": None if body else error,
-               "pdf_url": f"{datasette.urls.instance()}report.pdf?{query}"}
-    html = await datasette.render_template("report.html", context, request=request)
-    return Response.html(html, status=status)
+        return await _page(datasette, request, asked, status=400, error=_sentence(e))
+    return await _page(datasette, request, asked, body=body, title=title, choice=choice)
 
 
-async def report_pdf(datasette, request):
-    from cooplog import report, report_pdf
-    from cooplog.errors import CooplogError
+def _sentence(error) -> str:
+    text = str(error)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
-    db = datasette.get_database()
-    period, org, group = await _options(db, request)
-    try:
-        reports = _kept(db)
-        body = await db.execute_fn(lambda conn: reports.get(
-            ("pdf", period, org, group),
-            lambda: report_pdf.render(report.build(conn, period, org, group))))
-    except CooplogError as e:
-        return Response.text(f"error: {e}\n", status=400)
-    name = "report-" + "-".join(filter(None, [period.replace("/", "-"), org, group]))
-    return Response(body, status=200, content_type="application/pdf",
-                    headers={"content-disposition": f'attachment; filename="{name}.pdf"'})
+
+def download(kind: str):
+    async def report_file(datasette, request):
+        from cooplog import report, report_docx, report_pdf
+        from cooplog.errors import CooplogError
+
+        render = {"pdf": report_pdf.render, "docx": report_docx.render}[kind]
+        db = datasette.get_database()
+        asked = _asked(request)
+        try:
+            choice = await _chosen(db, asked)
+            reports = _kept(db)
+            body = await db.execute_fn(lambda conn: reports.get(
+                (kind, choice.period, choice.org, choice.group),
+                lambda: render(report.build(conn, choice.period, choice.org, choice.group))))
+        except CooplogError as e:
+            return await _page(datasette, request, asked, status=400, error=_sentence(e))
+        name = "report-" + "-".join(
+            filter(None, [choice.period.replace("/", "-"), choice.org, choice.group]))
+        return Response(body, status=200, content_type=DOWNLOADS[kind][0],
+                        headers={"content-disposition": f'attachment; filename="{name}.{kind}"'})
+
+    return report_file
 
 
 @hookimpl
 def register_routes():
-    return [(r"^/report$", report_page), (r"^/report\.pdf$", report_pdf)]
+    return [(r"^/report$", report_page), (r"^/report\.pdf$", download("pdf")),
+            (r"^/report\.docx$", download("docx"))]

@@ -196,7 +196,7 @@ def test_report_page(visit):
     assert demeter.startswith("23 March–11 May 2009: ")
     assert "South Korea" not in page.content() and "(Republic of Korea)" in page.content()
     with page.expect_download() as download:
-        page.locator("a.download").click()
+        page.get_by_role("link", name="PDF").click()
     assert download.value.suggested_filename == "report-2008-2009.pdf"
     pdf = PdfReader(download.value.path())
     assert pdf.pages[0].extract_text().splitlines()[0] == (
