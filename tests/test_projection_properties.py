@@ -165,7 +165,15 @@ corrections = st.one_of(
     st.fixed_dictionaries({"data.to": st.sampled_from(ORGS)}),
     st.fixed_dictionaries({"data.role": st.sampled_from(["host", "dancer"])}),
     st.fixed_dictionaries({"mandates": st.just(["IX/11"]), "occurred": st.just("2008")}),
+    st.fixed_dictionaries({"data.lang": st.sampled_from(["fr", "zh", "xx"])}),
+    st.fixed_dictionaries({"data.summary": st.one_of(words, st.none())}),
+    st.fixed_dictionaries({"lang": st.sampled_from(["en", "zh", "qq"])}),
 )
+
+# Two languages only, so that one target often has two translations into one of them.
+translations = st.fixed_dictionaries(
+    {"lang": st.sampled_from(["fr", "zh"])}, optional={"summary": words, "title": words}
+).filter(lambda d: len(d) > 1)
 
 # One kind of entry, then its content: a flat one_of would draw each of its many branches
 # alike (statuses and corrections would be rare), and favour the first ones.
@@ -174,8 +182,10 @@ KINDS = {
     "status": statuses.map(lambda t: ("plain", t)),
     "corrected": st.tuples(target, corrections).map(lambda t: ("corrected", t)),
     "retracted": target.map(lambda t: ("retracted", t)),
+    "translated": st.tuples(target, translations).map(lambda t: ("translated", t)),
 }
-entry = st.sampled_from(["plain", "plain", "status", "corrected", "retracted"]).flatmap(
+entry = st.sampled_from(
+    ["plain", "plain", "status", "corrected", "retracted", "translated"]).flatmap(
     KINDS.__getitem__)
 
 
@@ -188,13 +198,16 @@ def materialize(entries: list) -> list[dict]:
             type_, data, envelope = what
             bodies.append(body(event_id, type_, data, **envelope))
             continue
-        how, n = what[0] if kind == "corrected" else what
+        how, n = what[0] if kind in ("corrected", "translated") else what
         if how == "back":
             aimed = ulid(i + 1 - n) if i >= n else ulid(1000)
         else:
             aimed = ulid(n % len(entries) + 1) if how == "any" else ulid(1000)
         if aimed == event_id:  # an event that names itself: aim at the one before instead
             aimed = ulid(i) if i else ulid(1000)
+        if kind == "translated":
+            bodies.append(body(event_id, "translation.added", {"target": aimed, **what[1]}))
+            continue
         if kind == "corrected":
             data = {"target": aimed, "set": what[1], "reason": "fix"}
         else:

@@ -172,10 +172,12 @@ class TypedAdd(TyperGroup):
 
 
 def _typed_specs() -> dict:
-    """Event types by their `add` subcommand (corrections and retractions have their own)."""
+    """Event types by their `add` subcommand (corrections, retractions and translations have
+    their own commands)."""
     from .events import TYPES
 
-    return {s.command: s for s in TYPES.values() if not s.name.startswith("event.")}
+    return {s.command: s for s in TYPES.values()
+            if not s.name.startswith(("event.", "translation."))}
 
 
 add_app = typer.Typer(
@@ -438,6 +440,26 @@ def retract(
     with reporting():
         written = append.retract(_store(ctx), event_id, reason, by=by, commit=not no_commit,
                                  db=ctx.obj.db)
+    _print_written(written)
+
+
+@app.command()
+def translate(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(metavar="ID", help="The event to translate.",
+                                            autocompletion=complete_id)],
+    lang: Annotated[str, typer.Option(help="The language: ISO 639-1, e.g. fr or zh.")],
+    summary: Annotated[str | None, typer.Option(help="The summary in that language.")] = None,
+    title: Annotated[str | None, typer.Option(help="The title in that language.")] = None,
+    by: By = None,
+    no_commit: NoCommit = False,
+):
+    """Translate an event's summary and/or title by appending a translation.added."""
+    from . import append
+
+    with reporting():
+        written = append.translate(_store(ctx), event_id, lang, summary, title, by=by,
+                                   commit=not no_commit, db=ctx.obj.db)
     _print_written(written)
 
 
