@@ -153,3 +153,30 @@ def test_translate_refuses_an_event_the_log_does_not_have(seeded, cli):
     assert result.exit_code == 1
     assert f"no event has the id {ulid(77)}" in result.stderr
     assert snapshot(seeded) == before
+
+
+# --- search across languages ------------------------------------------------------------------
+
+
+def test_search_finds_an_event_by_the_words_of_its_current_translations(tmp_path):
+    """The issue's example: `WTO CTE` finds the Chinese paragraph once it has an English
+    translation; a retracted translation leaves search."""
+    from cooplog import serve
+    from test_serve import rows
+
+    files, ids = log_with_translations(tmp_path / "log")
+    files.put(6, "translation.added", {"target": ids["event"], "lang": "es",
+                                        "summary": "Solicitó la condición de observador."})
+    files.put(7, "event.retracted", {"target": ulid(6), "reason": "not faithful"})
+    ds = serve.datasette(files.root, built(files.root))
+
+    def search(q):
+        return [(r["id"], r["matched_lang"], r["translation"])
+                for r in rows(ds, "/cooplog/search.json", q=q)]
+
+    assert search("WTO CTE") == [(ids["event"], "en",
+                                  "Requested observer status in the WTO CTE.")]
+    assert search("observateur") == [(ids["event"], "fr", "Statut d'observateur")]
+    assert search("世贸组织") == [(ids["event"], "zh", None)]  # its own words, as before
+    assert search("observador") == []  # the Spanish one was retracted
+    assert search("CT") == [(ids["event"], "en", "Requested observer status in the WTO CTE.")]

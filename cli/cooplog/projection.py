@@ -180,8 +180,9 @@ def event_columns(event: events.Event) -> dict:
     """The `events` columns that show an event's current (corrected) values."""
     when = _when(event)
     data = event.data
-    title = next((data[f] for f in ("title", "name", "subject", "partnership") if f in data),
-                 None)
+    # a translation's title is the title of the event it names, found in `translations`
+    title = None if event.type == "translation.added" else next(
+        (data[f] for f in ("title", "name", "subject", "partnership") if f in data), None)
     return {
         "type": event.type, **when,
         "year": int(when["occurred_start"][:4]) if when["occurred_start"] else None,
