@@ -685,8 +685,11 @@ def report(
     check: Annotated[bool, typer.Option(
         "--check", help="List every event of the period that the report does not show, "
                         "and why; exit 1 if any is unaccounted for.")] = False,
+    lang: Annotated[str, typer.Option(
+        help="The report's language: ar, en, es, fr, ru or zh.")] = "en",
 ):
     """The annex-style report for a period, from the log as it is now."""
+    from . import messages
     from . import report as reporting_
 
     with reporting():
@@ -698,7 +701,7 @@ def report(
         if check and (org or group):
             raise CooplogError("--check: it checks the whole report; leave out --org and "
                                "--group", exit_code=USAGE)
-        front = reporting_.front_matter(symbol, date, title)
+        front = reporting_.front_matter(symbol, date, title, messages.checked(lang))
         projection = _projection(ctx)
         try:
             from .lease import kept_in_step
@@ -711,7 +714,7 @@ def report(
                 found = omissions(projection.conn, period)
             else:
                 content = reporting_.build(projection.conn, period, org=org, group=group,
-                                           front=front)
+                                           front=front, lang=lang)
         finally:
             projection.close()
         if check:

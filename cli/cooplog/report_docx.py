@@ -3,7 +3,9 @@ Word files: A4 with the margins set below, one font throughout, the symbol in th
 header and the page number (a PAGE field Word fills in) in the footer, the symbol block on
 the first page, then the annex's two-column table, "organization | activities", whose
 header row Word repeats on every page, with a full-width row for each group and one
-bullet per activity, as the Markdown and HTML say it; no row is split across pages."""
+bullet per activity, as the Markdown and HTML say it; no row is split across pages. An
+Arabic report reads right to left: every paragraph and run is marked bidirectional and the
+table's columns run from the right."""
 
 from __future__ import annotations
 
@@ -128,6 +130,26 @@ def _widths(cells) -> None:
         cell.width = Cm(width)
 
 
+def _right_to_left(document) -> None:
+    """Word's own settings for a right-to-left document: w:bidi on each paragraph (its
+    direction and which side it starts from), w:rtl on each run (how its characters are
+    ordered), w:bidiVisual on each table (its first column on the right)."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    body = document.element.body
+    paragraphs = [*body.iter(qn("w:p"))]
+    for section in document.sections:
+        for part in (section.header, section.footer, section.first_page_footer):
+            paragraphs += [*part._element.iter(qn("w:p"))]
+    for paragraph in paragraphs:
+        paragraph.get_or_add_pPr().insert(0, OxmlElement("w:bidi"))
+        for run in paragraph.iter(qn("w:r")):
+            run.get_or_add_rPr().append(OxmlElement("w:rtl"))
+    for table in body.iter(qn("w:tbl")):
+        table.tblPr.append(OxmlElement("w:bidiVisual"))
+
+
 def write(report: Report, path: Path) -> None:
     from docx import Document
     from docx.shared import Cm
@@ -139,12 +161,12 @@ def write(report: Report, path: Path) -> None:
     _front(document, report)
     document.add_heading(report.title, level=1)
     if not report.groups:
-        document.add_paragraph(EMPTY)
-        document.save(str(path))
+        document.add_paragraph(report.say(EMPTY))
+        _save(document, report, path)
         return
     table = document.add_table(rows=1, cols=2)
     table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, COLUMNS, strict=True):
+    for cell, text in zip(table.rows[0].cells, map(report.say, COLUMNS), strict=True):
         _bold(cell, text)
     _widths(table.rows[0].cells)
     _row_kept_whole(table.rows[0], header=True)
@@ -160,9 +182,15 @@ def write(report: Report, path: Path) -> None:
             left, right = cells = row.cells
             _widths(cells)
             left.text = org.heading
-            lines = [a.line for a in org.activities] or [NOTHING]
+            lines = [a.line for a in org.activities] or [report.say(NOTHING)]
             right.paragraphs[0].text = lines[0]
             right.paragraphs[0].style = BULLET
             for line in lines[1:]:
                 right.add_paragraph(line, style=BULLET)
+    _save(document, report, path)
+
+
+def _save(document, report: Report, path: Path) -> None:
+    if report.direction == "rtl":
+        _right_to_left(document)
     document.save(str(path))

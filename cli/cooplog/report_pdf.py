@@ -16,7 +16,7 @@ from pathlib import Path
 from fpdf import FPDF, FontFace
 
 from .errors import USAGE, CooplogError
-from .report import COLUMNS, EMPTY, NOTHING, Report
+from .report import COLUMNS, CONTINUED, EMPTY, NOTHING, Report
 from .report_docx import FONT_PT, FOOTER_TWIPS, HEADER_TWIPS, MARGINS_TWIPS, WIDTHS_CM
 
 FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
@@ -77,7 +77,7 @@ def render(report: Report) -> bytes:
     pdf.set_margins(MARGINS["left"], MARGINS["top"], MARGINS["right"])
     pdf.set_auto_page_break(True, margin=MARGINS["bottom"])
     pdf.set_title(report.title)
-    pdf.set_lang("en")
+    pdf.set_lang(report.lang)
     pdf.add_page()
     pdf.set_font(FAMILY, size=FONT_PT)
     for i, line in enumerate(report.front.block):
@@ -93,20 +93,21 @@ def render(report: Report) -> bytes:
     pdf.ln(3)
     pdf.set_font_size(FONT_PT)
     if not report.groups:
-        pdf.multi_cell(0, 5, EMPTY)
+        pdf.multi_cell(0, 5, report.say(EMPTY))
         return bytes(pdf.output())
     with pdf.table(col_widths=tuple(w * 10 for w in WIDTHS_CM),
                    width=sum(WIDTHS_CM) * 10, align="LEFT", text_align="LEFT",
                    v_align="TOP", line_height=LINE, padding=PADDING, repeat_headings=1,
                    headings_style=FontFace(emphasis=None, fill_color=GROUP_FILL)) as table:
-        table.row(COLUMNS)
+        table.row(tuple(map(report.say, COLUMNS)))
         for heading, organizations in report.groups:
             table.row().cell(heading, colspan=2,
                              style=FontFace(size_pt=FONT_PT + 1, fill_color=GROUP_FILL))
             for org in organizations:
-                lines = [a.line for a in org.activities] or [NOTHING]
+                lines = [a.line for a in org.activities] or [report.say(NOTHING)]
                 for i, chunk in enumerate(_pages_of(pdf, [BULLET + x for x in lines])):
-                    name = org.heading if i == 0 else f"{org.heading} (continued)"
+                    name = (org.heading if i == 0
+                            else f"{org.heading} {report.say(CONTINUED)}")
                     table.row((name, "\n".join(chunk)))
     return bytes(pdf.output())
 
