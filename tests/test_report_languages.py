@@ -169,3 +169,28 @@ def test_the_arabic_word_file_is_bidirectional(sample_db, tmp_path):
     report_docx.write(reported(sample_db, "fr"), tmp_path / "fr.docx")
     french = zipfile.ZipFile(tmp_path / "fr.docx").read("word/document.xml").decode()
     assert "<w:bidi/>" not in french and "Activités" in french
+
+
+def test_the_arabic_pdf_joins_its_letters_from_a_font_that_has_them(sample_db, tmp_path):
+    from pypdf import PdfReader
+
+    from cooplog import report_pdf
+
+    report_pdf.write(reported(sample_db, "ar", "2009-12"), tmp_path / "ar.pdf")
+    pdf = PdfReader(tmp_path / "ar.pdf")
+    text = "".join(page.extract_text() for page in pdf.pages)
+    assert "الأنشطة" in text and "ديسمبر" in text
+    fonts = {font.get_object()["/BaseFont"].split("+")[-1] for page in pdf.pages
+             for font in page["/Resources"]["/Font"].values()}
+    assert fonts == {"WenQuanYiMicroHei", "DejaVuSansBook"}  # Arabic letters from DejaVu
+
+
+def test_an_arabic_pdf_without_a_font_with_arabic_letters_is_refused(sample_db, tmp_path,
+                                                                     monkeypatch):
+    from cooplog import report_pdf
+    from cooplog.errors import CooplogError
+
+    monkeypatch.setenv("COOPLOG_PDF_ARABIC_FONT", str(tmp_path / "none.ttf"))
+    with pytest.raises(CooplogError, match="COOPLOG_PDF_ARABIC_FONT: no font file at"):
+        report_pdf.write(reported(sample_db, "ar", "2009-12"), tmp_path / "ar.pdf")
+    assert not (tmp_path / "ar.pdf").exists()
