@@ -256,10 +256,15 @@ def to_dict(report: Report) -> dict:
             "groups": [{"heading": heading,
                         "organizations": [
                             {**asdict(o), "heading": o.heading,
-                             "activities": [{**asdict(a), "when": a.when}
+                             "activities": [{**_without_lang(asdict(a)), "when": a.when}
                                             for a in o.activities]}
                             for o in orgs]}
                        for heading, orgs in report.groups]}
+
+
+def _without_lang(fields: dict) -> dict:
+    """An activity's fields less the report's language, which the report says once."""
+    return {name: value for name, value in fields.items() if name != "lang"}
 
 
 def markdown(report: Report) -> str:
