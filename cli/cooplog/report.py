@@ -309,7 +309,8 @@ def html_body(report: Report) -> str:
             bullets = "".join(
                 f'<li><span class="when">{e(a.when)}</span>'
                 + (f' <span class="where">({e(a.place)})</span>' if a.place else "")
-                + f": {e(a.text)}</li>"
+                # its own direction: an English summary in an Arabic report reads left to right
+                + f": <bdi>{e(a.text)}</bdi></li>"
                 for a in org.activities
             ) or f"<li>{e(report.say(NOTHING))}</li>"
             parts.append(f"<tr><td>{e(org.heading)}</td><td><ul>{bullets}</ul></td></tr>")
