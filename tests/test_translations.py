@@ -180,3 +180,15 @@ def test_search_finds_an_event_by_the_words_of_its_current_translations(tmp_path
     assert search("世贸组织") == [(ids["event"], "zh", None)]  # its own words, as before
     assert search("observador") == []  # the Spanish one was retracted
     assert search("CT") == [(ids["event"], "en", "Requested observer status in the WTO CTE.")]
+
+
+def test_history_of_an_event_shows_its_translations_and_what_became_of_them(seeded, cli):
+    target = first_event(seeded)
+    [(translation, _)] = written(cli(seeded, "translate", target, "--lang", "fr",
+                                     "--summary", "A demandé le statut."), seeded)
+    [(retraction, _)] = written(cli(seeded, "retract", translation, "--reason", "too short"),
+                                seeded)
+    lines = cli(seeded, "history", target).stdout.splitlines()
+    assert [line.split()[:3] for line in lines] == [
+        ["added", target, "request.made"], ["translated", translation, "translation.added"],
+        ["retracted", retraction, "event.retracted"]]
