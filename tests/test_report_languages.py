@@ -166,6 +166,8 @@ def test_the_arabic_word_file_is_bidirectional(sample_db, tmp_path):
     paragraphs = xml.count("<w:p>") + xml.count("<w:p ")
     assert paragraphs > 100 and xml.count("<w:bidi/>") == paragraphs
     assert "<w:bidiVisual/>" in xml and "<w:rtl/>" in xml
+    styles = zipfile.ZipFile(tmp_path / "ar.docx").read("word/styles.xml").decode()
+    assert '<w:lang w:bidi="ar"/>' in styles
     report_docx.write(reported(sample_db, "fr"), tmp_path / "fr.docx")
     french = zipfile.ZipFile(tmp_path / "fr.docx").read("word/document.xml").decode()
     assert "<w:bidi/>" not in french and "Activités" in french

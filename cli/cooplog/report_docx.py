@@ -63,6 +63,19 @@ def _one_font(document) -> None:
     heading.size, heading.color.rgb = Pt(FONT_PT + 4), RGBColor(0, 0, 0)
 
 
+def _language(document, lang: str) -> None:
+    """The text's language on the Normal style (so on every style built on it): Word checks
+    spelling, breaks lines and picks fonts by it. Arabic is a complex script and Chinese an
+    East Asian one: each has its own attribute."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    element = OxmlElement("w:lang")
+    script = {"ar": "w:bidi", "zh": "w:eastAsia"}.get(lang, "w:val")
+    element.set(qn(script), lang)
+    document.styles["Normal"].element.get_or_add_rPr().append(element)
+
+
 def _page_field(paragraph) -> None:
     """A PAGE field: Word shows each page's own number ("1" until it updates the field)."""
     from docx.oxml import OxmlElement
@@ -130,6 +143,17 @@ def _widths(cells) -> None:
         cell.width = Cm(width)
 
 
+# The properties that follow w:bidi, w:rtl and w:bidiVisual in their parents (ECMA-376).
+_AFTER_BIDI = ("w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind",
+               "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap", "w:jc",
+               "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl",
+               "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange")
+_AFTER_RTL = ("w:cs", "w:em", "w:lang", "w:eastAsianLayout", "w:specVanish", "w:oMath")
+_AFTER_BIDI_VISUAL = ("w:tblStyleRowBandSize", "w:tblStyleColBandSize", "w:tblW", "w:jc",
+                      "w:tblCellSpacing", "w:tblInd", "w:tblBorders", "w:shd", "w:tblLayout",
+                      "w:tblCellMar", "w:tblLook", "w:tblCaption", "w:tblDescription")
+
+
 def _right_to_left(document) -> None:
     """Word's own settings for a right-to-left document: w:bidi on each paragraph (its
     direction and which side it starts from), w:rtl on each run (how its characters are
@@ -142,12 +166,13 @@ def _right_to_left(document) -> None:
     for section in document.sections:
         for part in (section.header, section.footer, section.first_page_footer):
             paragraphs += [*part._element.iter(qn("w:p"))]
+    # each where the schema's order of properties puts it: Word refuses a file otherwise
     for paragraph in paragraphs:
-        paragraph.get_or_add_pPr().insert(0, OxmlElement("w:bidi"))
+        paragraph.get_or_add_pPr().insert_element_before(OxmlElement("w:bidi"), *_AFTER_BIDI)
         for run in paragraph.iter(qn("w:r")):
-            run.get_or_add_rPr().append(OxmlElement("w:rtl"))
+            run.get_or_add_rPr().insert_element_before(OxmlElement("w:rtl"), *_AFTER_RTL)
     for table in body.iter(qn("w:tbl")):
-        table.tblPr.append(OxmlElement("w:bidiVisual"))
+        table.tblPr.insert_element_before(OxmlElement("w:bidiVisual"), *_AFTER_BIDI_VISUAL)
 
 
 def write(report: Report, path: Path) -> None:
@@ -157,6 +182,7 @@ def write(report: Report, path: Path) -> None:
     document = Document()
     document.core_properties.title = report.title
     _one_font(document)
+    _language(document, report.lang)
     _page(document, report)
     _front(document, report)
     document.add_heading(report.title, level=1)
