@@ -166,6 +166,9 @@ def test_the_arabic_word_file_is_bidirectional(sample_db, tmp_path):
     paragraphs = xml.count("<w:p>") + xml.count("<w:p ")
     assert paragraphs > 100 and xml.count("<w:bidi/>") == paragraphs
     assert "<w:bidiVisual/>" in xml and "<w:rtl/>" in xml
+    # where the schema orders them (Word refuses a file with properties out of order)
+    assert '<w:pStyle w:val="ListBullet"/><w:bidi/>' in xml
+    assert '<w:tblStyle w:val="TableGrid"/><w:bidiVisual/><w:tblW' in xml
     styles = zipfile.ZipFile(tmp_path / "ar.docx").read("word/styles.xml").decode()
     assert '<w:lang w:bidi="ar"/>' in styles
     report_docx.write(reported(sample_db, "fr"), tmp_path / "fr.docx")
