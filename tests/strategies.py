@@ -17,6 +17,7 @@ LAST_MS = int(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc).ti
 text = st.text(min_size=1, max_size=20).filter(lambda s: not s.isspace())
 keys = st.from_regex(r"[a-z0-9][a-z0-9-]{0,12}", fullmatch=True)
 countries = st.sampled_from(["BE", "CH", "CN", "GH", "KE", "NG", "US"])
+languages = st.sampled_from(["ar", "en", "es", "fr", "ru", "zh", "pt", "de"])
 ulids = st.builds(lambda ms, rand: str(ULID.from_int((ms << 80) | rand)),
                   st.integers(0, LAST_MS), st.integers(0, 2**80 - 1))
 timestamps = st.datetimes(min_value=datetime(1970, 1, 1)).map(
@@ -97,6 +98,9 @@ def data_strategies(org, new_key, entity) -> dict[str, st.SearchStrategy[dict]]:
                 st.one_of(text, st.lists(keys, max_size=2), st.none()), min_size=1),
             "reason": text}),
         "event.retracted": _optional({"target": ulids, "reason": text}),
+        "translation.added": _optional(
+            {"target": ulids, "lang": languages}, summary=text, title=text,
+        ).filter(lambda d: len(d) > 2),
     }
 
 
@@ -113,7 +117,8 @@ def bodies(draw, types=tuple(events.TYPES), org=keys, new_key=keys,
         body["summary"] = draw(text)
     document = _optional({}, symbol=text, title=text, url=text).filter(bool)
     body |= draw(_optional({}, mandates=st.lists(text, max_size=2),
-                           documents=st.lists(document, max_size=2), source=text))
+                           documents=st.lists(document, max_size=2), source=text,
+                           lang=languages))
     return body
 
 

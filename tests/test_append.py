@@ -364,7 +364,7 @@ def _entity(kinds):
     return st.sampled_from([key for kind in kinds for key in KINDS.get(kind, [])])
 
 
-VALID = dict(types=[t for t in events.TYPES if not t.startswith("event.")],
+VALID = dict(types=[t for t in events.TYPES if not t.startswith(("event.", "translation."))],
              org=st.sampled_from(sorted(ORGS)),
              new_key=st.from_regex(r"new-[a-z0-9]{1,8}", fullmatch=True), entity=_entity)
 

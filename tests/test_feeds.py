@@ -48,7 +48,7 @@ def test_the_atom_feed_lists_the_newest_events_first(ds):
     assert feed.tag == f"{ATOM}feed"
     assert feed.findtext(f"{ATOM}title") == "Newly recorded events"
     entries = feed.findall(f"{ATOM}entry")
-    assert len(entries) == 100  # of 164: the latest hundred
+    assert len(entries) == 100  # of 178: the latest hundred
     keys = [(e.findtext(f"{ATOM}updated"), e.findtext(f"{ATOM}id")) for e in entries]
     assert keys == sorted(keys, reverse=True)
     newest = sql(ds, "select id from events order by recorded_at desc, id desc limit 1")[0]

@@ -115,7 +115,8 @@ def row(db: Path, table: str, where: str, *params) -> dict:
 def contract_names(conn: sqlite3.Connection) -> list[str]:
     return [name for (name,) in conn.execute(
         "select name from sqlite_master where type in ('table', 'view') and name not like '\\_%'"
-        " escape '\\' and name not like 'events_fts%' and name not like 'sqlite%' order by name")]
+        " escape '\\' and name not like '%\\_fts%' escape '\\' and name not like 'sqlite%'"
+        " order by name")]
 
 
 def holding_event_ids(conn: sqlite3.Connection) -> list[str]:
@@ -145,8 +146,9 @@ def snapshot(db: Path, bookkeeping: bool = False, live: bool = False
             out[name] = sorted(rows, key=repr)
         conn.execute("commit")
         if not live:
-            conn.execute("insert into events_fts(events_fts, rank) values "
-                         "('integrity-check', 1)")
+            for table in ("events", "translations"):
+                conn.execute(f"insert into {table}_fts({table}_fts, rank) values "
+                             "('integrity-check', 1)")
         return out
     finally:
         conn.close()
@@ -167,8 +169,8 @@ SHAPE = {
         "events": (["id", "type", "occurred", "occurred_start", "occurred_end", "year",
                     "summary", "title", "orgs", "mandates", "documents", "source", "data",
                     "recorded_at", "recorded_by", "path", "target", "retracted",
-                    "retracted_by", "corrected", "corrected_by", "original", "commit_sha"],
-                   ["id"]),
+                    "retracted_by", "corrected", "corrected_by", "original", "commit_sha",
+                    "lang"], ["id"]),
         "mandates": (["event_id", "mandate"], ["event_id", "mandate"]),
         "meetings": (["event_id", "title", "role", "planned", "city", "country",
                       "country_name", "online",
@@ -188,8 +190,10 @@ SHAPE = {
                       "occurred_end"], ["event_id"]),
         "submissions": (["key", "event_id", "to_org", "body", "title", "items", "occurred",
                          "year", "status", "status_since"], ["key"]),
+        "translations": (["event_id", "target", "lang", "summary", "title"], ["event_id"]),
     },
     "views": {
+        "current_translations": ["event_id", "target", "lang", "summary", "title"],
         "calendar": ["event_id", "title", "occurred", "occurred_start", "occurred_end",
                      "planned", "role", "city", "country", "latitude", "longitude", "summary",
                      "updated"],
@@ -200,7 +204,7 @@ SHAPE = {
         "unplaced_meetings": ["event_id", "title", "occurred", "city", "country", "online",
                               "why"],
     },
-    "full_text": ("events_fts", ["summary", "title"]),
+    "full_text": {"events_fts": ["summary", "title"], "translations_fts": ["summary", "title"]},
 }
 
 
@@ -212,7 +216,7 @@ def test_the_read_side_has_the_contract_shape(tmp_path):
         for kind, name in conn.execute(
                 "select type, name from sqlite_master where type in ('table', 'view') "
                 "and name not like '\\_%' escape '\\' and name not like 'sqlite%' "
-                "and name not like 'events_fts%' order by name"):
+                "and name not like '%\\_fts%' escape '\\' order by name"):
             info = conn.execute(f"pragma table_info([{name}])").fetchall()
             columns = [r[1] for r in info]
             if kind == "table":
@@ -220,11 +224,14 @@ def test_the_read_side_has_the_contract_shape(tmp_path):
                                                    if r[5]])
             else:
                 found["views"][name] = columns
-        fts = conn.execute("select sql from sqlite_master where name = 'events_fts'").fetchone()
-        found["full_text"] = ("events_fts",
-                              [r[1] for r in conn.execute("pragma table_info(events_fts)")])
+        found["full_text"] = {}
+        for table in ("events", "translations"):
+            fts = conn.execute("select sql from sqlite_master where name = ?",
+                               [f"{table}_fts"]).fetchone()
+            assert "tokenize='trigram'" in fts[0] and f'content="{table}"' in fts[0]
+            found["full_text"][f"{table}_fts"] = [
+                r[1] for r in conn.execute(f"pragma table_info({table}_fts)")]
     assert found == SHAPE
-    assert "tokenize='trigram'" in fts[0] and 'content="events"' in fts[0]
 
 
 def test_opening_a_database_again_changes_nothing_in_its_shape(tmp_path):
@@ -280,7 +287,7 @@ def test_deleting_the_database_and_rebuilding_gives_the_same_tables(tmp_path):
     files = sample_log(tmp_path / "log")
     db = built(files.root, tmp_path / "cooplog.db")
     before = snapshot(db)
-    assert len(before["events"]) == len(files.paths()) == 170
+    assert len(before["events"]) == len(files.paths()) == 184
     assert q(db, "select id from events where retracted = 1") == sorted(
         (i,) for i in files.retracted)
     assert before["problems"] == []
@@ -527,7 +534,7 @@ def test_corrections_apply_in_id_order_whatever_the_arrival_order(tmp_path):
         "target": None, "retracted": 0, "retracted_by": None, "corrected": 1,
         "corrected_by": [first, second],
         "original": original,  # the body as filed, beside the corrected values
-        "commit_sha": None,
+        "commit_sha": None, "lang": None,
     }
     assert q(db, "select title, role, occurred, occurred_start, occurred_end, year "
                  "from meetings") == [("HS Committee, 44th session", "presenter",

@@ -171,7 +171,15 @@ corrections = st.one_of(
     st.fixed_dictionaries({"data.to": st.sampled_from(ORGS)}),
     st.fixed_dictionaries({"data.role": st.sampled_from(["host", "dancer"])}),
     st.fixed_dictionaries({"mandates": st.just(["IX/11"]), "occurred": st.just("2008")}),
+    st.fixed_dictionaries({"data.lang": st.sampled_from(["fr", "zh", "xx"])}),
+    st.fixed_dictionaries({"data.summary": st.one_of(words, st.none())}),
+    st.fixed_dictionaries({"lang": st.sampled_from(["en", "zh", "qq"])}),
 )
+
+# Two languages only, so that one target often has two translations into one of them.
+translations = st.fixed_dictionaries(
+    {"lang": st.sampled_from(["fr", "zh"])}, optional={"summary": words, "title": words}
+).filter(lambda d: len(d) > 1)
 
 # One kind of entry, then its content: a flat one_of would draw each of its many branches
 # alike (statuses and corrections would be rare), and favour the first ones.
@@ -180,8 +188,10 @@ KINDS = {
     "status": statuses.map(lambda t: ("plain", t)),
     "corrected": st.tuples(target, corrections).map(lambda t: ("corrected", t)),
     "retracted": target.map(lambda t: ("retracted", t)),
+    "translated": st.tuples(target, translations).map(lambda t: ("translated", t)),
 }
-entry = st.sampled_from(["plain", "plain", "status", "corrected", "retracted"]).flatmap(
+entry = st.sampled_from(
+    ["plain", "plain", "status", "corrected", "retracted", "translated"]).flatmap(
     KINDS.__getitem__)
 # The types the logs hold: one of TYPES left out would go untested by every property here.
 DRAWN = {*PLAIN, "event.corrected", "event.retracted"}
@@ -196,13 +206,16 @@ def materialize(entries: list) -> list[dict]:
             type_, data, envelope = what
             bodies.append(body(event_id, type_, data, **envelope))
             continue
-        how, n = what[0] if kind == "corrected" else what
+        how, n = what[0] if kind in ("corrected", "translated") else what
         if how == "back":
             aimed = ulid(i + 1 - n) if i >= n else ulid(1000)
         else:
             aimed = ulid(n % len(entries) + 1) if how == "any" else ulid(1000)
         if aimed == event_id:  # an event that names itself: aim at the one before instead
             aimed = ulid(i) if i else ulid(1000)
+        if kind == "translated":
+            bodies.append(body(event_id, "translation.added", {"target": aimed, **what[1]}))
+            continue
         if kind == "corrected":
             data = {"target": aimed, "set": what[1], "reason": "fix"}
         else:
@@ -419,7 +432,7 @@ def test_a_build_read_by_other_processes_equals_one_read_here(tmp_path, monkeypa
         # (a thread another test left running would make `_readers` say 1 here)
         monkeypatch.setattr(projection, "_readers", lambda files: 2)
         there = Projection(Store(root), tmp_path / "there.db")
-        assert there.build() == {"files": 167, "readers": 2}
+        assert there.build() == {"files": 181, "readers": 2}
     finally:
         here.close()
         if there:

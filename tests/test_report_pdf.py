@@ -18,10 +18,11 @@ A4_POINTS = (595.28, 841.89)
 FRONT = ("UNEP/CHW/OEWG/7/17", "2010-04-14", "International cooperation and coordination")
 
 
-def sample_pdf(sample_db, path: Path) -> PdfReader:
+def sample_pdf(sample_db, path: Path, lang: str = "en") -> PdfReader:
     conn = sqlite3.connect(sample_db)
     try:
-        content = report.build(conn, "2008/2009", front=report.front_matter(*FRONT))
+        content = report.build(conn, "2008/2009", front=report.front_matter(*FRONT, lang=lang),
+                               lang=lang)
     finally:
         conn.close()
     report_pdf.write(content, path)
@@ -42,9 +43,15 @@ def test_the_sample_log_as_a_pdf(sample_db, tmp_path):
     text = "\n".join(pages)
     assert "Report on international cooperation over the biennium 2008–2009" in text
     assert "23 March–11 May 2009" in text.replace("\n", " ")
-    # the two activities recorded in Chinese with no organization, in the closing part
+    # the two activities recorded in Chinese with no organization, in the closing part, in
+    # their English translations; in Chinese in the Chinese report
     assert report.OTHER_ACTIVITIES in text
-    assert "秘书处在国际和区域层面与国际组织和非政府组织" in text.replace("\n", "")
+    assert "the annex to this note describes them" in text.replace("\n", " ")
+    assert "秘书处在国际和区域层面与国际组织和非政府组织" not in text.replace("\n", "")
+    chinese = "".join(page.extract_text() for page in
+                      sample_pdf(sample_db, tmp_path / "zh.pdf", "zh").pages).replace("\n", "")
+    assert "秘书处在国际和区域层面与国际组织和非政府组织" in chinese
+    assert "2009年3月23日至5月11日" in chinese
     fonts = {font.get_object()["/BaseFont"].split("+")[-1] for page in pdf.pages
              for font in page["/Resources"]["/Font"].values()}
     assert fonts == {"WenQuanYiMicroHei"}

@@ -434,7 +434,7 @@ def test_the_report_is_built_once_until_the_log_changes(live, monkeypatch):
     ds = serve.datasette(root, db)
     builds = []
     build = report.build
-    monkeypatch.setattr(report, "build", lambda *a: builds.append(a[1:]) or build(*a))
+    monkeypatch.setattr(report, "build", lambda *a, **k: builds.append(a[1:]) or build(*a, **k))
     first = get(ds, "/report", params={"period": "2008/2009"})
     assert first.status_code == 200
     assert get(ds, "/report", params={"period": "2008/2009"}).text == first.text

@@ -94,7 +94,7 @@ def reference_problems(store: Store, batch: list[tuple[str, events.Event]],
 def _has_references(event: events.Event) -> bool:
     return bool(
         events.org_references(event) or event.spec.entity_refs or event.spec.creates
-        or event.type.startswith("event.")
+        or event.type in events.TARGETING
     )
 
 
@@ -250,3 +250,17 @@ def retract(store: Store, target: str, reason: str, **options):
     target = find(store, target).id
     body = {"type": "event.retracted", "data": {"target": target, "reason": reason}}
     return append(store, [("retract", body)], **options)
+
+
+def translate(store: Store, target: str, lang: str, summary: str | None = None,
+              title: str | None = None, **options):
+    """Append a `translation.added`: the target's summary and/or title in `lang`."""
+    find(store, target)
+    if summary is None and title is None:
+        raise CooplogError("--summary, --title: give the summary, the title or both in "
+                           f"{lang!r}", exit_code=USAGE)
+    data = {"target": target, "lang": lang}
+    data |= {name: value for name, value in (("summary", summary), ("title", title))
+             if value is not None}
+    return append(store, [("translate", {"type": "translation.added", "data": data})],
+                  **options)

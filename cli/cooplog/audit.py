@@ -111,7 +111,7 @@ def commits_since(root: Path | str, last_sha: str | None = None) -> list[dict]:
 class Entry:
     """One line of history: an event file beside the commit that added it (None: not yet)."""
 
-    step: str  # "added", or in a trail "corrected" / "retracted"
+    step: str  # "added", or in a trail "corrected" / "retracted" / "translated"
     id: str
     path: str
     type: str | None
@@ -127,7 +127,7 @@ class Entry:
         return self.commit.committed_at if self.commit else self.recorded_at
 
     def line(self) -> str:
-        parts = [f"{self.step:<9}", self.id, self.type or "?",
+        parts = [f"{self.step:<10}", self.id, self.type or "?",
                  f"recorded {self.recorded_at or '?'} by {self.recorded_by or '?'}"]
         if self.changes:
             from .corrections import describe
@@ -196,7 +196,7 @@ def _trail(bodies: dict[str, tuple[str, dict]], event_id: str) -> list[str]:
     aimed_at: dict[str, list[str]] = {}
     for other, (_, body) in bodies.items():
         data = body.get("data")
-        if str(body.get("type")).startswith("event.") and isinstance(data, dict):
+        if body.get("type") in events.TARGETING and isinstance(data, dict):
             aimed_at.setdefault(str(data.get("target")), []).append(other)
     trail, todo = {event_id}, [event_id]
     while todo:
@@ -211,7 +211,8 @@ def _entry(event_id, path, body, commit, root_id, old=None) -> Entry:
     data = body.get("data") if isinstance(body.get("data"), dict) else {}
     step = "added"
     if root_id is not None and event_id != root_id:
-        step = {"event.corrected": "corrected", "event.retracted": "retracted"}[body["type"]]
+        step = {"event.corrected": "corrected", "event.retracted": "retracted",
+                "translation.added": "translated"}[body["type"]]
     return Entry(step, event_id, path, body.get("type"), body.get("recorded_by"),
                  body.get("recorded_at"), commit, data.get("target"), data.get("reason"),
                  data.get("set"), old)

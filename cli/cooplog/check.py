@@ -103,7 +103,7 @@ class Registry:
                 what = " or ".join(kinds)
                 problems.append((where, f"no {what} has the key {key!r}: record it first or "
                                         "fix the key"))
-        if event.type in ("event.corrected", "event.retracted"):
+        if event.type in events.TARGETING:
             target = event.data["target"]
             if target not in self.ids:
                 problems.append(("data.target", f"no event has the id {target}"))
@@ -210,7 +210,7 @@ def _watched_registry(store: Store, naming: list[events.Event], db: Path | None
 
 
 def _targets(naming: Iterable[events.Event]) -> set[str]:
-    return {e.data["target"] for e in naming if e.type.startswith("event.")}
+    return {e.data["target"] for e in naming if e.type in events.TARGETING}
 
 
 KEYS_AND_RETRACTIONS = (*(name for name, spec in events.TYPES.items() if spec.creates),

@@ -182,10 +182,12 @@ class TypedAdd(TyperGroup):
 
 
 def _typed_specs() -> dict:
-    """Event types by their `add` subcommand (corrections and retractions have their own)."""
+    """Event types by their `add` subcommand (corrections, retractions and translations have
+    their own commands)."""
     from .events import TYPES
 
-    return {s.command: s for s in TYPES.values() if not s.name.startswith("event.")}
+    return {s.command: s for s in TYPES.values()
+            if not s.name.startswith(("event.", "translation."))}
 
 
 add_app = typer.Typer(
@@ -443,6 +445,26 @@ def retract(
     _print_written(written)
 
 
+@app.command()
+def translate(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(metavar="ID", help="The event to translate.",
+                                            autocompletion=complete_id)],
+    lang: Annotated[str, typer.Option(help="The language: ISO 639-1, e.g. fr or zh.")],
+    summary: Annotated[str | None, typer.Option(help="The summary in that language.")] = None,
+    title: Annotated[str | None, typer.Option(help="The title in that language.")] = None,
+    by: By = None,
+    no_commit: NoCommit = False,
+):
+    """Translate an event's summary and/or title by appending a translation.added."""
+    from . import append
+
+    with reporting():
+        written = append.translate(_store(ctx), event_id, lang, summary, title, by=by,
+                                   commit=not no_commit, db=ctx.obj.db)
+    _print_written(written)
+
+
 @app.command("import")
 def import_(
     ctx: typer.Context,
@@ -658,8 +680,11 @@ def report(
     check: Annotated[bool, typer.Option(
         "--check", help="List every event of the period that the report does not show, "
                         "and why; exit 1 if any is unaccounted for.")] = False,
+    lang: Annotated[str, typer.Option(
+        help="The report's language: ar, en, es, fr, ru or zh.")] = "en",
 ):
     """The annex-style report for a period, from the log as it is now."""
+    from . import messages
     from . import report as reporting_
 
     with reporting():
@@ -671,7 +696,7 @@ def report(
         if check and (org or group):
             raise CooplogError("--check: it checks the whole report; leave out --org and "
                                "--group", exit_code=USAGE)
-        front = reporting_.front_matter(symbol, date, title)
+        front = reporting_.front_matter(symbol, date, title, messages.checked(lang))
         projection = _projection(ctx)
         try:
             from .lease import kept_in_step
@@ -684,7 +709,7 @@ def report(
                 found = omissions(projection.conn, period)
             else:
                 content = reporting_.build(projection.conn, period, org=org, group=group,
-                                           front=front)
+                                           front=front, lang=lang)
         finally:
             projection.close()
         if check:

@@ -22,22 +22,25 @@ TABLE = Path(__file__).parent / "data" / "m49.csv"
 
 
 @functools.cache
-def _names() -> dict[str, str]:
-    """code -> English short name. Read once, on first use: `cooplog --help` never pays."""
+def _names(lang: str = "en") -> dict[str, str]:
+    """code -> short name in `lang` (a column of the table). Read once per language, on
+    first use: `cooplog --help` never pays."""
     with TABLE.open(encoding="utf-8", newline="") as table:
-        return {row["code"]: row["en"] for row in csv.DictReader(table)}
+        return {row["code"]: row[lang] for row in csv.DictReader(table)}
 
 
-def country_name(code: str) -> str:
-    """The UN short name of an ISO alpha-2 code; a code the list lacks stays as it is."""
-    return _names().get(code.upper(), code)
+def country_name(code: str, lang: str = "en") -> str:
+    """The UN short name of an ISO alpha-2 code in one of the six UN languages; a code the
+    list lacks stays as it is."""
+    return _names(lang).get(code.upper(), code)
 
 
 @functools.cache  # a report names the same few places many times
-def place(city: str | None, country: str | None) -> str | None:
+def place(city: str | None, country: str | None, lang: str = "en") -> str | None:
     """"City, Country" as a document prints it, or None. A city that its country's name
-    already says (Singapore, SG; Hong Kong, HK) is not said twice."""
-    country = country_name(country) if country else None
+    already says (Singapore, SG; Hong Kong, HK) is not said twice. Cities stay as recorded:
+    the gazetteer has no names in other languages."""
+    country = country_name(country, lang) if country else None
     if city and country and city.casefold() in country.casefold():
         return country
     return ", ".join(p for p in (city, country) if p) or None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import functools
 import re
+from dataclasses import dataclass
 from datetime import date
 
 # [0-9], not \d: \d also matches other scripts' digits (٢٠٠٩), which EDTF does not allow.
@@ -68,12 +69,37 @@ def end(value: str) -> date:
 # UN editorial style: "9 February 2009", "14–16 December 2009", "23 March–11 May 2009",
 # "November 2008", "2008–2009": day, month and year words in the CLDR forms Babel gives, the
 # parts of a span joined by an en dash with no spaces, and what both ends share said once.
-# The patterns are English; another language is a table of its own CLDR patterns here.
+# Each language is a row of CLDR patterns: what one end of a span drops when the other says
+# it, which end drops it (Chinese says the year first, so its end drops it:
+# 2009年3月23日至5月11日), and what joins the two.
 
 DASH = "\N{EN DASH}"
-_PATTERNS = {"day": "d MMMM y", "month": "MMMM y", "year": "y"}
-# what a start drops when its end says it: by (start's precision, what both ends share)
-_SHORTENED = {("day", "month"): "d", ("day", "year"): "d MMMM", ("month", "year"): "MMMM"}
+
+
+@dataclass(frozen=True)
+class Style:
+    patterns: dict[str, str]  # by precision: "day", "month", "year"
+    shortened: dict[tuple[str, str], str]  # by (precision, what both ends share)
+    join: str = DASH
+    shortens_end: bool = False  # else the start is shortened
+
+
+_DAY_FIRST = Style({"day": "d MMMM y", "month": "MMMM y", "year": "y"},
+                   {("day", "month"): "d", ("day", "year"): "d MMMM",
+                    ("month", "year"): "MMMM"})
+STYLES = {
+    "en": _DAY_FIRST, "fr": _DAY_FIRST, "ar": _DAY_FIRST,
+    "es": Style({"day": "d 'de' MMMM 'de' y", "month": "MMMM 'de' y", "year": "y"},
+                {("day", "month"): "d", ("day", "year"): "d 'de' MMMM",
+                 ("month", "year"): "MMMM"}),
+    # genitive month names after a day (марта), the nominative alone (март 2009 г.)
+    "ru": Style({"day": "d MMMM y 'г'.", "month": "LLLL y 'г'.", "year": "y"},
+                {("day", "month"): "d", ("day", "year"): "d MMMM",
+                 ("month", "year"): "LLLL"}),
+    "zh": Style({"day": "y年M月d日", "month": "y年M月", "year": "y年"},
+                {("day", "month"): "d日", ("day", "year"): "M月d日", ("month", "year"): "M月"},
+                join="至", shortens_end=True),
+}
 
 
 def _precision(part: str) -> str:
@@ -81,19 +107,25 @@ def _precision(part: str) -> str:
 
 
 @functools.lru_cache(maxsize=8192)
-def in_words(value: str) -> str:
-    """An `occurred` value as people read it in a UN document: `2009-12-14/2009-12-16` is
-    "14–16 December 2009". Cached: a log repeats its dates, and Babel's formatting is the
-    slow part of a report."""
+def in_words(value: str, lang: str = "en") -> str:
+    """An `occurred` value as people read it in a UN document in `lang` (one of STYLES):
+    `2009-12-14/2009-12-16` is "14–16 December 2009". Cached: a log repeats its dates, and
+    Babel's formatting is the slow part of a report."""
     from babel.dates import format_date
 
+    style = STYLES[lang]
     first, last = parse(value)
     parts = value.split("/")
     if len(parts) == 1 or parts[0] == parts[1]:
-        return format_date(first, _PATTERNS[_precision(parts[0])], locale="en")
+        return format_date(first, style.patterns[_precision(parts[0])], locale=lang)
     start, end = _precision(parts[0]), _precision(parts[1])
     shared = ("month" if (first.year, first.month) == (last.year, last.month) and
               start == end == "day" else "year" if first.year == last.year else None)
-    pattern = _SHORTENED.get((start, shared), _PATTERNS[start])
-    return (format_date(first, pattern, locale="en") + DASH
-            + format_date(last, _PATTERNS[end], locale="en"))
+    if style.shortens_end:
+        end_pattern = style.shortened.get((end, shared), style.patterns[end])
+        start_pattern = style.patterns[start]
+    else:
+        start_pattern = style.shortened.get((start, shared), style.patterns[start])
+        end_pattern = style.patterns[end]
+    return (format_date(first, start_pattern, locale=lang).replace("\u202f", " ")
+            + style.join + format_date(last, end_pattern, locale=lang).replace("\u202f", " "))

@@ -6,6 +6,7 @@ are all driven by it, so a new type is one `data` struct and one entry.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,8 @@ Ulid = Annotated[str, msgspec.Meta(pattern=f"^{ULID_RE.pattern}$")]
 TEXT_RE = r"\S"
 Text = Annotated[str, msgspec.Meta(min_length=1, pattern=TEXT_RE)]
 Country = Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")]
+# ISO 639-1: two lower-case letters; which pairs are languages is checked in `_lang_problems`.
+Lang = Annotated[str, msgspec.Meta(pattern="^[a-z]{2}$")]
 Timestamp = Annotated[
     # (?a): \d is 0-9 only, not every script's digits
     str, msgspec.Meta(pattern=r"(?a)^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
@@ -146,6 +149,13 @@ class EventRetracted(Strict, kw_only=True):
     reason: Text
 
 
+class TranslationAdded(Strict, kw_only=True):
+    target: Ulid
+    lang: Lang
+    summary: Text | None = None
+    title: Text | None = None
+
+
 @dataclass(frozen=True)
 class EventType:
     name: str
@@ -226,9 +236,15 @@ TYPES: dict[str, EventType] = {
             "event.retracted", "retraction", EventRetracted,
             "Retract an earlier event.", dated=False,
         ),
+        EventType(
+            "translation.added", "translation", TranslationAdded,
+            "An event's summary and/or title in another language.", dated=False,
+        ),
     )
 }
 
+# Types whose `data.target` names another event, which must exist (else a problem).
+TARGETING = ("event.corrected", "event.retracted", "translation.added")
 ASSIGNED = ("id", "recorded_at", "recorded_by")
 UNCORRECTABLE = ("id", "type", "schema", "recorded_at", "recorded_by")
 
@@ -245,6 +261,7 @@ class Event(Strict, kw_only=True):
     mandates: list[Text] = []
     documents: list[Document] = []
     source: Text | None = None
+    lang: Lang | None = None
     data: dict[str, Any]
 
     @property
@@ -320,6 +337,7 @@ def _words(types: str) -> str:
     return " or ".join(_TYPE_WORDS.get(t, t) for t in names)
 
 
+_LANG_HINT = "not an ISO 639-1 language code: two lower-case letters such as en, fr or zh"
 _PATTERN_HINTS = {
     "id": "not a ULID (26 characters of Crockford base32)",
     "target": "not an event id (a ULID of 26 characters)",
@@ -327,6 +345,7 @@ _PATTERN_HINTS = {
     "country": "not an ISO 3166-1 alpha-2 code such as CH or CN",
     "countries": "not an ISO 3166-1 alpha-2 code such as CH or CN",
     "status": "a status is one lower-case word such as pending, accepted or rejected",
+    "lang": _LANG_HINT,
 }
 _KEY_HINT = "not a key: use lower-case letters, digits and '-', starting with a letter or digit"
 
@@ -341,6 +360,22 @@ def _country_problems(codes: list[str], field: str) -> list[tuple[str, str]]:
         for code in codes
         if pycountry.countries.get(alpha_2=code) is None
     ]
+
+
+@functools.cache
+def is_language(code: str) -> bool:
+    """Whether `code` is an ISO 639-1 code (any of them, not only the six UN languages: a
+    log may hold events written in Portuguese or German)."""
+    import pycountry  # loaded only when a language is given: it is slow to import
+
+    return pycountry.languages.get(alpha_2=code) is not None
+
+
+def _lang_problems(code: str | None, field: str) -> list[tuple[str, str]]:
+    if code is None or is_language(code):
+        return []
+    return [(field, f"{code!r} is not an ISO 639-1 language code: use one such as en, fr "
+                    "or zh")]
 
 
 def decode(raw: bytes) -> dict:
@@ -464,6 +499,7 @@ def _check(event: Event) -> list[tuple[str, str]]:
     for i, doc in enumerate(event.documents):
         if doc.symbol is None and doc.title is None and doc.url is None:
             problems.append((f"documents[{i}]", "give at least one of symbol, title, url"))
+    problems += _lang_problems(event.lang, "lang")
     if data is not None:
         problems += _check_data(data)
     return problems
@@ -489,6 +525,11 @@ def _check_data(data: Strict) -> list[tuple[str, str]]:
         changes = [f for f in data.__struct_fields__ if f != "key" and getattr(data, f)]
         if not changes:
             return [("data", "say what changes: name, acronym, category, parent or url")]
+    if isinstance(data, TranslationAdded):
+        problems = _lang_problems(data.lang, "data.lang")
+        if data.summary is None and data.title is None:
+            problems.append(("data", "give the summary, the title or both in that language"))
+        return problems
     if isinstance(data, EventCorrected):
         return [
             (f"data.set.{name}", problem)

@@ -31,7 +31,7 @@ import sqlite_utils
 from . import check, countries, database, dates, events, places
 from .errors import CooplogError
 from .events import ENTITY_TABLES
-from .schema import FIRST_CREATORS, TABLES, ensure_shape, ref_resolved
+from .schema import FIRST_CREATORS, FTS_TABLES, TABLES, ensure_shape, ref_resolved
 from .store import Store, contents
 
 # A build reads files in this many processes (chunks of CHUNK files) when there are at
@@ -42,7 +42,7 @@ PARALLEL_FROM = 2000
 COLUMNS = {table: tuple(columns) for table, (columns, _, _) in TABLES.items()}
 TARGET_INDEX = "idx_events_target_type"  # sqlite-utils' name for INDEXES' events(target, type)
 DERIVED = ("event_orgs", "meetings", "statuses", "partnerships", "revisions", "mandates",
-           "_keys", "_refs")
+           "translations", "_keys", "_refs")
 CATEGORY_ORDER = {c: i for i, c in enumerate(events.CATEGORIES, start=1)}
 
 
@@ -143,6 +143,12 @@ def _(data: events.StatusChanged, event, rows):
 
 
 @derive.register
+def _(data: events.TranslationAdded, event, rows):
+    rows.add("translations", event_id=event.id, target=data.target, lang=data.lang,
+             summary=data.summary, title=data.title)
+
+
+@derive.register
 def _(data: events.PartnershipJoined, event, rows):
     rows.add("partnerships", event_id=event.id, partnership=data.partnership, role=data.role,
              occurred=event.occurred, year=int(_when(event)["occurred_start"][:4]))
@@ -155,7 +161,7 @@ def references(event: events.Event, rows: Rows) -> None:
     for where, key, kinds in events.entity_references(event):
         rows.add("_refs", event_id=event.id, field=where, namespace="entity", key=key,
                  kinds=",".join(kinds))
-    if event.type in ("event.corrected", "event.retracted"):
+    if event.type in events.TARGETING:
         rows.add("_refs", event_id=event.id, field="data.target", namespace="event",
                  key=event.data["target"], kinds="event")
 
@@ -176,8 +182,9 @@ def event_columns(event: events.Event) -> dict:
     """The `events` columns that show an event's current (corrected) values."""
     when = _when(event)
     data = event.data
-    title = next((data[f] for f in ("title", "name", "subject", "partnership") if f in data),
-                 None)
+    # a translation's title is the title of the event it names, found in `translations`
+    title = None if event.type == "translation.added" else next(
+        (data[f] for f in ("title", "name", "subject", "partnership") if f in data), None)
     return {
         "type": event.type, **when,
         "year": int(when["occurred_start"][:4]) if when["occurred_start"] else None,
@@ -186,7 +193,8 @@ def event_columns(event: events.Event) -> dict:
         "documents": _dumps(event.documents),
         "source": event.source, "data": _dumps(data) or "{}",
         "recorded_at": event.recorded_at, "recorded_by": event.recorded_by,
-        "target": data.get("target") if event.type.startswith("event.") else None,
+        "target": data.get("target") if event.type in events.TARGETING else None,
+        "lang": event.lang,
     }
 
 
@@ -809,8 +817,8 @@ class Projection:
             if not self.conn.in_transaction:  # dropping a trigger does not open one
                 self.conn.execute("begin")
             triggers = self.conn.execute(
-                "select name, sql from sqlite_master where type = 'trigger' "
-                "and tbl_name = 'events'").fetchall()
+                "select name, sql from sqlite_master where type = 'trigger' and tbl_name in "
+                f"({', '.join('?' * len(FTS_TABLES))})", FTS_TABLES).fetchall()
             for name, _ in triggers:  # the full-text index is rebuilt once, at the end
                 self.conn.execute(f"drop trigger [{name}]")
             for table in TABLES:
@@ -845,7 +853,8 @@ class Projection:
                 self.conn.execute(sql)
             self.refresh_orgs()
             self.refresh_entities()
-            self.conn.execute("insert into events_fts (events_fts) values ('rebuild')")
+            for table in FTS_TABLES:
+                self.conn.execute(f"insert into {table}_fts ({table}_fts) values ('rebuild')")
             for _, sql in triggers:
                 self.conn.execute(sql)
             self.record_commits()

@@ -4,17 +4,23 @@ part for what was recorded with no organization. Built from the projection, so r
 events are left out and corrected ones read as corrected. Every partner (an organization
 some activity involves) is listed, as the annex lists them all, with a line saying so when
 the period holds nothing for it. Dates print in words and countries by their UN names;
-the EDTF value stays in `to_dict` (`--json`)."""
+the EDTF value stays in `to_dict` (`--json`).
+
+A report is written in one of the six UN languages: its fixed words from the catalogs
+(`messages`), dates and countries in that language's forms, and each activity in that
+language where it was written in it or translated into it (the current translation), else
+as written, marked with the name of its language when that is known."""
 
 from __future__ import annotations
 
 import difflib
+import functools
 import html
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
-from . import dates
+from . import dates, messages
 from .countries import place
 from .errors import USAGE, CooplogError
 
@@ -38,6 +44,7 @@ OTHER_ACTIVITIES = "Other activities"
 NO_ORGANIZATION = "No organization recorded"
 # Types that are not activities of their own: what they say shows in the events they name.
 NOT_ACTIVITIES = ("organization.", "event.", "translation.")
+CONTINUED = "(continued)"  # an organization's row carried onto the next page
 DISTRIBUTION = "Distr.: General"
 ORIGINAL = "Original: English"
 
@@ -45,23 +52,42 @@ ORIGINAL = "Original: English"
 @dataclass
 class Activity:
     occurred: str
-    summary: str
+    summary: str  # in the report's language, or as written (then `written_in` names it)
     place: str | None
     event_id: str
+    lang: str = "en"  # the report's
+    written_in: str | None = None  # the name of the language it is shown in, if not `lang`
 
     @property
     def when(self) -> str:
         """In words; as stored when it is no date (a database built by an older cooplog)."""
         try:
-            return dates.in_words(self.occurred)
+            return dates.in_words(self.occurred, self.lang)
         except dates.DateError:
             return self.occurred
+
+    @property
+    def text(self) -> str:
+        """The summary, marked with its language where that is not the report's."""
+        return f"({self.written_in}) {self.summary}" if self.written_in else self.summary
 
     @property
     def line(self) -> str:
         """The bullet's text, as every format prints it."""
         place = f" ({self.place})" if self.place else ""
-        return f"{self.when}{place}: {self.summary}"
+        return f"{self.when}{place}: {self.text}"
+
+
+def activity(occurred: str, summary: str, written_in: str | None, translated: str | None,
+             city: str | None, country: str | None, event_id: str, lang: str) -> Activity:
+    """An activity as a report in `lang` shows it: its translation into `lang` if it has
+    one, else as written, marked unless written in `lang` or in a language not recorded."""
+    if translated is not None:
+        summary, written_in = translated, None
+    elif written_in == lang:
+        written_in = None
+    return Activity(occurred, summary, place(city, country, lang), event_id, lang,
+                    written_in and messages.language_name(written_in, lang))
 
 
 @dataclass
@@ -86,13 +112,16 @@ class FrontMatter:
     symbol: str | None = None
     date: str | None = None  # in words
     title: str | None = None
+    lang: str = "en"
 
     @property
     def block(self) -> list[str]:
         """The symbol block's lines, top right on the first page."""
         if not (self.symbol or self.date):
             return []
-        return [line for line in (self.symbol, DISTRIBUTION, self.date, ORIGINAL) if line]
+        distribution, original = (messages.gettext(words, self.lang)
+                                  for words in (DISTRIBUTION, ORIGINAL))
+        return [line for line in (self.symbol, distribution, self.date, original) if line]
 
 
 @dataclass
@@ -101,10 +130,19 @@ class Report:
     period: str
     groups: list[tuple[str, list[Organization]]]  # (heading, organizations)
     front: FrontMatter = field(default_factory=FrontMatter)
+    lang: str = "en"
+
+    def say(self, words: str) -> str:
+        """Fixed words (NOTHING, COLUMNS, …) in the report's language."""
+        return messages.gettext(words, self.lang)
+
+    @property
+    def direction(self) -> str:
+        return messages.direction(self.lang)
 
 
 def front_matter(symbol: str | None = None, issued: str | None = None,
-                 title: str | None = None) -> FrontMatter:
+                 title: str | None = None, lang: str = "en") -> FrontMatter:
     """The front matter from `--symbol`, `--date` (EDTF, printed in words) and `--title`."""
     values = {"--symbol": symbol, "--date": issued, "--title": title}
     for option, value in values.items():
@@ -113,22 +151,27 @@ def front_matter(symbol: str | None = None, issued: str | None = None,
                                exit_code=USAGE)
     if issued is not None:
         try:
-            issued = dates.in_words(issued.strip())
+            issued = dates.in_words(issued.strip(), messages.checked(lang))
         except dates.DateError as e:
             raise CooplogError(f"--date: {e}: use e.g. 2010-04-14", exit_code=USAGE) from None
-    return FrontMatter(symbol and symbol.strip(), issued, title and title.strip())
+    return FrontMatter(symbol and symbol.strip(), issued, title and title.strip(), lang)
 
 
-def title_for(period: str, start: date, end: date) -> str:
+BIENNIUM = "Report on international cooperation over the biennium {period}"
+YEAR = "Report on international cooperation in {year}"
+PERIOD = "Report on international cooperation over the period {period}"
+
+
+def title_for(period: str, start: date, end: date, lang: str = "en") -> str:
     """"… over the biennium 2008–2009" for two whole years, "… in 2009" for one, and
     "… over the period 2019–2024" for any other span: never an ISO date."""
     if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31):
         if end.year == start.year + 1:
-            return ("Report on international cooperation over the biennium "
-                    f"{start.year}{dates.DASH}{end.year}")
+            return messages.gettext(BIENNIUM, lang).format(
+                period=f"{start.year}{dates.DASH}{end.year}")
         if end.year == start.year:
-            return f"Report on international cooperation in {start.year}"
-    return f"Report on international cooperation over the period {dates.in_words(period)}"
+            return messages.gettext(YEAR, lang).format(year=start.year)
+    return messages.gettext(PERIOD, lang).format(period=dates.in_words(period, lang))
 
 
 # Two years joined by a hyphen or a dash, as people write a biennium: `2008-2009`,
@@ -245,16 +288,17 @@ def choose(conn, period: str | None = None, org: str | None = None,
 
 
 def build(conn, period: str, org: str | None = None, group: str | None = None,
-          front: FrontMatter | None = None) -> Report:
-    """The report's content from a connection to the projection."""
+          front: FrontMatter | None = None, lang: str = "en") -> Report:
+    """The report's content, in `lang`, from a connection to the projection."""
+    messages.checked(lang)
     chosen = choose(conn, period, org, group)
     period, org, group = chosen.period, chosen.org, chosen.group
     start, end = _period(period)
-    bounds = {"start": start.isoformat(), "end": end.isoformat()}
+    bounds = {"start": start.isoformat(), "end": end.isoformat(), "lang": lang}
     rows = conn.execute(
-        """
-        select o.category, o.key, o.name, o.acronym, e.occurred, e.summary, m.city,
-               m.country, e.id
+        f"""
+        select o.category, o.key, o.name, o.acronym, e.occurred, e.summary, e.lang,
+               ({TRANSLATED}), m.city, m.country, e.id
           from organizations o
           -- the period's activities are found first, through the index on their dates: an
           -- organization's other links would each add a row with no event
@@ -270,20 +314,27 @@ def build(conn, period: str, org: str | None = None, group: str | None = None,
         {**bounds, "org": org, "group": group},
     ).fetchall()
     by_group: dict[str, list[Organization]] = {}
-    for category, key, name, acronym, occurred, summary, city, country, event_id in rows:
+    for category, key, name, acronym, *shown in rows:
         orgs = by_group.setdefault(category, [])
         if not orgs or orgs[-1].key != key:
             orgs.append(Organization(key, name, acronym))
-        if event_id is not None:  # `or ""`: a database built by an older cooplog
-            orgs[-1].activities.append(Activity(occurred or "", summary or "",
-                                                place(city, country), event_id))
-    groups = [(GROUPS[c], by_group[c]) for c in GROUPS if c in by_group]
+        if shown[-1] is not None:  # `or ""`: a database built by an older cooplog
+            occurred, summary, *rest = shown
+            orgs[-1].activities.append(activity(occurred or "", summary or "", *rest, lang))
+    say = functools.partial(messages.gettext, lang=lang)
+    groups = [(say(GROUPS[c]), by_group[c]) for c in GROUPS if c in by_group]
     if org is None and group is None:
         unattached = without_organization(conn, bounds)
         if unattached:
-            groups.append((OTHER_ACTIVITIES,
-                           [Organization(None, NO_ORGANIZATION, None, unattached)]))
-    return Report(title_for(period, start, end), period, groups, front or FrontMatter())
+            groups.append((say(OTHER_ACTIVITIES),
+                           [Organization(None, say(NO_ORGANIZATION), None, unattached)]))
+    return Report(title_for(period, start, end, lang), period, groups,
+                  front or FrontMatter(lang=lang), lang)
+
+
+# An event's current translation into the report's language (:lang): the larger id wins.
+TRANSLATED = """select t.summary from translations t
+                 where t.target = e.id and t.lang = :lang order by t.event_id desc limit 1"""
 
 
 def without_organization(conn, bounds: dict) -> list[Activity]:
@@ -291,7 +342,7 @@ def without_organization(conn, bounds: dict) -> list[Activity]:
     left_out = " ".join(f"and e.type not like '{prefix}%'" for prefix in NOT_ACTIVITIES)
     rows = conn.execute(
         f"""
-        select e.occurred, e.summary, m.city, m.country, e.id
+        select e.occurred, e.summary, e.lang, ({TRANSLATED}), m.city, m.country, e.id
           from events e indexed by idx_events_without_orgs
                left join meetings m on m.event_id = e.id
          -- `orgs is null` (no organization) through its partial index, which the order by
@@ -301,22 +352,27 @@ def without_organization(conn, bounds: dict) -> list[Activity]:
            and e.occurred_start <= :end and e.occurred_end >= :start {left_out}
          order by e.occurred_start, e.occurred_end, e.id
         """, bounds).fetchall()
-    return [Activity(occurred, summary, place(city, country), event_id)
-            for occurred, summary, city, country, event_id in rows]
+    return [activity(*row, bounds["lang"]) for row in rows]
 
 
 def to_dict(report: Report) -> dict:
     """The report's content as data, for scripts (`report --json`): dates as recorded
     (EDTF) beside the words the documents print."""
-    return {"title": report.title, "period": report.period,
-            "front": asdict(report.front) if any(asdict(report.front).values()) else None,
+    front = {k: v for k, v in asdict(report.front).items() if k != "lang"}
+    return {"title": report.title, "period": report.period, "lang": report.lang,
+            "front": front if any(front.values()) else None,
             "groups": [{"heading": heading,
                         "organizations": [
                             {**asdict(o), "heading": o.heading,
-                             "activities": [{**asdict(a), "when": a.when}
+                             "activities": [{**_without_lang(asdict(a)), "when": a.when}
                                             for a in o.activities]}
                             for o in orgs]}
                        for heading, orgs in report.groups]}
+
+
+def _without_lang(fields: dict) -> dict:
+    """An activity's fields less the report's language, which the report says once."""
+    return {name: value for name, value in fields.items() if name != "lang"}
 
 
 def markdown(report: Report) -> str:
@@ -327,7 +383,7 @@ def markdown(report: Report) -> str:
         lines += [f"**{report.front.title}**", ""]
     lines += [f"# {report.title}", ""]
     if not report.groups:
-        lines += [EMPTY, ""]
+        lines += [report.say(EMPTY), ""]
     for heading, organizations in report.groups:
         lines += [f"## {heading}", ""]
         for org in organizations:
@@ -335,7 +391,7 @@ def markdown(report: Report) -> str:
             for activity in org.activities:
                 lines.append(f"- {activity.line}")
             if not org.activities:
-                lines.append(f"- {NOTHING}")
+                lines.append(f"- {report.say(NOTHING)}")
             lines.append("")
     return "\n".join(lines)
 
@@ -343,7 +399,7 @@ def markdown(report: Report) -> str:
 def html_body(report: Report) -> str:
     """The report as an HTML fragment (the Datasette page wraps it in the site's layout)."""
     e = html.escape
-    parts = []
+    parts = [f'<div class="cooplog-report-text" lang="{report.lang}" dir="{report.direction}">']
     if report.front.block:
         parts.append('<div class="symbol-block">' + "".join(
             f'<p class="{"symbol" if i == 0 and report.front.symbol else "line"}">{e(line)}'
@@ -352,34 +408,36 @@ def html_body(report: Report) -> str:
         parts.append(f'<p class="document-title">{e(report.front.title)}</p>')
     parts.append(f"<h1>{e(report.title)}</h1>")
     if not report.groups:
-        parts.append(f"<p>{EMPTY}</p>")
-    parts.append(f'<table class="cooplog-report"><thead><tr><th>{e(COLUMNS[0])}</th>'
-                 f"<th>{e(COLUMNS[1])}</th></tr></thead><tbody>")
+        parts.append(f"<p>{e(report.say(EMPTY))}</p>")
+    parts.append(f'<table class="cooplog-report"><thead><tr><th>{e(report.say(COLUMNS[0]))}'
+                 f"</th><th>{e(report.say(COLUMNS[1]))}</th></tr></thead><tbody>")
     for heading, organizations in report.groups:
         parts.append(f'<tr class="group"><th colspan="2">{e(heading)}</th></tr>')
         for org in organizations:
             bullets = "".join(
                 f'<li><span class="when">{e(a.when)}</span>'
                 + (f' <span class="where">({e(a.place)})</span>' if a.place else "")
-                + f": {e(a.summary)}</li>"
+                # its own direction: an English summary in an Arabic report reads left to right
+                + f": <bdi>{e(a.text)}</bdi></li>"
                 for a in org.activities
-            ) or f"<li>{NOTHING}</li>"
+            ) or f"<li>{e(report.say(NOTHING))}</li>"
             parts.append(f"<tr><td>{e(org.heading)}</td><td><ul>{bullets}</ul></td></tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     return "\n".join(parts)
 
 
 STYLE = ("body{font-family:'Times New Roman',serif;max-width:60em;margin:2em auto}"
          "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.4em;"
-         "vertical-align:top;text-align:left}tr.group th{background:#eee}"
-         ".symbol-block{text-align:right}.symbol-block p{margin:0}"
+         "vertical-align:top;text-align:start}tr.group th{background:#eee}"
+         ".symbol-block{text-align:end}.symbol-block p{margin:0}"
          ".symbol-block .symbol{font-size:1.4em;font-weight:bold}"
          ".document-title{font-weight:bold}")
 
 
 def html_document(report: Report) -> str:
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="{report.lang}" dir="{report.direction}"><head>'
+        '<meta charset="utf-8">'
         f"<title>{html.escape(report.title)}</title><style>{STYLE}</style>"
         f"</head><body>\n{html_body(report)}\n</body></html>\n"
     )

@@ -3,7 +3,9 @@ Word files: A4 with the margins set below, one font throughout, the symbol in th
 header and the page number (a PAGE field Word fills in) in the footer, the symbol block on
 the first page, then the annex's two-column table, "organization | activities", whose
 header row Word repeats on every page, with a full-width row for each group and one
-bullet per activity, as the Markdown and HTML say it; no row is split across pages."""
+bullet per activity, as the Markdown and HTML say it; no row is split across pages. An
+Arabic report reads right to left: every paragraph and run is marked bidirectional and the
+table's columns run from the right."""
 
 from __future__ import annotations
 
@@ -60,6 +62,19 @@ def _one_font(document) -> None:
             style.font.size = Pt(FONT_PT)
     heading = document.styles["Heading 1"].font
     heading.size, heading.color.rgb = Pt(FONT_PT + 4), RGBColor(0, 0, 0)
+
+
+def _language(document, lang: str) -> None:
+    """The text's language on the Normal style (so on every style built on it): Word checks
+    spelling, breaks lines and picks fonts by it. Arabic is a complex script and Chinese an
+    East Asian one: each has its own attribute."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    element = OxmlElement("w:lang")
+    script = {"ar": "w:bidi", "zh": "w:eastAsia"}.get(lang, "w:val")
+    element.set(qn(script), lang)
+    document.styles["Normal"].element.get_or_add_rPr().append(element)
 
 
 def _page_field(paragraph) -> None:
@@ -129,6 +144,38 @@ def _widths(cells) -> None:
         cell.width = Cm(width)
 
 
+# The properties that follow w:bidi, w:rtl and w:bidiVisual in their parents (ECMA-376).
+_AFTER_BIDI = ("w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind",
+               "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap", "w:jc",
+               "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl",
+               "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange")
+_AFTER_RTL = ("w:cs", "w:em", "w:lang", "w:eastAsianLayout", "w:specVanish", "w:oMath")
+_AFTER_BIDI_VISUAL = ("w:tblStyleRowBandSize", "w:tblStyleColBandSize", "w:tblW", "w:jc",
+                      "w:tblCellSpacing", "w:tblInd", "w:tblBorders", "w:shd", "w:tblLayout",
+                      "w:tblCellMar", "w:tblLook", "w:tblCaption", "w:tblDescription")
+
+
+def _right_to_left(document) -> None:
+    """Word's own settings for a right-to-left document: w:bidi on each paragraph (its
+    direction and which side it starts from), w:rtl on each run (how its characters are
+    ordered), w:bidiVisual on each table (its first column on the right)."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    body = document.element.body
+    paragraphs = [*body.iter(qn("w:p"))]
+    for section in document.sections:
+        for part in (section.header, section.footer, section.first_page_footer):
+            paragraphs += [*part._element.iter(qn("w:p"))]
+    # each where the schema's order of properties puts it: Word refuses a file otherwise
+    for paragraph in paragraphs:
+        paragraph.get_or_add_pPr().insert_element_before(OxmlElement("w:bidi"), *_AFTER_BIDI)
+        for run in paragraph.iter(qn("w:r")):
+            run.get_or_add_rPr().insert_element_before(OxmlElement("w:rtl"), *_AFTER_RTL)
+    for table in body.iter(qn("w:tbl")):
+        table.tblPr.insert_element_before(OxmlElement("w:bidiVisual"), *_AFTER_BIDI_VISUAL)
+
+
 def write(report: Report, path: Path) -> None:
     path.write_bytes(render(report))
 
@@ -141,15 +188,16 @@ def render(report: Report) -> bytes:
     document = Document()
     document.core_properties.title = report.title
     _one_font(document)
+    _language(document, report.lang)
     _page(document, report)
     _front(document, report)
     document.add_heading(report.title, level=1)
     if not report.groups:
-        document.add_paragraph(EMPTY)
-        return _saved(document)
+        document.add_paragraph(report.say(EMPTY))
+        return _saved(document, report)
     table = document.add_table(rows=1, cols=2)
     table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, COLUMNS, strict=True):
+    for cell, text in zip(table.rows[0].cells, map(report.say, COLUMNS), strict=True):
         _bold(cell, text)
     _widths(table.rows[0].cells)
     _row_kept_whole(table.rows[0], header=True)
@@ -165,15 +213,17 @@ def render(report: Report) -> bytes:
             left, right = cells = row.cells
             _widths(cells)
             left.text = org.heading
-            lines = [a.line for a in org.activities] or [NOTHING]
+            lines = [a.line for a in org.activities] or [report.say(NOTHING)]
             right.paragraphs[0].text = lines[0]
             right.paragraphs[0].style = BULLET
             for line in lines[1:]:
                 right.add_paragraph(line, style=BULLET)
-    return _saved(document)
+    return _saved(document, report)
 
 
-def _saved(document) -> bytes:
+def _saved(document, report: Report) -> bytes:
+    if report.direction == "rtl":
+        _right_to_left(document)
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()

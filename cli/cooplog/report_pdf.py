@@ -5,7 +5,12 @@ repeated on each page, a full-width row per group, and no row split across pages
 
 One font for everything, with Latin and Chinese: WenQuanYi Micro Hei, which Debian's
 fonts-wqy-microhei installs (the test line of the README does), or any TrueType file
-named by COOPLOG_PDF_FONT. fpdf2 embeds only the characters used."""
+named by COOPLOG_PDF_FONT. fpdf2 embeds only the characters used.
+
+An Arabic report reads right to left: its letters are joined by HarfBuzz (fpdf2's text
+shaping, through uharfbuzz), from a font with Arabic letters (DejaVu Sans, which Debian's
+fonts-dejavu-core installs, or COOPLOG_PDF_ARABIC_FONT) that stands in wherever the main
+font has no glyph, and the table's columns run from the right."""
 
 from __future__ import annotations
 
@@ -16,13 +21,16 @@ from pathlib import Path
 from fpdf import FPDF, FontFace
 
 from .errors import USAGE, CooplogError
-from .report import COLUMNS, EMPTY, NOTHING, Report
+from .report import COLUMNS, CONTINUED, EMPTY, NOTHING, Report
 from .report_docx import FONT_PT, FOOTER_TWIPS, HEADER_TWIPS, MARGINS_TWIPS, WIDTHS_CM
 
 FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
               "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
               "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+ARABIC_FONT_FILES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+                     "/usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf")
 FAMILY = "report"
+ARABIC_FAMILY = "arabic"
 BULLET = "\N{BULLET} "
 GROUP_FILL = (230, 230, 240)
 LINE, PADDING = 5, 1.5  # mm
@@ -31,19 +39,30 @@ MARGINS = {side: twips * MM_PER_TWIP for side, twips in MARGINS_TWIPS.items()}
 WRAP_LOSS = 0.85  # of a column's width, what wrapped words fill on average, at worst
 
 
-def font_file() -> Path:
-    """The font to embed: COOPLOG_PDF_FONT, else the first CJK font installed."""
-    named = os.environ.get("COOPLOG_PDF_FONT")
+def font_file(variable: str = "COOPLOG_PDF_FONT", candidates: tuple | None = None,
+              missing: str = "no font with Chinese characters found; install "
+                             "fonts-wqy-microhei (Debian)") -> Path:
+    """The font to embed: the one `variable` names, else the first candidate installed."""
+    named = os.environ.get(variable)
     if named:
         if not Path(named).is_file():
-            raise CooplogError(f"COOPLOG_PDF_FONT: no font file at {named}", exit_code=USAGE)
+            raise CooplogError(f"{variable}: no font file at {named}", exit_code=USAGE)
         return Path(named)
-    for candidate in FONT_FILES:
+    for candidate in FONT_FILES if candidates is None else candidates:
         if Path(candidate).is_file():
             return Path(candidate)
-    raise CooplogError("--format pdf: no font with Chinese characters found; install "
-                       "fonts-wqy-microhei (Debian) or set COOPLOG_PDF_FONT to a .ttf or "
-                       ".ttc file", exit_code=USAGE)
+    raise CooplogError(f"--format pdf: {missing} or set {variable} to a .ttf or .ttc file",
+                       exit_code=USAGE)
+
+
+def _right_to_left(pdf: FPDF) -> None:
+    """Arabic letters from a font that has them, joined and ordered by HarfBuzz."""
+    pdf.add_font(ARABIC_FAMILY, fname=str(font_file(
+        "COOPLOG_PDF_ARABIC_FONT", ARABIC_FONT_FILES,
+        "no font with Arabic letters found; install fonts-dejavu-core (Debian)")))
+    pdf.set_fallback_fonts([ARABIC_FAMILY], exact_match=False)
+    pdf.set_text_shaping(use_shaping_engine=True, direction="rtl", script="arab",
+                         language="ar")
 
 
 class _Document(FPDF):
@@ -74,10 +93,13 @@ def write(report: Report, path: Path) -> None:
 def render(report: Report) -> bytes:
     pdf = _Document(report.front.symbol or report.title, not report.front.block)
     pdf.add_font(FAMILY, fname=str(font_file()))
+    rtl = report.direction == "rtl"
+    if rtl:
+        _right_to_left(pdf)
     pdf.set_margins(MARGINS["left"], MARGINS["top"], MARGINS["right"])
     pdf.set_auto_page_break(True, margin=MARGINS["bottom"])
     pdf.set_title(report.title)
-    pdf.set_lang("en")
+    pdf.set_lang(report.lang)
     pdf.add_page()
     pdf.set_font(FAMILY, size=FONT_PT)
     for i, line in enumerate(report.front.block):
@@ -93,21 +115,24 @@ def render(report: Report) -> bytes:
     pdf.ln(3)
     pdf.set_font_size(FONT_PT)
     if not report.groups:
-        pdf.multi_cell(0, 5, EMPTY)
+        pdf.multi_cell(0, 5, report.say(EMPTY))
         return bytes(pdf.output())
-    with pdf.table(col_widths=tuple(w * 10 for w in WIDTHS_CM),
-                   width=sum(WIDTHS_CM) * 10, align="LEFT", text_align="LEFT",
+    order = slice(None, None, -1 if rtl else 1)  # right to left: organizations on the right
+    with pdf.table(col_widths=tuple(w * 10 for w in WIDTHS_CM)[order],
+                   width=sum(WIDTHS_CM) * 10, align="LEFT",
+                   text_align="RIGHT" if rtl else "LEFT",
                    v_align="TOP", line_height=LINE, padding=PADDING, repeat_headings=1,
                    headings_style=FontFace(emphasis=None, fill_color=GROUP_FILL)) as table:
-        table.row(COLUMNS)
+        table.row(tuple(map(report.say, COLUMNS))[order])
         for heading, organizations in report.groups:
             table.row().cell(heading, colspan=2,
                              style=FontFace(size_pt=FONT_PT + 1, fill_color=GROUP_FILL))
             for org in organizations:
-                lines = [a.line for a in org.activities] or [NOTHING]
+                lines = [a.line for a in org.activities] or [report.say(NOTHING)]
                 for i, chunk in enumerate(_pages_of(pdf, [BULLET + x for x in lines])):
-                    name = org.heading if i == 0 else f"{org.heading} (continued)"
-                    table.row((name, "\n".join(chunk)))
+                    name = (org.heading if i == 0
+                            else f"{org.heading} {report.say(CONTINUED)}")
+                    table.row((name, "\n".join(chunk))[order])
     return bytes(pdf.output())
 
 

@@ -19,7 +19,7 @@ TABLES: dict[str, tuple[dict, object, list]] = {
             "mandates": str, "documents": str, "source": str, "data": str,
             "recorded_at": str, "recorded_by": str, "path": str, "target": str,
             "retracted": int, "retracted_by": str, "corrected": int, "corrected_by": str,
-            "original": str, "commit_sha": str,
+            "original": str, "commit_sha": str, "lang": str,
         },
         "id", [("commit_sha", "commits", "sha")],
     ),
@@ -60,6 +60,12 @@ TABLES: dict[str, tuple[dict, object, list]] = {
         {"event_id": str, "agreement": str, "change": str, "occurred": str,
          "occurred_end": str},
         "event_id", [("event_id", "events", "id"), ("agreement", "agreements", "key")],
+    ),
+    # Each current translation.added: an event's summary and/or title in `lang`. Where one
+    # target has several in one language, `current_translations` keeps the larger id.
+    "translations": (
+        {"event_id": str, "target": str, "lang": str, "summary": str, "title": str},
+        "event_id", [("event_id", "events", "id")],
     ),
     "mandates": (
         {"event_id": str, "mandate": str},
@@ -147,6 +153,7 @@ INDEXES = [
     ("statuses", ["subject"]), ("statuses", ["status"]), ("organizations", ["category"]),
     ("agreements", ["status"]), ("submissions", ["status"]), ("requests", ["status"]),
     ("projects", ["status"]), ("mandates", ["mandate"]), ("revisions", ["agreement"]),
+    ("translations", ["target", "lang", "event_id"]),
     ("events", ["commit_sha"]), ("commits", ["committed_at"]), ("_files", ["event_id"]),
     ("_keys", ["key"]), ("_keys", ["event_id"]),
     ("_keys", ["role", "namespace", "key", "event_id"]),  # keys created twice (problems)
@@ -231,6 +238,13 @@ union all
 select 'submission', key, title, to_org, status, status_since, event_id
   from submissions where status is null or status in ('pending', 'under-consideration', 'deferred')
 """,
+    # The translation in force for each event and language: the larger id wins.
+    "current_translations": """
+select t.event_id, t.target, t.lang, t.summary, t.title
+  from translations t
+ where not exists (select 1 from translations u
+                    where u.target = t.target and u.lang = t.lang and u.event_id > t.event_id)
+""",
     # Meetings the map cannot show, and why: no place recorded, or one the gazetteer lacks
     # (places.py never guesses).
     "unplaced_meetings": """
@@ -264,11 +278,14 @@ PARTIAL_INDEXES = [
 ]
 
 FTS_COLUMNS = ["summary", "title"]
+# Tables with a trigram full-text index of FTS_COLUMNS (`<table>_fts`): search finds an
+# event by its own words or by those of any of its current translations.
+FTS_TABLES = ("events", "translations")
 
 
 def _fingerprint() -> int:
     """A number that changes whenever the declared shape does (kept in user_version)."""
-    shape = repr((TABLES, INDEXES, PARTIAL_INDEXES, VIEWS, FTS_COLUMNS)).encode()
+    shape = repr((TABLES, INDEXES, PARTIAL_INDEXES, VIEWS, FTS_COLUMNS, FTS_TABLES)).encode()
     return int.from_bytes(hashlib.sha256(shape).digest()[:4], "big") >> 1 or 1
 
 
@@ -311,8 +328,9 @@ def ensure_shape(db: sqlite_utils.Database) -> None:
         db.execute(sql)
     for name, sql in VIEWS.items():
         db.create_view(name, sql.strip(), replace=True)
-    if not db.table("events").detect_fts():
-        db.table("events").enable_fts(FTS_COLUMNS, tokenize="trigram", create_triggers=True)
+    for table in FTS_TABLES:
+        if not db.table(table).detect_fts():
+            db.table(table).enable_fts(FTS_COLUMNS, tokenize="trigram", create_triggers=True)
 
 
 def _not_null(pk) -> set[str]:

@@ -1,8 +1,9 @@
 """`/report`: the annex-style report rendered from the live database, as `cooplog report`
 renders it (same groups, same bullets), and `/report.pdf` and `/report.docx`, the same
 report as the files `cooplog report --format pdf|docx` writes, linked from the page for
-download. The query string takes periods, organizations and groups as people write them;
-what it cannot read is a 400 page in words, with the form to try again."""
+download. The query string takes periods, organizations and groups as people write them,
+and `?lang=` the report's language, as `--lang` does; what it cannot read is a 400 page in
+words, with the form to try again."""
 
 from urllib.parse import urlencode
 
@@ -32,6 +33,10 @@ def _asked(request) -> tuple[str | None, str | None, str | None]:
                  for name in ("period", "org", "group"))
 
 
+def _language(request) -> str:
+    return (request.args.get("lang") or "").strip() or "en"
+
+
 async def _chosen(db, asked):
     """The report asked for, in the log's terms (cooplog.report.Choice)."""
     from cooplog import report
@@ -41,9 +46,10 @@ async def _chosen(db, asked):
         ("choice", *asked), lambda: report.choose(conn, *asked)))
 
 
-def _query(choice) -> str:
+def _query(choice, lang: str) -> str:
     return urlencode({k: v for k, v in (("period", choice.period), ("org", choice.org),
-                                        ("group", choice.group)) if v})
+                                        ("group", choice.group),
+                                        ("lang", lang if lang != "en" else None)) if v})
 
 
 async def _page(datasette, request, asked, *, status=200, body=None, title="Report",
@@ -53,11 +59,13 @@ async def _page(datasette, request, asked, *, status=200, body=None, title="Repo
     db = datasette.get_database()
     orgs = await db.execute("select name, acronym from organizations order by name")
     period = asked[0] or (choice.period.replace("/", dates.DASH) if choice else "")
-    query = _query(choice) if choice else ""
+    lang = _language(request)
+    query = _query(choice, lang) if choice else ""
     context = {
         "title": title, "body": body, "error": error, "period": period,
         "org": asked[1] or "", "group": choice.group if choice else (asked[2] or ""),
         "groups": report.GROUPS, "organizations": [tuple(row) for row in orgs.rows],
+        "lang": lang, "languages": languages(),
         "defaulted": body is not None and not asked[0],
         "downloads": [(f"{datasette.urls.instance()}report.{kind}?{query}", label)
                       for kind, (_, label) in DOWNLOADS.items()] if body else [],
@@ -71,17 +79,17 @@ async def report_page(datasette, request):
     from cooplog.errors import CooplogError
 
     db = datasette.get_database()
-    asked = _asked(request)
+    asked, lang = _asked(request), _language(request)
 
     def build(conn, choice):
-        content = report.build(conn, choice.period, choice.org, choice.group)
+        content = report.build(conn, choice.period, choice.org, choice.group, lang=lang)
         return report.html_body(content), content.title
 
     try:
         choice = await _chosen(db, asked)
         reports = _kept(db)
         body, title = await db.execute_fn(lambda conn: reports.get(
-            (choice.period, choice.org, choice.group), lambda: build(conn, choice)))
+            (choice.period, choice.org, choice.group, lang), lambda: build(conn, choice)))
     except CooplogError as e:
         return await _page(datasette, request, asked, status=400, error=_sentence(e))
     return await _page(datasette, request, asked, body=body, title=title, choice=choice)
@@ -99,21 +107,30 @@ def download(kind: str):
 
         render = {"pdf": report_pdf.render, "docx": report_docx.render}[kind]
         db = datasette.get_database()
-        asked = _asked(request)
+        asked, lang = _asked(request), _language(request)
         try:
             choice = await _chosen(db, asked)
             reports = _kept(db)
             body = await db.execute_fn(lambda conn: reports.get(
-                (kind, choice.period, choice.org, choice.group),
-                lambda: render(report.build(conn, choice.period, choice.org, choice.group))))
+                (kind, choice.period, choice.org, choice.group, lang),
+                lambda: render(report.build(conn, choice.period, choice.org, choice.group,
+                                            lang=lang))))
         except CooplogError as e:
             return await _page(datasette, request, asked, status=400, error=_sentence(e))
-        name = "report-" + "-".join(
-            filter(None, [choice.period.replace("/", "-"), choice.org, choice.group]))
+        name = "report-" + "-".join(filter(None, [
+            choice.period.replace("/", "-"), choice.org, choice.group,
+            lang if lang != "en" else None]))
         return Response(body, status=200, content_type=DOWNLOADS[kind][0],
                         headers={"content-disposition": f'attachment; filename="{name}.{kind}"'})
 
     return report_file
+
+
+def languages() -> dict[str, str]:
+    """The report languages, each by its own name (the form's choices)."""
+    from cooplog import messages
+
+    return {code: messages.language_name(code, code) for code in messages.LANGUAGES}
 
 
 @hookimpl

@@ -1,6 +1,7 @@
 """cooplog's benchmarks, each measured side by side with its floor in the same run.
 
-    .venv/bin/python tests/bench/run.py --events 100000 [--repeat 3] [--only build,watch,...]
+    .venv/bin/python tests/bench/run.py --events 100000 [--translations 20000] [--repeat 3]
+        [--only build,watch,...]
 
 Generates a synthetic log of valid schema-1 events of every type (organizations, meetings,
 agreements, submissions, requests, projects, statuses, partnerships, corrections,
@@ -48,8 +49,9 @@ def _ulid(when: datetime, n: int) -> str:
     return str(ULID.from_bytes(millis.to_bytes(6, "big") + n.to_bytes(10, "big")))
 
 
-def synthetic_log(root: Path, count: int, seed: int = 1) -> None:
-    """Write `count` valid events under root/events, as `cooplog add` would lay them out."""
+def synthetic_log(root: Path, count: int, seed: int = 1, translations: int = 0) -> None:
+    """Write `count` valid events under root/events, as `cooplog add` would lay them out,
+    then `translations` translation.added naming some of them (French and Chinese)."""
     rng = random.Random(seed)
     store = Store(root)
     (root / "events").mkdir(parents=True, exist_ok=True)
@@ -67,6 +69,19 @@ def synthetic_log(root: Path, count: int, seed: int = 1) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(events.encode(events.validate(body)))  # as `cooplog add` writes it
         ids.append(event_id)
+    end = datetime.fromtimestamp(start + count * 60, tz=timezone.utc)
+    for n in range(translations):
+        event_id = _ulid(end, n)
+        lang = rng.choice(["fr", "zh"])
+        body = {"id": event_id, "type": "translation.added", "schema": 1,
+                "recorded_at": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "recorded_by": "bench@example.org", "orgs": [],
+                "data": {"target": rng.choice(ids), "lang": lang,
+                         "summary": ("Le Secrétariat a participé à l'activité numéro "
+                                     f"{n}." if lang == "fr" else f"秘书处参加了第{n}次活动。")}}
+        path = store.path_for(event_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(events.encode(events.validate(body)))
 
 
 def _occurred(rng: random.Random) -> str:
@@ -368,12 +383,15 @@ def bench_report(root: Path, db: Path, repeat: int) -> dict:
 
     from cooplog import report
 
-    times = []
+    times, french = [], []
     conn = sqlite3.connect(db)
     for _ in range(repeat):
         begin = time.perf_counter()
         report.markdown(report.build(conn, "2008/2009"))
         times.append(time.perf_counter() - begin)
+        begin = time.perf_counter()
+        report.markdown(report.build(conn, "2008/2009", lang="fr"))
+        french.append(time.perf_counter() - begin)
     report_command = [COOPLOG, "--root", str(root), "--db", str(db), "report",
                       "--period", "2008/2009"]
     alone = [timed(report_command)[0] for _ in range(repeat)]
@@ -382,6 +400,7 @@ def bench_report(root: Path, db: Path, repeat: int) -> dict:
     with watching(root, db):
         watched = [timed(report_command)[0] for _ in range(repeat)]
     return {"report_core_s": statistics.median(times),
+            "report_core_fr_s": statistics.median(french),
             "report_command_s": statistics.median(alone),
             "report_command_watched_s": statistics.median(watched)}
 
@@ -445,6 +464,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default="build,watch,startup,datasette,report,report_pdf")
     parser.add_argument("--keep", type=Path, help="reuse/keep the synthetic log here")
+    parser.add_argument("--translations", type=int, default=0,
+                        help="translation.added events added to the synthetic log")
     args = parser.parse_args()
     only = set(args.only.split(","))
     work = Path(tempfile.mkdtemp(prefix="cooplog-bench-"))
@@ -452,7 +473,7 @@ def main() -> None:
     synthetic = only - {"report_pdf"}  # the figures measured on the synthetic log
     if synthetic and not (root / "events").is_dir():
         begin = time.perf_counter()
-        synthetic_log(root, args.events)
+        synthetic_log(root, args.events, translations=args.translations)
         print(f"generated {args.events} events in {time.perf_counter() - begin:.1f} s",
               file=sys.stderr)
     figures: dict = {"events": args.events} if synthetic else {}

@@ -223,3 +223,22 @@ def test_meetings_map(visit):
     assert visit.tiles > 0
     page.locator(".leaflet-container").scroll_into_view_if_needed()
     visit.finish("meetings-map", full_page=False)
+
+
+def test_the_arabic_report_page_reads_right_to_left(visit):
+    """Picked from the page's language list: the report's text runs right to left, its
+    organizations' column on the right, while the site around it stays as it is."""
+    page = visit.open("/report?period=2008/2009")
+    page.locator("select[name=lang]").select_option("ar")
+    page.locator("input[type=submit]").click()
+    page.wait_for_url("**lang=ar**")
+    text = page.locator("div.cooplog-report-text")
+    assert text.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    assert page.locator("table.cooplog-report thead th").first.inner_text() == (
+        "المنظمات الدولية والإقليمية والاتفاقات البيئية المتعددة الأطراف")
+    organizations, activities = page.locator("table.cooplog-report tbody tr:not(.group)").first \
+        .locator("td").all()
+    assert organizations.bounding_box()["x"] > activities.bounding_box()["x"]
+    assert page.locator("li", has_text="Operation Demeter (23 March").inner_text().startswith(
+        "23 مارس–11 مايو 2009: ")
+    visit.finish("report-ar", full_page=False)
