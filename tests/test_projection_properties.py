@@ -194,7 +194,7 @@ entry = st.sampled_from(
     ["plain", "plain", "status", "corrected", "retracted", "translated"]).flatmap(
     KINDS.__getitem__)
 # The types the logs hold: one of TYPES left out would go untested by every property here.
-DRAWN = {*PLAIN, "event.corrected", "event.retracted"}
+DRAWN = {*PLAIN, "event.corrected", "event.retracted", "translation.added"}
 
 
 def materialize(entries: list) -> list[dict]:
