@@ -253,6 +253,13 @@ def test_the_home_page_says_what_the_log_holds_and_what_changed_last(ds):
         assert f'href="{link}"' in page, link
 
 
+def test_the_home_page_lists_what_waits_for_an_answer_and_since_when(ds):
+    waiting = read(get(ds, "/")).split("Waiting for an answer", 1)[1].split("Organizations")[0]
+    assert "Request observer status in the Committee on Trade and Environment, to World " \
+           "Trade Organization (WTO), made 18 January 2007: pending since 2008–2009" in waiting
+    assert "no answer recorded" in waiting
+
+
 def test_the_home_page_in_a_period(ds):
     page = get(ds, "/", period="2008–2009")
     assert "What the log holds for 2008–2009" in read(page)

@@ -22,6 +22,7 @@ from cooplog.report import GROUPS, NOT_ACTIVITIES
 
 DATABASE = "cooplog"
 LATEST = 12  # changes listed on the home page
+WAITING = 20  # open requests and submissions listed there; the canned query has them all
 FOUND = 200  # search results shown, as the `search` canned query
 # What a type is called in a sentence, and what a page lists it under.
 KINDS = {
@@ -394,7 +395,22 @@ async def home_page(db, period: tuple | None) -> dict:
     for event in latest:
         event["recorded_when"] = in_words(event["recorded_at"])
     return {"counts": _counted(counts, len(organizations)), "groups": groups,
-            "periods": _periods(years), "latest": latest}
+            "periods": _periods(years), "latest": latest, "waiting": await _waiting(db)}
+
+
+async def _waiting(db) -> list[dict]:
+    """Requests and submissions still waiting for an answer (the `open_items` view), oldest
+    first, each with whom it went to and since when its status holds."""
+    rows = await _rows(db, f"""select i.kind, i.title, i.to_org, i.status, i.status_since,
+        i.event_id, e.occurred from open_items i join events e on e.id = i.event_id
+        order by e.occurred_start, i.key limit {WAITING}""")
+    names = await _org_names(db, [r["to_org"] for r in rows])
+    for row in rows:
+        row["to"] = _org(row["to_org"], names) if row["to_org"] else None
+        row["when"] = in_words(row["occurred"])
+        row["since"] = in_words(row["status_since"])
+        row["words"] = (row["status"] or "no answer recorded").replace("-", " ")
+    return rows
 
 
 def _counted(counts: dict[str, int], organizations: int) -> list[str]:
