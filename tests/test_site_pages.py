@@ -306,3 +306,31 @@ def test_search_escapes_first_then_marks(corrected):
     query = get(ds, "/search", q="<b>")
     assert "<mark>&lt;b&gt;</mark>customs" in query and "“&lt;b&gt;”" in query
     assert "<mark><b>" not in query
+
+
+# --- /meetings ---------------------------------------------------------------------------
+
+
+def test_meetings_read_as_an_agenda_by_year_and_month(ds):
+    page = get(ds, "/meetings", period="2008–2009")
+    headings = re.findall(r"<h([23])>([^<]+)", main_of(page))
+    assert ("2", "2009") in headings
+    months = [text.strip() for level, text in headings if level == "3"]
+    assert months.index("January 2009") < months.index("July 2009") < \
+        months.index("December 2009")
+    text = read(page)
+    assert "23 November 2009 · Operation Demeter debriefing meeting, Brussels, Belgium" in text
+    # dated only to the biennium: under it, said so, never counted as January 2008
+    assert "2008–2009 (no closer date recorded)" in text
+
+
+def test_meetings_in_one_place_and_year(ds):
+    text = read(get(ds, "/meetings", period="2009", city="Geneva"))
+    assert text.startswith("Meetings, 2009, in Geneva")
+    listed = re.findall(r"^(.+?) · (.+), ([^,]+), Switzerland$", text, re.M)
+    assert len(listed) == 10 and {city for _, _, city in listed} == {"Geneva"}
+    assert "Brussels, Belgium (3)" in text  # the other places, to go to
+
+
+def test_meetings_default_to_the_latest_biennium_that_holds_some(ds):
+    assert read(get(ds, "/meetings")).startswith("Meetings, 2010–2011")

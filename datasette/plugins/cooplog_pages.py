@@ -22,6 +22,7 @@ from cooplog.report import GROUPS, NOT_ACTIVITIES
 
 DATABASE = "cooplog"
 LATEST = 12  # changes listed on the home page
+AGENDA = 1000  # meetings on one agenda page; a narrower period shows the rest
 WAITING = 20  # open requests and submissions listed there; the canned query has them all
 FOUND = 200  # search results shown, as the `search` canned query
 # What a type is called in a sentence, and what a page lists it under.
@@ -471,6 +472,54 @@ async def search_page(db, q: str) -> dict:
     return {"q": q, "results": results, "limit": FOUND}
 
 
+async def meetings_page(db, period: tuple | None, city: str | None) -> dict:
+    """The period's meetings as an agenda: by year, then month. A meeting dated only to a
+    year or a biennium is listed under that span, said as such, never under its first
+    month. Without a period, the latest biennium that holds meetings."""
+    if period is None:
+        latest = await _rows(db, "select max(year) as year from meetings")
+        year = latest[0]["year"] if latest and latest[0]["year"] else date.today().year
+        period = period_of(f"{year - 1}/{year}" if year % 2 else f"{year}/{year + 1}")
+    params = {"start": period[1], "end": period[2]}
+    where = "m.occurred_end >= :start and m.occurred_start <= :end"
+    places = await _rows(db, f"""select m.city, m.country, count(*) as n from meetings m
+        where {where} and m.city is not null group by m.city, m.country
+        order by n desc, m.city""", params)
+    for place in places:
+        place["name"] = countries.place(place["city"], place["country"])
+    if city:
+        where += " and m.city = :city"
+        params["city"] = city
+    rows = await _rows(db, f"""select m.event_id, m.title, m.role, m.planned, m.city, m.country,
+        m.online, m.occurred, m.occurred_start, m.occurred_end, e.orgs from meetings m
+        join events e on e.id = m.event_id where {where}
+        order by m.occurred_start, m.occurred_end, m.event_id limit {AGENDA}""", params)
+    names = await _org_names(db, [k for r in rows for k in _json(r["orgs"], [])])
+    years: dict[int, dict[tuple, dict]] = {}
+    for row in rows:
+        row["when"] = in_words(row["occurred"])
+        row["place"] = "online" if row["online"] and not row["city"] else \
+            countries.place(row["city"], row["country"])
+        row["org_list"] = [_org(k, names) for k in _json(row["orgs"], [])]
+        first, last = row["occurred_start"], row["occurred_end"]
+        day_or_month = len(row["occurred"].split("/")[0]) > 4 and (
+            len(row["occurred"].split("/")[0]) == 10 or first[:7] == last[:7])
+        if day_or_month:  # a day, days, or one month: under its (first) month
+            key, label, within = first[:7], in_words(first[:7]), True
+        else:  # a year, a biennium, months: under that span, not a month of it
+            key, label, within = row["occurred"], in_words(row["occurred"]), False
+        months = years.setdefault(int(first[:4]), {})
+        # the spans first, each said once, then the months in order
+        months.setdefault((within, key), {"label": label, "within": within,
+                                          "meetings": []})["meetings"].append(row)
+    agenda = [(year, [months[k] for k in sorted(months)]) for year, months in
+              sorted(years.items())]
+    years_held = [row["year"] for row in await _rows(
+        db, "select distinct year from meetings where year is not null order by year")]
+    return {"period": period, "city": city, "places": places, "agenda": agenda,
+            "count": len(rows), "limit": AGENDA, "years": years_held}
+
+
 # --- routes ------------------------------------------------------------------------------
 
 
@@ -521,7 +570,16 @@ async def search_view(datasette, request):
     return await _page(datasette, request, "cooplog_search.html", build)
 
 
+async def meetings_view(datasette, request):
+    async def build(db):
+        return await meetings_page(db, period_of(request.args.get("period")),
+                                   request.args.get("city") or None)
+
+    return await _page(datasette, request, "cooplog_meetings.html", build)
+
+
 @hookimpl
 def register_routes():
     return [(r"^/$", home_view), (r"^/event/(?P<id>[^/]+)$", event_view),
-            (r"^/org/(?P<key>[^/]+)$", org_view), (r"^/search$", search_view)]
+            (r"^/org/(?P<key>[^/]+)$", org_view), (r"^/search$", search_view),
+            (r"^/meetings$", meetings_view)]

@@ -15,7 +15,7 @@ DEMETER = "01M8E9BDJV9T2HQHD8W2W51V86"
 CHINESE = "01M8E9BDJV9T2HQHD8W2W51V9A"
 PAGES = {"home": "/", "org": "/org/wco?period=2008/2009", "event": f"/event/{DEMETER}",
          "event-zh": f"/event/{CHINESE}", "search": "/search?q=demeter",
-         "search-zh": "/search?q=委员"}
+         "search-zh": "/search?q=委员", "meetings": "/meetings?period=2008/2009"}
 SERIOUS = {"serious", "critical"}
 
 
@@ -99,6 +99,21 @@ def test_which_requests_are_pending_and_since_when(visit):
     assert clicks.count <= 2
     assert "pending since 10 July 2009" in clicks.page.locator("main").inner_text()
     visit.finish("question-b-pending")
+
+
+def test_the_meetings_in_geneva_in_2009(visit):
+    """(c) within 3 clicks: the meetings, the year, the place."""
+    clicks = Clicks(visit.open("/"))
+    page = clicks.page
+    clicks.click(page.get_by_role("link", name="Meetings, by month"))
+    clicks.click(page.locator("main").get_by_role("link", name="2009", exact=True))
+    clicks.click(page.locator("p.places").get_by_role("link", name="Geneva, Switzerland"))
+    assert clicks.count <= 3
+    assert page.locator("main h1").inner_text() == "Meetings, 2009, in Geneva"
+    meetings = page.locator("ul.agenda > li").all_inner_texts()
+    assert len(meetings) == 10
+    assert all("Geneva, Switzerland" in m for m in meetings)
+    visit.finish("question-c-geneva-2009")
 
 
 def test_what_was_submitted_to_the_hs_committee(visit):
