@@ -334,3 +334,26 @@ def test_meetings_in_one_place_and_year(ds):
 
 def test_meetings_default_to_the_latest_biennium_that_holds_some(ds):
     assert read(get(ds, "/meetings")).startswith("Meetings, 2010–2011")
+
+
+def test_meetings_refuse_an_offset_that_is_not_a_number_in_words(ds):
+    page = get(ds, "/meetings", status=400, offset="x")
+    assert "“x” is not a number of meetings to skip" in read(page)
+
+
+def test_the_pages_kept_for_speed_change_as_soon_as_the_log_does(seeded):
+    """The home page and the agenda are kept until the database changes: a new event shows
+    on the next request."""
+    db = built(seeded, seeded / "site.db")
+    ds = serve.datasette(seeded, db)
+    assert "Met the customs network in Geneva." not in get(ds, "/")
+    assert "No meeting recorded" in read(get(ds, "/meetings", period="2009"))
+    append.append(Store(seeded), [("meeting", {
+        "type": "meeting.attended", "occurred": "2009-06-02", "orgs": ["wco"],
+        "summary": "Met the customs network in Geneva.",
+        "data": {"title": "Customs network meeting", "role": "participant",
+                 "location": {"city": "Geneva", "country": "CH"}}})], by=RECORDER)
+    built(seeded, db)
+    assert "Met the customs network in Geneva." in read(get(ds, "/"))
+    assert "2 June 2009 · Customs network meeting, Geneva, Switzerland" in \
+        read(get(ds, "/meetings", period="2009"))

@@ -1,5 +1,6 @@
 """Pages people read, on top of Datasette's tables: `/` (what the log holds), `/event/<id>`,
-`/org/<key>` and `/search`. Names instead of keys and ids, dates in words, lists as lists.
+`/org/<key>`, `/search` and `/meetings`. Names instead of keys and ids, dates in words, lists
+as lists; text of the record in Chinese marked `lang="zh"` (`lang_of` says the rule).
 
 The data is read here, in Python, through Datasette's read-only connection, and handed to
 templates as plain values: a log's templates render in Jinja's sandbox, which cannot reach
@@ -18,11 +19,12 @@ from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
 from cooplog import countries, dates
+from cooplog.plugins import MISSING, KeptUntilChanged
 from cooplog.report import GROUPS, NOT_ACTIVITIES
 
 DATABASE = "cooplog"
 LATEST = 12  # changes listed on the home page
-AGENDA = 1000  # meetings on one agenda page; a narrower period shows the rest
+AGENDA = 200  # meetings on one agenda page, with links to the pages before and after
 WAITING = 20  # open requests and submissions listed there; the canned query has them all
 FOUND = 200  # search results shown, as the `search` canned query
 # What a type is called in a sentence, and what a page lists it under.
@@ -472,7 +474,7 @@ async def search_page(db, q: str) -> dict:
     return {"q": q, "results": results, "limit": FOUND}
 
 
-async def meetings_page(db, period: tuple | None, city: str | None) -> dict:
+async def meetings_page(db, period: tuple | None, city: str | None, offset: int = 0) -> dict:
     """The period's meetings as an agenda: by year, then month. A meeting dated only to a
     year or a biennium is listed under that span, said as such, never under its first
     month. Without a period, the latest biennium that holds meetings."""
@@ -490,10 +492,13 @@ async def meetings_page(db, period: tuple | None, city: str | None) -> dict:
     if city:
         where += " and m.city = :city"
         params["city"] = city
+    total = (await _rows(db, f"select count(*) as n from meetings m where {where}",
+                         params))[0]["n"]
     rows = await _rows(db, f"""select m.event_id, m.title, m.role, m.planned, m.city, m.country,
         m.online, m.occurred, m.occurred_start, m.occurred_end, e.orgs from meetings m
         join events e on e.id = m.event_id where {where}
-        order by m.occurred_start, m.occurred_end, m.event_id limit {AGENDA}""", params)
+        order by m.occurred_start, m.occurred_end, m.event_id
+        limit {AGENDA} offset :offset""", dict(params, offset=offset))
     names = await _org_names(db, [k for r in rows for k in _json(r["orgs"], [])])
     years: dict[int, dict[tuple, dict]] = {}
     for row in rows:
@@ -517,7 +522,8 @@ async def meetings_page(db, period: tuple | None, city: str | None) -> dict:
     years_held = [row["year"] for row in await _rows(
         db, "select distinct year from meetings where year is not null order by year")]
     return {"period": period, "city": city, "places": places, "agenda": agenda,
-            "count": len(rows), "limit": AGENDA, "years": years_held}
+            "total": total, "offset": offset, "shown": len(rows), "limit": AGENDA,
+            "years": years_held}
 
 
 # --- routes ------------------------------------------------------------------------------
@@ -528,9 +534,30 @@ async def _render(datasette, request, template: str, context: dict, status: int 
     return Response.html(html, status=status)
 
 
-async def _page(datasette, request, template: str, build):
+# by database: the home page counts and the agenda read a large share of the log (no index
+# serves a count by type within a period, nor meetings overlapping one), so each is worked
+# out once and kept until the log changes
+KEPT: dict[str, KeptUntilChanged] = {}
+
+
+async def _kept(db, key, build):
+    if db.path not in KEPT:
+        KEPT[db.path] = KeptUntilChanged(db.path, size=32)
+    kept = KEPT[db.path]
+    generation = kept.generation()
+    found = kept.find(key)
+    if found is MISSING:
+        found = await build(db)
+        kept.keep(key, found, generation)
+    return found
+
+
+async def _page(datasette, request, template: str, build, kept=None):
+    """`template` rendered with what `build` reads; `kept`: the key to keep it under until
+    the log changes, for the pages that read much of it."""
     try:
-        context = await build(datasette.get_database(DATABASE))
+        db = datasette.get_database(DATABASE)
+        context = await (_kept(db, kept, build) if kept else build(db))
     except PageError as e:
         return await _render(datasette, request, "cooplog_not_found.html",
                              {"message": str(e), "status": e.status}, status=e.status)
@@ -560,7 +587,8 @@ async def home_view(datasette, request):
                     site_title=datasette.metadata("title") or "cooplog",
                     description_html=Markup(datasette.metadata("description_html") or ""))
 
-    return await _page(datasette, request, "cooplog_home.html", build)
+    return await _page(datasette, request, "cooplog_home.html", build,
+                       kept=("home", request.args.get("period")))
 
 
 async def search_view(datasette, request):
@@ -573,9 +601,18 @@ async def search_view(datasette, request):
 async def meetings_view(datasette, request):
     async def build(db):
         return await meetings_page(db, period_of(request.args.get("period")),
-                                   request.args.get("city") or None)
+                                   request.args.get("city") or None, offset)
 
-    return await _page(datasette, request, "cooplog_meetings.html", build)
+    offset = request.args.get("offset") or "0"
+    if not offset.isdigit():
+        return await _render(datasette, request, "cooplog_not_found.html", {
+            "status": 400, "message": f"“{offset}” is not a number of meetings to skip: "
+                                      "follow the links to the pages before and after."},
+            status=400)
+    offset = int(offset)
+    return await _page(datasette, request, "cooplog_meetings.html", build,
+                       kept=("meetings", request.args.get("period"), request.args.get("city"),
+                             offset))
 
 
 @hookimpl
