@@ -5,8 +5,9 @@ as lists; text of the record in Chinese marked `lang="zh"` (`lang_of` says the r
 The data is read here, in Python, through Datasette's read-only connection, and handed to
 templates as plain values: a log's templates render in Jinja's sandbox, which cannot reach
 the databases (log_assets), and text from the record is escaped by the templates, never
-marked safe. Every query goes through an index (schema.INDEXES): a page answers in the same
-time at a hundred events and at a hundred thousand."""
+marked safe. Queries go through the indexes of schema.INDEXES; what no index serves (the
+home page's counts within a period, the meetings overlapping one) is worked out once and
+kept until the log changes."""
 
 from __future__ import annotations
 
@@ -38,9 +39,8 @@ KINDS = {
     "organization.updated": "organization updated", "event.corrected": "correction",
     "event.retracted": "retraction", "translation.added": "translation",
 }
-# Han ideographs (the unified block and extension A): the script a summary without a
-# recorded `lang` is taken to be Chinese by. Kana or Hangul would say otherwise; the sample
-# log and its users write Chinese.
+# Han ideographs (the unified block and extension A): text with no recorded `lang` that has
+# them is taken to be Chinese. Japanese writes them too: its events say `lang: ja`, which wins.
 HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
 PERIOD = re.compile(r"\s*([0-9]{4})\s*(?:[/\u2013\u2014-]\s*([0-9]{4}))?\s*")
 NOT_ACTIVITY = " and ".join(f"e.type not like '{prefix}%'" for prefix in NOT_ACTIVITIES)
