@@ -160,6 +160,22 @@ def test_a_retracted_event_has_a_plain_banner(corrected):
     assert "Retracted." in banner.group(1) and "recorded twice" in banner.group(1)
 
 
+def test_the_latest_changes_say_what_a_correction_or_retraction_is_of(corrected):
+    ds, _, _, _ = corrected
+    latest = read(get(ds, "/")).split("Latest changes", 1)[1]
+    assert "Retraction of: “Recorded twice by mistake.”" in latest
+    assert "Correction of: “Sent two notes.”" in latest
+    assert not ULID.search(latest)
+
+
+def test_every_page_links_to_the_others(ds):
+    for path in ("/", f"/event/{DEMETER}", "/org/wco", "/search", "/meetings"):
+        nav = re.search(r'<p class="crumbs cooplog-nav">(.*?)</p>', get(ds, path), re.S)
+        assert nav, path
+        assert re.findall(r'href="([^"]+)"', nav.group(1)) == [
+            "/", "/meetings", "/search", "/report", "/cooplog"], path
+
+
 def test_markup_from_the_record_is_shown_as_text_and_only_web_links_are_followed(corrected):
     ds, _, _, markup = corrected
     page = get(ds, f"/event/{markup}")

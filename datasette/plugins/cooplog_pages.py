@@ -395,8 +395,17 @@ async def home_page(db, period: tuple | None) -> dict:
     latest = await _with_orgs(db, await _rows(db, f"""
         select {EVENT_COLUMNS}, e.recorded_at, e.recorded_by, e.target
           from events e order by e.recorded_at desc, e.id desc limit {LATEST}"""))
+    targets = await _rows(db, """select id, summary, title, type from events
+        where id in (select value from json_each(:ids))""",
+                          {"ids": json.dumps([e["target"] for e in latest if e["target"]])})
+    named = {t["id"]: t["summary"] or t["title"] or KINDS.get(t["type"], t["type"])
+             for t in targets}
     for event in latest:
         event["recorded_when"] = in_words(event["recorded_at"])
+        if event["target"] in named:  # a correction, retraction or translation: of what
+            event["kind"] = f"{event['kind']} of"
+            event["text"] = f"“{named[event['target']]}”"
+            event["text_lang"] = lang_of(named[event["target"]], None)
     return {"counts": _counted(counts, len(organizations)), "groups": groups,
             "periods": _periods(years), "latest": latest, "waiting": await _waiting(db)}
 
