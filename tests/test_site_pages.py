@@ -373,3 +373,10 @@ def test_the_pages_kept_for_speed_change_as_soon_as_the_log_does(seeded):
     assert "Met the customs network in Geneva." in read(get(ds, "/"))
     assert "2 June 2009 · Customs network meeting, Geneva, Switzerland" in \
         read(get(ds, "/meetings", period="2009"))
+
+
+def test_datasette_row_pages_link_to_the_pages_people_read(ds):
+    assert f'<a href="/event/{DEMETER}">Read this event as a page</a>' in \
+        get(ds, f"/cooplog/events/{DEMETER}")
+    assert '<a href="/org/wco">Read about this organization</a>' in \
+        get(ds, "/cooplog/organizations/wco")
