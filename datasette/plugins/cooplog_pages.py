@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
+from pathlib import Path
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
@@ -589,7 +590,25 @@ async def org_view(datasette, request):
     return await _page(datasette, request, "cooplog_org.html", build)
 
 
-async def home_view(datasette, request):
+def _a_home_page_of_its_own(datasette) -> bool:
+    """Whether the log brings an index.html of its own (log_assets): then `/` is Datasette's
+    index page rendered with it, as the log asked."""
+    import datasette as package
+    from jinja2 import TemplateNotFound
+
+    try:
+        found = Path(datasette.jinja_env.get_template("index.html").filename).parent
+    except TemplateNotFound:
+        return False
+    return found.resolve() != (Path(package.__file__).parent / "templates").resolve()
+
+
+async def home_view(datasette, request, send):
+    if _a_home_page_of_its_own(datasette):
+        from datasette.views.index import IndexView
+
+        return await IndexView.as_view(datasette)(request, send)
+
     async def build(db):
         period = period_of(request.args.get("period"))
         return dict(await home_page(db, period), period=period,
@@ -626,6 +645,8 @@ async def meetings_view(datasette, request):
 
 @hookimpl
 def register_routes():
-    return [(r"^/$", home_view), (r"^/event/(?P<id>[^/]+)$", event_view),
+    # `format`, always empty: what Datasette's index page reads when a log's index.html is
+    # rendered in its place
+    return [(r"^/(?P<format>)$", home_view), (r"^/event/(?P<id>[^/]+)$", event_view),
             (r"^/org/(?P<key>[^/]+)$", org_view), (r"^/search$", search_view),
             (r"^/meetings$", meetings_view)]
