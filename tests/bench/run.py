@@ -323,6 +323,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _an_event(db: Path, where: str) -> str:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return conn.execute(f"select id from events where {where} order by id limit 1"
+                            ).fetchone()[0]
+
+
 def bench_datasette(root: Path, db: Path, requests: int) -> dict:
     import httpx
 
@@ -347,6 +355,16 @@ def bench_datasette(root: Path, db: Path, requests: int) -> dict:
         "timeline": "/cooplog/timeline",
         "database": "/cooplog",
         "report": "/report?period=2008/2009",
+        # cooplog's own pages (datasette/plugins/cooplog_pages.py), beside the table page
+        "page_home": "/",
+        "page_home_period": "/?period=2008/2009",
+        "page_org": "/org/org-1?period=2008/2009",
+        "page_org_all_periods": "/org/org-1",
+        "page_event": "/event/" + _an_event(db, "corrected = 1"),
+        "page_event_meeting": "/event/" + _an_event(db, "type = 'meeting.attended'"),
+        "page_search_en": "/search?q=hazardous",
+        "page_search_zh2": "/search?q=海关",
+        "page_meetings": "/meetings",
         # what calendar and feed readers fetch (not pages a person waits for)
         "calendar_ics_1000": "/cooplog/meetings_calendar.ics?limit=1000",
         "recent_events_atom": "/cooplog/recent_events.atom",
