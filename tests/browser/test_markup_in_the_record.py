@@ -252,6 +252,22 @@ def test_the_meetings_map_popups_show_markup_as_text(watched):
     check(visit, "meetings map")
 
 
+def readable_pages(site: str) -> list[str]:
+    """The pages people read (cooplog_pages): every event's and every organization's, and
+    the home page, the agenda and the search over a period and words of the record."""
+    def rows(table: str, column: str) -> list[str]:
+        answer = httpx.get(f"{site}/cooplog/{table}.json",
+                           params={"_shape": "array", "_col": column, "_size": "max"})
+        return [row[column] for row in answer.json()]
+
+    event_ids, org_keys = rows("events", "id"), rows("organizations", "key")
+    assert len(event_ids) > 10 and "evil" in org_keys, (event_ids, org_keys)
+    return ["/?period=2008/2030", "/meetings?period=2000/2030", "/search?q=onerror",
+            "/search?q=%3Cimg", "/search?q=__xss",
+            *(f"/event/{event_id}" for event_id in event_ids),
+            *(f"/org/{key}" for key in org_keys)]
+
+
 def test_every_page_and_row_page_shows_markup_as_text(watched, site):
     database = httpx.get(f"{site}/cooplog.json").json()
     tables = [t["name"] for t in database["tables"] if not t["hidden"]]
@@ -262,7 +278,8 @@ def test_every_page_and_row_page_shows_markup_as_text(watched, site):
              "/cooplog/activities_in_period?start=2000-01-01&end=2030-12-31",
              "/cooplog/open_requests_and_submissions", "/cooplog/meetings_by_year_and_place",
              "/cooplog/list_problems", "/cooplog/meetings_calendar", "/cooplog/recent_events",
-             *(f"/cooplog/{name}" for name in [*tables, *views])]
+             *(f"/cooplog/{name}" for name in [*tables, *views]),
+             *readable_pages(site)]
     row_pages: set[str] = set()
     for path in pages:
         visit = watched(path)
