@@ -108,3 +108,14 @@ def without_warnings(output: str) -> str:
     so every seeded log has one."""
     return "".join(line for line in output.splitlines(keepends=True)
                    if not line.startswith("warning: "))
+
+
+def latest_recorded(root: Path = Path(__file__).resolve().parents[1]) -> tuple[str, str]:
+    """(who, on what day in words) recorded the log's latest event, the first of the home
+    page's latest changes: read from the files, since the sample log grows."""
+    from cooplog import dates
+
+    bodies = [json.loads(p.read_text(encoding="utf-8"))
+              for p in (root / "events").rglob("*.json")]
+    latest = max(bodies, key=lambda body: (body["recorded_at"], body["id"]))
+    return latest["recorded_by"], dates.in_words(latest["recorded_at"][:10])

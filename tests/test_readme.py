@@ -57,7 +57,7 @@ def test_the_tour_runs_as_written(tmp_path):
     assert {t: len(b) for t, b in by_type.items()} == {
         "organization.registered": 1, "meeting.attended": 1, "submission.made": 1,
         "status.changed": 2, "request.made": 1, "activity.noted": 2, "event.corrected": 1,
-        "event.retracted": 1}
+        "event.retracted": 1, "translation.added": 1}
     (meeting,), (correction,) = by_type["meeting.attended"], by_type["event.corrected"]
     assert meeting["data"]["location"] == {"city": "Bruxelles", "country": "BE"}
     assert correction["data"]["target"] == meeting["id"]
@@ -69,7 +69,11 @@ def test_the_tour_runs_as_written(tmp_path):
     assert (log / "annex.docx").read_bytes()[:2] == b"PK"
     assert "SUMMARY:29th session of the WCO Enforcement Committee" in (
         log / "meetings.ics").read_text(encoding="utf-8")
-    assert commits(log)[0].startswith("event.retracted: ")
+    (translation,) = by_type["translation.added"]
+    assert translation["data"] == {"target": meeting["id"], "lang": "fr", "summary": (
+        "Le Secrétariat a fait un exposé au nom des secrétariats BRS.")}
+    assert "Le Secrétariat a fait un exposé au nom des secrétariats BRS." in result.stdout
+    assert [c.split(":")[0] for c in commits(log)[:2]] == ["translation.added", "event.retracted"]
 
 
 def free_port() -> int:
