@@ -1,0 +1,144 @@
+"""The log as its database recorded it, with the files it has not recorded: what `add`'s
+checks ask instead of reading every file (seconds on a large log), and only while the files
+that the answer rests on are shown to be as the database recorded them.
+
+Files written, brought by git or removed since the database was last written change their
+month folder: only the folders changed since then are listed, and each file in them is
+compared with its record. A file edited in place changes no folder: the files an answer
+came from (and the corrections and retractions of their events) are compared one by one.
+Whatever differs, and a correction or retraction the database has not recorded, sends the
+caller to the files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from contextlib import closing
+from pathlib import Path
+from typing import TypeVar
+
+from . import events
+from .store import Store, default_db, read_only
+
+T = TypeVar("T")
+
+# File systems whose times are coarse, and a write under way while the database was written.
+MARGIN_NS = 2_000_000_000
+AMENDING = ("event.corrected", "event.retracted")
+
+
+class Stale(Exception):
+    """The database differs from the files where it matters: ask the files."""
+
+
+def consult(store: Store, db: Path | None,
+            ask: Callable[[object], tuple[T, Iterable[str]]]
+            ) -> tuple[T, list[events.Event]] | None:
+    """`ask(conn)`'s answer from the log's database (or `db`), with the valid events of the
+    files it has not recorded. `ask` returns its answer and the ids of the events it rests
+    on. None when there is no built database of cooplog's to ask, or it cannot answer for
+    the files."""
+    import sqlite3
+
+    from .database import marked
+
+    db = Path(db) if db else default_db(store.root)
+    if not db.is_file() or not marked(db):
+        return None
+    try:
+        with closing(read_only(db)) as conn:
+            if not conn.execute("select 1 from _files limit 1").fetchone():
+                return None  # a database never built
+            unrecorded = _unrecorded(store, conn, db)
+            answer, resting_on = ask(conn)
+            _unaffected(conn, unrecorded, _unchanged(store, conn, resting_on))
+            return answer, unrecorded
+    except (Stale, sqlite3.Error):
+        return None
+
+
+def _unrecorded(store: Store, conn, db: Path) -> list[events.Event]:
+    """The valid events of the files the database has not recorded, from the month folders
+    changed since it was last written (Stale if a recorded file in them changed or went)."""
+    since = max(p.stat().st_mtime_ns for p in (db, Path(f"{db}-wal")) if p.exists())
+    since -= MARGIN_NS
+    found = []
+    for month in sorted(store.events_dir.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]")):
+        try:
+            if month.stat().st_mtime_ns < since:
+                continue
+            entries = [(entry.name, entry.stat(follow_symlinks=False))
+                       for entry in os.scandir(month) if entry.name.endswith(".json")]
+        except OSError:
+            continue
+        folder = store.relpath(month) + "/"
+        recorded = {path: (size, mtime) for path, size, mtime in conn.execute(
+            "select path, size, mtime_ns from _files where path >= ? and path < ?",
+            [folder, folder[:-1] + "0"]) if "/" not in path[len(folder):]}
+        for name, status in entries:
+            record = recorded.pop(folder + name, None)
+            if record == (status.st_size, status.st_mtime_ns):
+                continue
+            if record is not None:
+                raise Stale(folder + name)
+            try:
+                event = store.read(month / name)
+            except (events.Invalid, OSError):
+                continue  # not an event: `validate`'s business, as for the full read
+            if _amended(conn, event.id):
+                raise Stale(folder + name)  # what that does is the database's to work out
+            found.append(event)
+        if recorded:
+            raise Stale(next(iter(recorded)))
+    return found
+
+
+def _amended(conn, event_id: str) -> bool:
+    """Whether a recorded correction or retraction targets this id (one that came before
+    its target, as a merge may bring them)."""
+    return conn.execute(
+        "select 1 from events where target = ? and type in (?, ?) limit 1",
+        [event_id, *AMENDING]).fetchone() is not None
+
+
+def _unchanged(store: Store, conn, ids: Iterable[str]) -> set[str]:
+    """These events with every correction and retraction of them (and of those, in turn);
+    Stale unless their files are as recorded."""
+    rows = conn.execute(
+        "with recursive resting(id) as (select value from json_each(?) union "
+        "select e.id from events e join resting r on e.target = r.id where e.type in (?, ?)) "
+        "select r.id, f.path, f.size, f.mtime_ns from resting r "
+        "left join _files f on f.event_id = r.id",
+        [json.dumps(sorted(set(ids))), *AMENDING]).fetchall()
+    for _, path, size, mtime_ns in rows:
+        if path is None:
+            continue  # an id the database does not hold: nothing rests on it
+        try:
+            status = os.lstat(store.root / path)
+        except OSError:
+            raise Stale(path) from None
+        if (status.st_size, status.st_mtime_ns) != (size, mtime_ns):
+            raise Stale(path)
+    return {event_id for event_id, *_ in rows}
+
+
+def _unaffected(conn, unrecorded: list[events.Event], resting: set[str]) -> None:
+    """Stale if a correction or retraction the database has not recorded may change the
+    answer: one of an event it rests on or of another unrecorded event, a retraction of a
+    correction or retraction (which may restore anything), a correction of a key."""
+    ids = {event.id for event in unrecorded}
+    for event in unrecorded:
+        if event.type not in AMENDING:
+            continue
+        target = event.data["target"]
+        if target in resting or target in ids:
+            raise Stale(event.id)
+        if event.type == "event.retracted" and conn.execute(
+                "select 1 from events where id = ? and type in (?, ?)",
+                [target, *AMENDING]).fetchone():
+            raise Stale(event.id)
+        if event.type == "event.corrected" and any(
+                name.startswith("data.key") for name in event.data["set"]):
+            raise Stale(event.id)
