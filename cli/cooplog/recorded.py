@@ -1,19 +1,23 @@
 """The log as its database recorded it, with the files it has not recorded: what `add`'s
 checks ask instead of reading every file (seconds on a large log), and only while the files
-that the answer rests on are shown to be as the database recorded them.
+that the answer rests on are shown to be as the database recorded them; and which month
+folders `report`'s catch-up need not list.
 
-Files written, brought by git or removed since the database was last written change their
-month folder: only the folders changed since then are listed, and each file in them is
-compared with its record. A file edited in place changes no folder: the files an answer
-came from (and the corrections and retractions of their events) are compared one by one.
-Whatever differs, and a correction or retraction the database has not recorded, sends the
-caller to the files.
+A file written, brought by git, removed or renamed changes its folder, and so the folder's
+ctime, which (unlike its mtime) no program can set back: only the folders changed since the
+files were last listed for the database (`_state.listed_at`, set by a build and a catch-up)
+are listed, and each file in them is compared with its record. A file rewritten in place
+changes no folder: the files an answer came from (and the corrections and retractions of
+their events) are compared one by one, and for the catch-up, git names the committed files
+rewritten. Whatever differs, and a correction or retraction the database has not recorded,
+sends `add`'s checks to the files.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from pathlib import Path
@@ -24,9 +28,11 @@ from .store import Store, default_db, read_only
 
 T = TypeVar("T")
 
-# File systems whose times are coarse, and a write under way while the database was written.
+# File systems whose times are coarse, and a write under way while the files were listed.
 MARGIN_NS = 2_000_000_000
 AMENDING = ("event.corrected", "event.retracted")
+LISTED_AT = "listed_at"  # the `_state` row: when the files were last listed, in ns
+MONTHS = "[0-9][0-9][0-9][0-9]/[0-9][0-9]"
 
 
 class Stale(Exception):
@@ -51,7 +57,7 @@ def consult(store: Store, db: Path | None,
         with closing(read_only(db)) as conn:
             if not conn.execute("select 1 from _files limit 1").fetchone():
                 return None  # a database never built
-            unrecorded = _unrecorded(store, conn, db)
+            unrecorded = _unrecorded(store, conn)
             answer, resting_on = ask(conn)
             _unaffected(conn, unrecorded, _unchanged(store, conn, resting_on))
             return answer, unrecorded
@@ -59,16 +65,65 @@ def consult(store: Store, db: Path | None,
         return None
 
 
-def _unrecorded(store: Store, conn, db: Path) -> list[events.Event]:
-    """The valid events of the files the database has not recorded, from the month folders
-    changed since it was last written (Stale if a recorded file in them changed or went)."""
-    since = max(p.stat().st_mtime_ns for p in (db, Path(f"{db}-wal")) if p.exists())
-    since -= MARGIN_NS
-    found = []
-    for month in sorted(store.events_dir.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]")):
+def listed(conn, began_ns: int) -> None:
+    """Record that the files were listed for the database from `began_ns` on (in the
+    transaction that applies what the listing found)."""
+    conn.execute("insert or replace into _state (name, value) values (?, ?)",
+                 [LISTED_AT, str(began_ns)])
+
+
+def rewritten(store: Store, conn) -> set[str] | None:
+    """The month folders of event files that git sees changed since the last commit the
+    database recorded, in commits or in the working tree: a committed file rewritten in
+    place (the hook skipped, or not yet committed) changed no folder. None when git cannot
+    tell (no commit recorded in a repository that has some, or one git no longer has)."""
+    from . import gitops
+
+    last = conn.execute("select value from _state where name = 'last_commit'").fetchone()
+    try:  # outside a git repository, git says so
+        head = gitops.run(store.root, "rev-parse", "--verify", "-q", "HEAD", check=False)
+        if head.returncode != 0:
+            return set()  # not a repository, or no commit yet: nothing committed to rewrite
+        if last is None:
+            return None
+        found = gitops.run(store.root, "diff", "--name-only", "-z", "--relative", last[0],
+                           "--", "events/", check=False)
+    except FileNotFoundError:  # no git: the log still works, uncommitted
+        return set()
+    if found.returncode != 0:
+        return None
+    return {name[:15] for name in found.stdout.split("\0") if name.count("/") == 3}
+
+
+def settled(store: Store, conn) -> set[str]:
+    """The month folders (`events/YYYY/MM/`) that nothing was added to, removed from or
+    renamed in since the files were last listed for the database, and that hold no folder:
+    their files are as it recorded them, but for one rewritten in place."""
+    listed = conn.execute("select value from _state where name = ?", [LISTED_AT]).fetchone()
+    if listed is None:
+        return set()
+    since = int(listed[0]) - MARGIN_NS
+    found = set()
+    for month in store.events_dir.glob(MONTHS):
         try:
-            if month.stat().st_mtime_ns < since:
-                continue
+            status = month.lstat()
+        except OSError:
+            continue
+        # two links: its own name and its "."; each folder inside adds its ".."
+        if stat.S_ISDIR(status.st_mode) and status.st_nlink == 2 and status.st_ctime_ns < since:
+            found.add(store.relpath(month) + "/")
+    return found
+
+
+def _unrecorded(store: Store, conn) -> list[events.Event]:
+    """The valid events of the files the database has not recorded, from the month folders
+    not settled (Stale if a recorded file in them changed or went)."""
+    skip = settled(store, conn)
+    found = []
+    for month in sorted(store.events_dir.glob(MONTHS)):
+        if store.relpath(month) + "/" in skip:
+            continue
+        try:
             entries = [(entry.name, entry.stat(follow_symlinks=False))
                        for entry in os.scandir(month) if entry.name.endswith(".json")]
         except OSError:
