@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 
-from . import events
+from . import dates, events
 from .errors import Problem
 from .recorded import consult
 from .store import Store, contents, default_db
@@ -77,9 +77,12 @@ def _from_database(store: Store, dated: list[tuple[str, events.Event]], db: Path
     def alike(conn) -> tuple[dict[str, tuple[str, tuple]], list[str]]:
         found = {}
         for _, event in dated:
+            # through the index on (type, occurred_start); `+` keeps SQLite, which has no
+            # statistics, off the index on (type, retracted), which matches every row of a type
             for event_id, path, summary, title, orgs in conn.execute(
                     "select id, path, summary, title, orgs from events where type = ? "
-                    "and occurred = ? and retracted = 0", [event.type, event.occurred]):
+                    "and occurred_start = ? and occurred = ? and +retracted = 0",
+                    [event.type, dates.start(event.occurred).isoformat(), event.occurred]):
                 keys = frozenset(msgspec.json.decode(orgs)) if orgs else frozenset()
                 found[event_id] = (path, (event.type, event.occurred, keys,
                                           _title(event.type, title), _words(summary)))
