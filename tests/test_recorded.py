@@ -255,3 +255,24 @@ def _in_events(root: Path, event_id: str) -> bool:
 def _summary(root: Path, event_id: str) -> str:
     with closing(sqlite3.connect(default_db(root))) as conn:
         return conn.execute("select summary from events where id = ?", [event_id]).fetchone()[0]
+
+
+@pytest.mark.parametrize("state", ["listed_at", "last_commit"])
+def test_without_its_bookkeeping_a_catch_up_lists_every_folder(seeded, tmp_path, listed,
+                                                               state):
+    """A database from before the listing was recorded, or one whose last commit git no
+    longer has (a history rewritten): nothing can be taken as settled."""
+    old = _old_month(seeded)
+    built(seeded)
+    with closing(sqlite3.connect(default_db(seeded))) as conn, conn:
+        if state == "listed_at":
+            conn.execute("delete from _state where name = 'listed_at'")
+        else:
+            conn.execute("update _state set value = ? where name = 'last_commit'", ["f" * 40])
+    if state == "last_commit":  # what only git could have named
+        _edit_in_place(old[0], "Old activity 0.", "Rewritten in place.")
+        git(seeded, "commit", "-qam", "a breach", "--no-verify")
+    listed.clear()
+    _catch_up(seeded)
+    assert "/2024/06" in listed
+    _equals_a_build(seeded, tmp_path)
