@@ -837,7 +837,7 @@ class Projection:
                     if table in ("events", "_refs") and name != TARGET_INDEX]
             count = 0
             named: set[str] = set()  # targets of corrections and retractions
-            recorded.listed(self.conn, time.time_ns())
+            began = time.time_ns()  # recorded with the rows, once the readers are done
             files = [(e.path, self.store.relpath(e.path)) for e in self.store.entries()]
             readers = _readers(len(files))
             for chunk in _read_all(self.store, files, _now(), readers):
@@ -858,6 +858,7 @@ class Projection:
             self.conn.execute("insert into events_fts (events_fts) values ('rebuild')")
             for _, sql in triggers:
                 self.conn.execute(sql)
+            recorded.listed(self.conn, began)
             self.record_commits()
             self.record_breaches()
         return {"files": count, "readers": readers}
