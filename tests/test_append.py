@@ -4,7 +4,6 @@ whatever it accepts passes `validate`."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -103,59 +102,60 @@ def test_checking_an_append_reads_whole_only_the_files_that_make_keys_or_retract
     assert written[1][1] in parsed and written[2][1] not in parsed
 
 
-def test_beside_a_running_watcher_the_checks_ask_its_database(seeded, parsed):
-    """While a watcher keeps the database in step (it holds the lease), what an append
-    names is looked up there, no file read; only what the database does not know sends the
-    check to the files, where a file the watcher has not applied yet may resolve it."""
-    from cooplog import lease
-
+def test_beside_its_database_the_checks_ask_it_and_read_only_the_files_it_lacks(
+        seeded, parsed):
+    """With the log's database (kept in step by a watcher or not), what an append names is
+    looked up there, and of the files only those it has not recorded are read (a listing of
+    the month folders changed since it was written finds them): no read of every file that
+    makes a key (3.3 s on 100,000 events). Only what neither knows sends the check through
+    the files."""
     store = Store(seeded)
-    db = built(seeded, seeded / ".cooplog" / "cooplog.db")
+    built(seeded, seeded / ".cooplog" / "cooplog.db")
     project = next(p for p in store.files() if "e-waste-africa" in p.read_text())
-    (late, _), = append.append(store, [("late", {
+    (late, late_path), = append.append(store, [("late", {
         "type": "organization.registered",
         "data": {"key": "basel", "name": "Basel Convention", "category": "mea"}})],
-        commit=False)  # after the database was built: the watcher has not applied it yet
+        commit=False)  # after the database was built: it has not recorded it
     parsed.clear()
-    held = lease.take(db)
-    try:
-        (known, _), = append.append(store, [("known", ACTIVITY)], commit=False)
-        append.append(store, [("wco's status", {
-            "type": "status.changed", "occurred": "2009", "summary": "Accepted.",
-            "data": {"subject": "wco-mou", "status": "accepted"}})], commit=False)
-        append.retract(store, project.stem, "never proposed", commit=False)
-        assert parsed == [project]  # retract's own look at its target
-        parsed.clear()
-        append.append(store, [("late", {**ACTIVITY, "orgs": ["basel"]})], commit=False)
-        assert store.path_for(late.id) in parsed  # from the files: the database lacks it
-        with pytest.raises(CooplogError) as refused:
-            append.append(store, [("unknown", {**ACTIVITY, "orgs": ["nobody"]})],
-                          commit=False)
-        assert refused.value.problems[0].field == "orgs[0]"
-    finally:
-        os.close(held)
+    (_, known_path), = append.append(store, [("known", ACTIVITY)], commit=False)
+    assert parsed == [late_path]  # the file the database lacks, and no other
+    append.append(store, [("wco's status", {
+        "type": "status.changed", "occurred": "2009", "summary": "Accepted.",
+        "data": {"subject": "wco-mou", "status": "accepted"}})], commit=False)
+    append.retract(store, project.stem, "never proposed", commit=False)
+    assert project in parsed  # retract's own look at its target
+    after_the_build = {p for p in store.files() if p not in seeded_files(seeded, late_path)}
+    assert set(parsed) <= after_the_build | {project}
+    parsed.clear()
+    append.append(store, [("late", {**ACTIVITY, "orgs": ["basel"]})], commit=False)
+    assert late_path in parsed and set(parsed) <= after_the_build  # the listing found it
+    with pytest.raises(CooplogError) as refused:
+        append.append(store, [("unknown", {**ACTIVITY, "orgs": ["nobody"]})], commit=False)
+    assert refused.value.problems[0].field == "orgs[0]"
+    assert project in parsed  # what neither knows: through the files
+
+
+def seeded_files(root: Path, first_added: Path) -> set[Path]:
+    """The files of a seeded log: those before `first_added` in id order."""
+    return {p for p in Store(root).files() if p.stem < first_added.stem}
 
 
 def test_the_database_named_by_db_is_the_one_asked(seeded, cli, tmp_path, parsed):
-    """`cooplog --db other.db add …` beside a watcher of other.db looks names up there."""
-    from cooplog import lease
-
+    """`cooplog --db other.db add …` looks names up there: only the files it has not
+    recorded are read, none of the log's."""
     db = built(seeded, tmp_path / "other.db")
+    before = set(Store(seeded).files())
     parsed.clear()
-    held = lease.take(db)
-    try:
-        for command in (["add", "activity", "--org", "wco", "--date", "2009", "--summary",
-                         "Met.", "--no-commit"],
-                        ["add", "status", "--subject", "wco-mou", "--status", "accepted",
-                         "--date", "2009", "--summary", "Accepted.", "--no-commit"]):
-            result = cli(seeded, "--db", db, *command)
-            assert result.exit_code == 0, result.output
-    finally:
-        os.close(held)
-    assert parsed == []
+    for command in (["add", "activity", "--org", "wco", "--date", "2009", "--summary",
+                     "Met.", "--no-commit"],
+                    ["add", "status", "--subject", "wco-mou", "--status", "accepted",
+                     "--date", "2009", "--summary", "Accepted.", "--no-commit"]):
+        result = cli(seeded, "--db", db, *command)
+        assert result.exit_code == 0, result.output
+    assert parsed and not set(parsed) & before
     cli(seeded, "add", "activity", "--org", "wco", "--date", "2009", "--summary", "Met.",
-        "--no-commit")  # no --db: the log's own database, which no watcher keeps
-    assert parsed
+        "--no-commit")  # no --db: the log's own database, which does not exist
+    assert set(parsed) & before
 
 
 def test_a_key_is_created_once(seeded):

@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import events, lease
+from . import events
 from .errors import Problem
-from .store import Store, default_db, read_only
+from .recorded import consult
+from .store import Store
 
 
 def corrected(event: events.Event, corrections: list[events.Event]):
@@ -177,36 +178,55 @@ def _cross_file(by_id: dict[str, events.Event], paths: dict[str, str]
 def unresolved(store: Store, naming: Iterable[events.Event],
                find: Callable[[Registry], list], db: Path | None = None) -> list:
     """The problems `find` finds against what the log knows of the keys and events that
-    `naming` refers to. Asked first of the database a running watcher keeps in step (a
-    look-up, where reading the log's files takes seconds on a large log), and, should that
-    find any, of the files: one the watcher has not applied yet may be what resolves them."""
+    `naming` refers to. Asked first of the log's database and the files it has not recorded
+    (a look-up, where reading the log's files takes seconds on a large log), and, should
+    that find any, or be unable to answer for the files, of the files alone."""
     naming = list(naming)
-    watched = _watched_registry(store, naming, db)
-    if watched is not None and not find(watched):
+    recorded = _recorded_registry(store, naming, db)
+    if recorded is not None and not find(recorded):
         return []
     return find(registry_of(store, naming))
 
 
-def _watched_registry(store: Store, naming: list[events.Event], db: Path | None
-                      ) -> Registry | None:
-    """The registry from the database (by default the log's) while a watcher keeps it in
-    step; None otherwise."""
-    db = Path(db) if db else default_db(store.root)
-    if not lease.kept_in_step(db):
-        return None
-    import sqlite3
-    from contextlib import closing
+def _recorded_registry(store: Store, naming: list[events.Event], db: Path | None
+                       ) -> Registry | None:
+    """The part of the registry that `naming` asks about, from the database (by default the
+    log's) and the files it has not recorded; None when it cannot answer for the files."""
+    orgs = {key for event in naming for _, key in events.org_references(event)}
+    entities = {key for event in naming for _, key, _ in events.entity_references(event)}
+    for event in naming:
+        created = events.created_key(event)
+        if created:
+            (orgs if created[0] == "org" else entities).add(created[1])
+    targets = _targets(naming)
 
-    try:
-        with closing(read_only(db)) as conn:
-            orgs = dict(conn.execute("select key, registered_by from organizations"))
-            entities = {key: (kind, event_id) for kind, table in events.ENTITY_TABLES.items()
-                        for key, event_id in conn.execute(f"select key, event_id from {table}")}
-            ids = {event_id for event_id in _targets(naming) if conn.execute(
-                "select 1 from events where id = ?", [event_id]).fetchone()}
-    except sqlite3.Error:
+    def ask(conn) -> tuple[Registry, set[str]]:
+        registry = Registry(
+            orgs=dict(_where_in(conn, "select key, registered_by from organizations", orgs)),
+            entities={key: (kind, event_id) for kind, table in events.ENTITY_TABLES.items()
+                      for key, event_id in _where_in(
+                          conn, f"select key, event_id from {table}", entities)},
+            ids={event_id for (event_id,) in _where_in(
+                conn, "select id from events", targets, column="id")})
+        creators = {*registry.orgs.values(), *(i for _, i in registry.entities.values())}
+        return registry, creators | registry.ids
+
+    answer = consult(store, db, ask)
+    if answer is None:
         return None
-    return Registry(orgs=orgs, entities=entities, ids=ids)
+    registry, unrecorded = answer
+    registry.ids |= {event.id for event in unrecorded}
+    for event in sorted(unrecorded, key=lambda e: e.id):
+        registry.add(event)
+    return registry
+
+
+def _where_in(conn, query: str, values: set[str], column: str = "key") -> list[tuple]:
+    """The rows of `query` whose `column` is one of `values` (a handful: one `add`)."""
+    if not values:
+        return []
+    marks = ", ".join("?" * len(values))
+    return conn.execute(f"{query} where {column} in ({marks})", sorted(values)).fetchall()
 
 
 def _targets(naming: Iterable[events.Event]) -> set[str]:

@@ -3,16 +3,15 @@ the same event recorded twice, and an activity that names no organization."""
 
 from __future__ import annotations
 
-import os
 import re
-from contextlib import closing
 from pathlib import Path
 
 import msgspec
 
-from . import events, lease
+from . import dates, events
 from .errors import Problem
-from .store import Store, contents, default_db, read_only
+from .recorded import consult
+from .store import Store, contents, default_db
 
 NO_ORGANIZATION = ("names no organization, so no organization's part of the report lists it: "
                    "name the ones involved (--org KEY, or orgs in JSON) if there are any")
@@ -71,56 +70,31 @@ def _alike(fingerprint, other) -> bool:
 def _from_database(store: Store, dated: list[tuple[str, events.Event]], db: Path
                    ) -> dict[str, tuple[str, tuple]] | None:
     """id -> (path, fingerprint) of the current events alike in type and date, from the
-    database: a look-up, where the files take a read of every one. While a watcher keeps it
-    in step, the database alone; else with the files it has not recorded, read alone. None
-    when there is no database to ask."""
-    if not db.is_file():
-        return None
-    import sqlite3
-
-    found = {}
-    try:
-        with closing(read_only(db)) as conn:
-            if not conn.execute("select 1 from _files limit 1").fetchone():
-                return None  # a database never built
-            unrecorded = [] if lease.kept_in_step(db) else _unrecorded(store, conn, db)
-            for _, event in dated:
-                for event_id, path, summary, title, orgs in conn.execute(
-                        "select id, path, summary, title, orgs from events where type = ? "
-                        "and occurred = ? and retracted = 0", [event.type, event.occurred]):
-                    keys = frozenset(msgspec.json.decode(orgs)) if orgs else frozenset()
-                    found[event_id] = (path, (event.type, event.occurred, keys,
-                                              _title(event.type, title), _words(summary)))
-    except sqlite3.Error:
-        return None
+    database and the files it has not recorded: a look-up, where the files take a read of
+    every one. None when the database cannot answer for the files."""
     types = {event.type for _, event in dated}
-    for path in unrecorded:
-        try:
-            event = store.read(store.root / path)
-        except (events.Invalid, OSError):
-            continue
+
+    def alike(conn) -> tuple[dict[str, tuple[str, tuple]], list[str]]:
+        found = {}
+        for _, event in dated:
+            # through the index on (type, occurred_start); `+` keeps SQLite, which has no
+            # statistics, off the index on (type, retracted), which matches every row of a type
+            for event_id, path, summary, title, orgs in conn.execute(
+                    "select id, path, summary, title, orgs from events where type = ? "
+                    "and occurred_start = ? and occurred = ? and +retracted = 0",
+                    [event.type, dates.start(event.occurred).isoformat(), event.occurred]):
+                keys = frozenset(msgspec.json.decode(orgs)) if orgs else frozenset()
+                found[event_id] = (path, (event.type, event.occurred, keys,
+                                          _title(event.type, title), _words(summary)))
+        return found, list(found)
+
+    answer = consult(store, db, alike)
+    if answer is None:
+        return None
+    found, unrecorded = answer
+    for event in unrecorded:
         if event.type in types:
-            found[event.id] = (path, _fingerprint(event))
-    return found
-
-
-def _unrecorded(store: Store, conn, db: Path) -> list[str]:
-    """The event files the database has not recorded. Only the month folders changed since
-    it was last written are listed: a file written, or brought by git, changes its folder."""
-    since = max(p.stat().st_mtime_ns for p in (db, Path(f"{db}-wal")) if p.exists())
-    since -= 2_000_000_000  # file systems whose times are coarse, and a write under way
-    found = []
-    for month in sorted(store.events_dir.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]")):
-        try:
-            if month.stat().st_mtime_ns < since:
-                continue
-            names = [entry.name for entry in os.scandir(month) if entry.name.endswith(".json")]
-        except OSError:
-            continue
-        folder = store.relpath(month) + "/"
-        recorded = {path for (path,) in conn.execute(
-            "select path from _files where path >= ? and path < ?", [folder, folder[:-1] + "0"])}
-        found += [folder + name for name in names if folder + name not in recorded]
+            found[event.id] = (store.relpath(store.path_for(event.id)), _fingerprint(event))
     return found
 
 

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from pathlib import Path, PurePosixPath
 import msgspec
 import sqlite_utils
 
-from . import check, countries, database, dates, events, places
+from . import check, countries, database, dates, events, places, recorded
 from .errors import CooplogError
 from .events import ENTITY_TABLES
 from .schema import FIRST_CREATORS, FTS_TABLES, TABLES, ensure_shape, ref_resolved
@@ -368,12 +369,14 @@ def _read_all(store: Store, files: list[tuple[str, str]], applied_at: str,
             yield pending.popleft().get()
 
 
-def compared(store: Store, known: dict[str, tuple[int, int]]) -> Iterator[tuple[str, bool]]:
+def compared(store: Store, known: dict[str, tuple[int, int]],
+             skip: frozenset[str] | set[str] = frozenset()) -> Iterator[tuple[str, bool]]:
     """Each file's path, and whether its size and mtime are those `known` records for it
     (path -> (size, mtime_ns), from `_files`). A path found is taken out of `known`: what
     is left when the walk ends are the files recorded that are gone. Paths are given as
-    strings: a `Path` for each of 100,000 files costs more than their `lstat`s."""
-    for entry in store.entries():
+    strings: a `Path` for each of 100,000 files costs more than their `lstat`s. The folders
+    in `skip` are not walked (`known` should hold none of their files)."""
+    for entry in store.entries(skip):
         recorded = known.pop(store.relpath(entry.path), None)
         try:
             stat = entry.stat(follow_symlinks=False)
@@ -473,12 +476,17 @@ class Projection:
         return self._build(progress)
 
     def _catch_up(self, progress: Callable[[int], None] | None) -> dict:
-        known = {path: (size, mtime) for path, size, mtime in self.conn.execute(
-            "select path, size, mtime_ns from _files")}
-        if not known:
+        if not self.conn.execute("select 1 from _files limit 1").fetchone():
             return self.build(progress)
+        began = time.time_ns()  # recorded once the walk's difference is applied
+        skip, rewritten = set(), recorded.rewritten(self.store, self.conn)
+        if rewritten is not None:
+            skip = recorded.settled(self.store, self.conn) - rewritten
+        known = {path: (size, mtime) for path, size, mtime in self.conn.execute(
+            "select path, size, mtime_ns from _files where substr(path, 1, 15) not in "
+            "(select value from json_each(?))", [json.dumps(sorted(skip))])}
         applied = removed = 0
-        for path, unchanged in compared(self.store, known):
+        for path, unchanged in compared(self.store, known, skip):
             if not unchanged:
                 applied += self.apply(Path(path))
             if progress:
@@ -486,6 +494,7 @@ class Projection:
         for rel in known:  # recorded, and not found now
             removed += self.forget(rel)
         with self.conn:
+            recorded.listed(self.conn, began)
             self.record_commits()
             if applied or removed or self.breached():
                 self.record_breaches()
@@ -836,6 +845,7 @@ class Projection:
                     if table in ("events", "_refs") and name != TARGET_INDEX]
             count = 0
             named: set[str] = set()  # targets of corrections and retractions
+            began = time.time_ns()  # recorded with the rows, once the readers are done
             files = [(e.path, self.store.relpath(e.path)) for e in self.store.entries()]
             readers = _readers(len(files))
             for chunk in _read_all(self.store, files, _now(), readers):
@@ -857,6 +867,7 @@ class Projection:
                 self.conn.execute(f"insert into {table}_fts ({table}_fts) values ('rebuild')")
             for _, sql in triggers:
                 self.conn.execute(sql)
+            recorded.listed(self.conn, began)
             self.record_commits()
             self.record_breaches()
         return {"files": count, "readers": readers}

@@ -54,11 +54,12 @@ class Store:
         is kept); misplaced ones included, so that checks can name them."""
         yield from (Path(entry.path) for entry in self.entries())
 
-    def entries(self) -> Iterator[os.DirEntry]:
+    def entries(self, skip: frozenset[str] | set[str] = frozenset()) -> Iterator[os.DirEntry]:
         """The same files as directory entries, whose `lstat` is one call and which need no
-        Path each: catch-up compares every file of the log with its record."""
+        Path each: catch-up compares every file of the log with its record. The folders in
+        `skip` (relative, with a final slash: `events/2020/01/`) are not listed."""
         if self.events_dir.is_dir():
-            yield from _walk(self.events_dir)
+            yield from _walk(self.events_dir, {self._prefix + folder for folder in skip})
 
     def read(self, path: Path) -> events.Event:
         """The event in a file, or `events.Invalid` naming what is wrong with it."""
@@ -198,15 +199,17 @@ def too_large(size: int) -> events.Invalid:
                                 "cite long documents by symbol or url")])
 
 
-def _walk(folder: Path | str) -> Iterator[os.DirEntry]:
+def _walk(folder: Path | str, skip: set[str]) -> Iterator[os.DirEntry]:
     with os.scandir(folder) as it:
         entries = sorted(it, key=lambda e: e.name)
     for entry in entries:
         if entry.name.endswith(".json"):
             yield entry
         elif entry.is_dir(follow_symlinks=False):
+            if skip and entry.path + "/" in skip:
+                continue
             try:
-                yield from _walk(entry.path)
+                yield from _walk(entry.path, skip)
             except PermissionError:
                 yield entry  # a folder that cannot be listed: its files are not lost silently
 

@@ -303,18 +303,26 @@ def bench_watch(root: Path, db: Path, samples: int) -> dict:
             "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]}
 
 
-def bench_startup(root: Path, repeat: int) -> dict:
+def bench_startup(root: Path, db: Path, repeat: int) -> dict:
+    """Start-up over a minimal Typer app's: `--help`, and an `add` beside the log's database
+    (as on any log once built, served or reported), whose duplicate check looks it up; and
+    the same `add` on a log with no database, whose check reads every file's type."""
     minimal = [sys.executable, "-c", MINIMAL_TYPER, "--help"]
-    help_, add, floor = [], [], []
+    add = [COOPLOG, "--root", str(root), "add", "activity", "--date", "2009", "--summary",
+           "A cold start.", "--no-commit", "--by", "b@x.org"]
+    help_, added, floor, without_db = [], [], [], []
     for _ in range(max(5, repeat * 3)):
         floor.append(timed(minimal)[0])
         help_.append(timed([COOPLOG, "--help"])[0])
-        add.append(timed([COOPLOG, "--root", str(root), "add", "activity", "--date", "2009",
-                          "--summary", "A cold start.", "--no-commit", "--by", "b@x.org"])[0])
+        added.append(timed([*add[:3], "--db", str(db), *add[3:]])[0])
+    for _ in range(repeat):
+        without_db.append(timed(add)[0])
     floor_s = statistics.median(floor)
     return {"typer_help_s": floor_s, "help_s": statistics.median(help_),
-            "add_s": statistics.median(add), "help_over_floor": statistics.median(help_) / floor_s,
-            "add_over_floor": statistics.median(add) / floor_s}
+            "add_s": statistics.median(added),
+            "help_over_floor": statistics.median(help_) / floor_s,
+            "add_over_floor": statistics.median(added) / floor_s,
+            "add_without_db_s": statistics.median(without_db)}
 
 
 def _free_port() -> int:
@@ -513,7 +521,7 @@ def main() -> None:
             figures["watch_growth"] = (figures["watch"]["median_ms"]
                                        / figures["watch_1000"]["median_ms"])
         if "startup" in only:
-            figures.update(bench_startup(root, args.repeat))
+            figures.update(bench_startup(root, db, args.repeat))
             figures.update(bench_add_named(root, db, args.repeat))
         if "datasette" in only:
             figures.update(bench_datasette(root, db, requests=40))
