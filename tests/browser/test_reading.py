@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from helpers import latest_recorded
 from test_pages import Visit, browser, site  # noqa: F401  (fixtures: one server per module)
+
+from helpers import latest_recorded
 
 DEMETER = "01M8E9BDJV9T2HQHD8W2W51V86"
 CHINESE = "01M8E9BDJV9T2HQHD8W2W51V9A"
