@@ -110,7 +110,10 @@ def without_warnings(output: str) -> str:
                    if not line.startswith("warning: "))
 
 
-def latest_recorded(root: Path = Path(__file__).resolve().parents[1]) -> tuple[str, str]:
+SAMPLE_LOG = Path(__file__).resolve().parents[1]  # this repository's events/
+
+
+def latest_recorded(root: Path = SAMPLE_LOG) -> tuple[str, str]:
     """(who, on what day in words) recorded the log's latest event, the first of the home
     page's latest changes: read from the files, since the sample log grows."""
     from cooplog import dates
