@@ -46,12 +46,14 @@ def consult(store: Store, db: Path | None,
     files it has not recorded. `ask` returns its answer and the ids of the events it rests
     on. None when there is no built database of cooplog's to ask, or it cannot answer for
     the files."""
+    db = Path(db) if db else default_db(store.root)
+    if not db.is_file():
+        return None  # a log with no database: sqlite3 stays out of add's start-up
     import sqlite3
 
     from .database import marked
 
-    db = Path(db) if db else default_db(store.root)
-    if not db.is_file() or not marked(db):
+    if not marked(db):
         return None
     try:
         with closing(read_only(db)) as conn:
