@@ -118,6 +118,8 @@ class Watcher:
         # None while it is being rebuilt
         self.database_file: tuple[int, int] | None = None
         self._lease: int | None = None
+        # (descriptor, file identity) through which the database's header is read
+        self._header: tuple[int, tuple[int, int]] | None = None
         self._alarm = _OverflowAlarm(self._paths)
 
     def start(self) -> None:
@@ -249,6 +251,9 @@ class Watcher:
         finally:
             if projection is not None:
                 projection.close()
+            if self._header is not None:
+                os.close(self._header[0])
+                self._header = None
             self.status.alive = False
             if self._lease is not None:
                 os.close(self._lease)
@@ -380,9 +385,23 @@ class Watcher:
             return "was replaced"
         if self._damage is not None:
             return f"is damaged ({self._damage})"
-        if not database.marked(self.db_path):
+        if not database.marked(self.db_path, self._read_header(now)):
             return "was overwritten: its header is no longer cooplog's"
         return None
+
+    def _read_header(self, identity: tuple[int, int]) -> bytes:
+        """The database file's first 100 bytes, through one descriptor held while the
+        watcher writes to that file. Closing any descriptor of a file drops every POSIX lock
+        the process holds on it, SQLite's among them: opening and closing the file once a
+        second let another process's reader take it for unused, checkpoint it and remove
+        its -wal in the middle of a rebuild ("database disk image is malformed")."""
+        if self._header is None or self._header[1] != identity:
+            if self._header is not None:  # another file's, which no connection here writes
+                os.close(self._header[0])
+            fd = os.open(self.db_path, os.O_RDONLY)
+            opened = os.fstat(fd)
+            self._header = (fd, (opened.st_dev, opened.st_ino))
+        return os.pread(self._header[0], 100, 0)
 
     def _renew(self, projection: Projection, trouble: str) -> Projection | None:
         """Build the database anew, beside its path, rename it into place and carry on with
