@@ -9,15 +9,11 @@ injected `<img src=x>` would be one)."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from test_pages import Visit, browser, free_port  # noqa: F401 (browser: a fixture)
+from test_pages import Visit, browser, serving  # noqa: F401 (browser: a fixture)
 
 from cooplog import append
 from cooplog.store import Store
@@ -106,33 +102,8 @@ def site(tmp_path_factory):
     """`cooplog serve` over the hostile log."""
     root = tmp_path_factory.mktemp("markup") / "log"
     hostile_log(root)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-c", "from cooplog.cli import main; main()", "--root", str(root),
-         "serve", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"cooplog serve exited: {server.stdout.read()}")
-            try:
-                if httpx.get(f"{base}/-/cooplog.json", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("cooplog serve did not answer within 120 s")
-            time.sleep(0.2)
+    with serving("--root", str(root)) as base:
         yield base
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 class Watched(Visit):

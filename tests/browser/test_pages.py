@@ -16,6 +16,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -43,14 +45,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """`cooplog serve` over the repository's events/, its database in a scratch folder."""
-    db = tmp_path_factory.mktemp("browser") / "cooplog.db"
+@contextmanager
+def serving(*global_options: str) -> Iterator[str]:
+    """A real `cooplog serve` (with these global options) on a free port, its address once
+    it answers; stopped as Ctrl-C stops it, and waited for."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-c", "from cooplog.cli import main; main()", "--root", str(REPO),
-         "--db", str(db), "serve", "--port", str(port)],
+        [sys.executable, "-c", "from cooplog.cli import main; main()", *global_options,
+         "serve", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -74,6 +76,14 @@ def site(tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """`cooplog serve` over the repository's events/, its database in a scratch folder."""
+    db = tmp_path_factory.mktemp("browser") / "cooplog.db"
+    with serving("--root", str(REPO), "--db", str(db)) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

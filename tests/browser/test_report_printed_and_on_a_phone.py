@@ -7,18 +7,13 @@ fails the test; screenshots go to tests/browser/artifacts/."""
 from __future__ import annotations
 
 import io
-import signal
-import subprocess
-import sys
-import time
 import zipfile
 
-import httpx
 import pytest
 from pypdf import PdfReader
 
 # the fixtures and the visit of test_pages.py: one server and one browser per module
-from test_pages import ARTIFACTS, Visit, browser, free_port, site  # noqa: F401
+from test_pages import ARTIFACTS, Visit, browser, serving, site  # noqa: F401
 
 from cooplog import append
 from cooplog.store import Store
@@ -47,35 +42,8 @@ def long_words(tmp_path_factory):
         ("report", {"type": "activity.noted", "occurred": "2009-03", "orgs": ["wco"],
                     "summary": f"Published the joint report at {ADDRESS}.", "data": {}})],
         by="report@example.org", commit=False)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-c", "from cooplog.cli import main; main()", "--root", str(root),
-         "--db", str(root.parent / "cooplog.db"), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while not _answers(base):
-            if server.poll() is not None:
-                pytest.fail(f"cooplog serve exited: {server.stdout.read()}")
-            if time.monotonic() > deadline:
-                pytest.fail("cooplog serve did not answer within 120 s")
-            time.sleep(0.2)
+    with serving("--root", str(root), "--db", str(root.parent / "cooplog.db")) as base:
         yield base
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/-/cooplog.json", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def visit(browser, site, viewport):  # noqa: F811
