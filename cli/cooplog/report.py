@@ -174,9 +174,9 @@ def title_for(period: str, start: date, end: date, lang: str = "en") -> str:
     return messages.gettext(PERIOD, lang).format(period=dates.in_words(period, lang))
 
 
-# Two years joined by a hyphen or a dash, as people write a biennium: `2008-2009`,
+# Two years joined by a slash, a hyphen or a dash, as people write a biennium: `2008-2009`,
 # `2008–2009`, `2008 — 2009`. `2008-09` stays a month.
-YEARS = re.compile(r"\s*([0-9]{4})\s*[-\u2010-\u2015]\s*([0-9]{4})\s*")
+YEARS = re.compile(r"\s*([0-9]{4})\s*[-/\u2010-\u2015]\s*([0-9]{4})\s*")
 DASHES = re.compile(r"\s*[\u2010-\u2015]\s*")
 PERIOD_HELP = ("give a year (2009), a biennium (2008\N{EN DASH}2009 or 2008/2009) or a span "
                "(2009-01/2009-06)")

@@ -20,7 +20,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
-from cooplog import countries, dates
+from cooplog import countries, dates, report
 from cooplog.plugins import MISSING, KeptUntilChanged
 from cooplog.report import GROUPS, NOT_ACTIVITIES
 
@@ -43,7 +43,6 @@ KINDS = {
 # Han ideographs (the unified block and extension A): text with no recorded `lang` that has
 # them is taken to be Chinese. Japanese writes them too: its events say `lang: ja`, which wins.
 HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
-PERIOD = re.compile(r"\s*([0-9]{4})\s*(?:[/\u2013\u2014-]\s*([0-9]{4}))?\s*")
 NOT_ACTIVITY = " and ".join(f"e.type not like '{prefix}%'" for prefix in NOT_ACTIVITIES)
 
 
@@ -79,20 +78,18 @@ def lang_of(text: str | None, recorded: str | None) -> str | None:
 
 
 def period_of(value: str | None) -> tuple[str, str, str, str] | None:
-    """`2008/2009`, `2008-2009`, `2008–2009` or `2009` as (canonical, first day, last day,
-    words); None when no period is asked for."""
+    """A period as people write it (`2008/2009`, `2008-2009`, `2008–2009`, `2009`), read as
+    the report reads it, as (EDTF, first day, last day, words); None when none is asked for."""
     if not value or not value.strip():
         return None
-    match = PERIOD.fullmatch(value)
-    first = int(match.group(1)) if match else 0
-    last = int(match.group(2) or first) if match else 0
-    if not match or not first or last < first:
+    canonical = report.period_from(value)
+    try:
+        first, last = dates.parse(canonical)
+    except dates.DateError:
         raise PageError(f"The period “{value}” is not one this page understands: give a year "
                         "(2009) or two joined by a slash or a dash (2008/2009, 2008–2009).",
-                        status=400)
-    canonical = str(first) if first == last else f"{first}/{last}"
-    return (canonical, date(first, 1, 1).isoformat(), date(last, 12, 31).isoformat(),
-            dates.in_words(canonical))
+                        status=400) from None
+    return canonical, first.isoformat(), last.isoformat(), dates.in_words(canonical)
 
 
 def highlighted(text: str | None, words: str) -> Markup:
