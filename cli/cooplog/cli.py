@@ -149,6 +149,8 @@ By = Annotated[str | None, typer.Option("--by", help="Who records it (default: "
                                         "COOPLOG_USER, else git user.email).")]
 NoCommit = Annotated[bool, typer.Option("--no-commit", help="Write the file but do not commit.")]
 Json = Annotated[bool, typer.Option("--json", help="JSON for scripts.")]
+EventId = Annotated[str, typer.Argument(metavar="ID", help="The event's id (any case).",
+                                        autocompletion=complete_id)]
 Strict = Annotated[bool, typer.Option(
     "--strict", help="Refuse, rather than warn about, a likely duplicate of an event in the "
                      "log or an activity that names no organization.")]
@@ -407,8 +409,7 @@ def _as_option(problem, options: list[OptionField]):
 @app.command()
 def correct(
     ctx: typer.Context,
-    event_id: Annotated[str, typer.Argument(metavar="ID", help="The event to correct.",
-                                            autocompletion=complete_id)],
+    event_id: EventId,
     set_: Annotated[list[str], typer.Option("--set", metavar="FIELD=VALUE",
                                             help="A field and its right value (JSON or text): "
                                                  "summary, data.title, data.location.city, "
@@ -430,8 +431,7 @@ def correct(
 @app.command()
 def retract(
     ctx: typer.Context,
-    event_id: Annotated[str, typer.Argument(metavar="ID", help="The event to retract.",
-                                            autocompletion=complete_id)],
+    event_id: EventId,
     reason: Annotated[str, typer.Option(help="Why: kept in the log for the audit.")],
     by: By = None,
     no_commit: NoCommit = False,
@@ -448,8 +448,7 @@ def retract(
 @app.command()
 def translate(
     ctx: typer.Context,
-    event_id: Annotated[str, typer.Argument(metavar="ID", help="The event to translate.",
-                                            autocompletion=complete_id)],
+    event_id: EventId,
     lang: Annotated[str, typer.Option(help="The language: ISO 639-1, e.g. fr or zh.")],
     summary: Annotated[str | None, typer.Option(help="The summary in that language.")] = None,
     title: Annotated[str | None, typer.Option(help="The title in that language.")] = None,
@@ -553,8 +552,7 @@ def orgs(ctx: typer.Context, json_: Json = False):
 @app.command()
 def show(
     ctx: typer.Context,
-    event_id: Annotated[str, typer.Argument(metavar="ID", help="The event to show.",
-                                            autocompletion=complete_id)],
+    event_id: EventId,
     json_: Json = False,
 ):
     """One event as the log reads now: its file, corrections applied, retraction noted."""
