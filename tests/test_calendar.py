@@ -189,12 +189,7 @@ def test_a_correction_moves_the_event_and_its_stamp(log, monkeypatch):
     minted_at(datetime(2026, 2, 1, 12, 30, tzinfo=timezone.utc))
     append.correct(store, meeting.id, {"occurred": "2026-03-03/2026-03-06"}, "moved by a day",
                    by=BY, commit=False)
-    projection = Projection(store)
-    try:
-        projection.build()
-        data, left_out = calendar_export.export(projection.conn)
-    finally:
-        projection.close()
+    data, left_out = exported(store)
     assert left_out == []
     (event,) = vevents(data).values()
     assert (event.decoded("dtstart"), event.decoded("dtend")) == (date(2026, 3, 3),
@@ -276,12 +271,17 @@ def test_places_carry_the_un_names_of_their_countries(log):
                   "data": {"title": f"Workshop in {city}", "role": "participant",
                            "location": {"city": city, "country": code}}})
           for code, city in meetings.items())], by=BY, commit=False)
-    projection = Projection(store)
-    try:
-        projection.build()
-        data, _ = calendar_export.export(projection.conn)
-    finally:
-        projection.close()
+    data, _ = exported(store)
     assert sorted(str(e["location"]) for e in vevents(data).values()) == [
         "Ankara, Türkiye", "Hanoi, Viet Nam", "New York, United States of America",
         "Seoul, Republic of Korea", "Tehran, Iran (Islamic Republic of)"]
+
+
+def exported(store: Store):
+    """The calendar of a fresh build of the log, and what it leaves out."""
+    projection = Projection(store)
+    try:
+        projection.build()
+        return calendar_export.export(projection.conn)
+    finally:
+        projection.close()
