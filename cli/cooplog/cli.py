@@ -622,6 +622,21 @@ def watch(
         watching.watch(ctx.obj.root, projection.db_path, polling=polling)
 
 
+Logs = Annotated[list[str] | None, typer.Option(
+    "--log", metavar="NAME=PATH", help="A log of the site (repeatable); default: the log "
+                                       "at --root.", show_default=False)]
+Public = Annotated[bool, typer.Option(
+    "--public", help="Leave private logs (cooplog.toml: visibility = \"private\") out "
+                     "entirely.")]
+
+
+def _logs(ctx: typer.Context, specs: list[str] | None, public: bool = False):
+    from . import logs
+
+    return logs.chosen(specs or [], ctx.obj.root, ctx.obj.db, public=public,
+                       warn=lambda line: typer.echo(f"cooplog: {line}", err=True))
+
+
 @app.command()
 def serve(
     ctx: typer.Context,
@@ -629,15 +644,43 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
     polling: Annotated[bool, typer.Option(help="Poll instead of inotify (network drives).")]
     = False,
+    log: Logs = None,
+    public: Public = False,
 ):
     """Catch up, watch, and publish the log read-only with Datasette: the main job."""
     from . import serve as serving
 
+    announce = lambda line: typer.echo(line, err=True)  # noqa: E731
     with reporting():
+        chosen = _logs(ctx, log, public)
+        if log:
+            serving.serve_logs(chosen, host, port, polling=polling,
+                               announce=announce)
+            return
         projection = _projection(ctx)
         projection.close()
-        serving.serve(ctx.obj.root, projection.db_path, host, port, polling=polling,
-                      announce=lambda line: typer.echo(line, err=True))
+        serving.serve(ctx.obj.root, projection.db_path, host, port,
+                      polling=polling, announce=announce)
+
+
+@app.command()
+def publish(
+    ctx: typer.Context,
+    outdir: Annotated[Path, typer.Argument(help="The folder to write (new, or published "
+                                                "before).")],
+    log: Logs = None,
+    public: Public = False,
+):
+    """Write a self-contained Datasette directory of the log(s), for hosting:
+    `datasette OUTDIR` serves it."""
+    from . import publish as publishing
+
+    with reporting():
+        chosen = _logs(ctx, log, public)
+        written = publishing.publish(outdir, chosen,
+                                     warn=lambda line: typer.echo(f"cooplog: {line}", err=True))
+    typer.echo(f"{len(written)} file(s) into {outdir}: "
+               + ", ".join(f"{one.name} ({one.visibility})" for one in chosen))
 
 
 class ReportFormat(str, Enum):

@@ -39,6 +39,10 @@ DATABASE = "cooplog"
 
 # The running watcher's status, for the health endpoint (`/-/cooplog.json`).
 WATCHER: Watcher | None = None
+# Serving several logs (`--log`): each log's watcher by its name, and what keeps the site
+# database in step with them (`site_refresh.Refresher`).
+WATCHERS: dict[str, Watcher] = {}
+REFRESHER = None
 
 
 def metadata(root: Path, theirs: dict | None = None) -> dict:
@@ -67,6 +71,15 @@ def _load(path: Path) -> dict:
     if not path.is_file():
         return {}
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def site_metadata(logs, assets) -> dict:
+    """One log: its metadata over cooplog's. Several: cooplog's tables, queries and facets,
+    titled with the logs' names (no one log describes the site)."""
+    if len(logs) == 1:
+        return metadata(logs[0].root, assets[0].metadata)
+    ours = {k: v for k, v in _load(log_assets.METADATA).items() if k not in DESCRIPTIVE}
+    return {"title": "cooplog: " + ", ".join(log.name for log in logs), **ours}
 
 
 def datasette(root: Path, db_path: Path | None = None, warn=None):
@@ -133,6 +146,62 @@ def serve(root: Path, db_path: Path | None, host: str, port: int, polling: bool 
         watcher.stop()
         WATCHER = None
         listening.close()
+
+
+def serve_logs(logs, host: str, port: int, polling: bool = False, announce=print) -> None:
+    """Several logs as one site: each log's own watcher and database, and a site database
+    (in a folder of its own, made afresh) that follows them. A log whose watcher dies is
+    named by the health endpoint; the others go on."""
+    import tempfile
+
+    import uvicorn
+    from datasette.app import Datasette
+
+    from .projection import project
+    from .site_refresh import Refresher
+
+    global REFRESHER
+    listening = listening_socket(host, port)
+    watchers: dict[str, Watcher] = {}
+    scratch = tempfile.TemporaryDirectory(prefix="cooplog-site-")
+    refresher = Refresher(logs, Path(scratch.name) / f"{DATABASE}.db")
+    try:
+        for log in logs:
+            project(log.root, log.db).close()  # checks the folder and claims the database
+            watchers[log.name] = Watcher(Store(log.root), log.db_path, polling=polling)
+            watchers[log.name].start()
+        refresher.start()
+        WATCHERS.update(watchers)
+        REFRESHER = refresher
+        assets = [log_assets.read(log.root) for log in logs]
+        for log, found in zip(logs, assets, strict=True):
+            for line in found.ignored:
+                announce(f"cooplog: warning: {log.name}: {line}")
+        ds = Datasette([str(refresher.site_db)], metadata=site_metadata(logs, assets),
+                       settings=SETTINGS, template_dir=str(log_assets.TEMPLATES),
+                       plugins_dir=str(log_assets.plugins()))
+        settle()
+        server = uvicorn.Server(uvicorn.Config(ds.app(), host=host, port=port,
+                                               log_level="warning"))
+        names = ", ".join(f"{log.name} ({log.visibility})" for log in logs)
+        announce(f"cooplog: serving {names} at http://{host}:{port}/ (Ctrl-C stops)")
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
+        try:
+            server.run(sockets=[listening])
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
+    finally:
+        refresher.stop()
+        for watcher in watchers.values():
+            watcher.stop()
+        WATCHERS.clear()
+        REFRESHER = None
+        listening.close()
+        scratch.cleanup()
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

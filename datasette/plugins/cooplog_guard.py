@@ -261,8 +261,27 @@ async def _columns(datasette, path: str) -> list[str]:
 async def cooplog_status(datasette):
     from cooplog import serve
 
+    if serve.WATCHERS:  # several logs: each named, each with its watcher and site copy
+        logs = {}
+        for name, watcher in serve.WATCHERS.items():
+            healthy, body = _watcher_status(watcher.status)
+            copy = serve.REFRESHER.status[name] if serve.REFRESHER else None
+            if copy is not None:
+                body["site_refreshed_at"] = copy.last_refreshed_at
+                body["site_errors"] = copy.errors[-5:]
+            logs[name] = {"healthy": healthy, **body}
+        healthy = all(log["healthy"] for log in logs.values())
+        return Response.json({"logs": logs}, status=200 if healthy else 503)
     watcher = serve.WATCHER
-    status = watcher.status if watcher else None
+    if watcher is None and not any(db.is_mutable for name, db in datasette.databases.items()
+                                   if name != "_internal"):
+        # `cooplog publish`'s directory under plain datasette: immutable, nothing to watch
+        return Response.json({"watcher": "none: a published site, immutable"})
+    healthy, body = _watcher_status(watcher.status if watcher else None)
+    return Response.json(body, status=200 if healthy else 503)
+
+
+def _watcher_status(status) -> tuple[bool, dict]:
     healthy = status is not None and status.alive and not status.rebuilding
     body = {"watcher": "not running"} if status is None else {
         "watcher": ("stopped" if not status.alive else
@@ -276,7 +295,7 @@ async def cooplog_status(datasette):
         "healed_by_reconciliation": status.healed,
         "recent_errors": status.errors[-5:],
     }
-    return Response.json(body, status=200 if healthy else 503)
+    return healthy, body
 
 
 @hookimpl

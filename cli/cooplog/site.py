@@ -1,0 +1,148 @@
+"""The site database: several logs' projections in one SQLite file, as the site serves them.
+
+Each log keeps its own database, watcher and problems; the site copies their contract
+tables in, each with `log` (the log's NAME) as its first column and (log, key) as its
+natural key, shaped from schema.py's one declaration. A log's rows are replaced in one
+transaction, so that a refresh of one log never shows the others half-way, and the private
+logs a public site leaves out are never opened."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+import sqlite_utils
+
+from . import schema
+from .logs import Log
+
+# The contract tables (DESIGN.md), copied from each log; bookkeeping (`_…`) stays there.
+TABLES = {name: spec for name, spec in schema.TABLES.items() if not name.startswith("_")}
+# Each log's `problems` (a view over its bookkeeping), copied as rows.
+LOG_PROBLEMS = "_log_problems"
+PROBLEM_COLUMNS = ("path", "field", "message", "event_id")
+ORG_FIELDS = ("name", "acronym", "category", "parent", "url")
+
+# The site's own views, besides the projection's (schema.VIEWS, which read the tables as
+# they are). `problems` is every log's, with `log`, and the organizations registered
+# differently under one key in two logs: both are kept apart, each log's registration named.
+SITE_VIEWS = {
+    "organization_conflicts": f"""
+select o.log, o.key, o.name, o.registered_by,
+       group_concat(other.log, ', ') as differs_from
+  from organizations o
+  join organizations other on other.key = o.key and other.log <> o.log
+ where {' or '.join(f'o.{f} is not other.{f}' for f in ORG_FIELDS)}
+ group by o.log, o.key""",
+    "problems": f"""
+select log, {', '.join(PROBLEM_COLUMNS)} from {LOG_PROBLEMS}
+union all
+select c.log, (select e.path from events e where e.log = c.log and e.id = c.registered_by),
+       'data.key',
+       'the organization ''' || c.key || ''' is registered differently in '
+       || c.differs_from || ': kept apart; register it alike in every log (same name, '
+       || 'acronym, category, parent and url) to make it one organization',
+       c.registered_by
+  from organization_conflicts c""",
+    # Organizations two or more logs work with, registered alike in each.
+    "shared_organizations": """
+select o.key, o.name, o.acronym, o.category, count(*) as log_count,
+       group_concat(o.log, ', ') as logs, sum(o.activity_count) as activity_count
+  from organizations o
+ where exists (select 1 from organizations other where other.key = o.key and other.log <> o.log)
+   and not exists (select 1 from organization_conflicts c where c.key = o.key)
+ group by o.key""",
+    # One organization's history across every log (filter on org_key): each current event
+    # that names it, with the log it is recorded in.
+    "organization_across_logs": """
+select eo.org_key, e.log, l.visibility, e.occurred_start, e.occurred_end, e.occurred, e.type,
+       e.summary, e.title, e.id as event_id
+  from event_orgs eo
+  join events e on e.log = eo.log and e.id = eo.event_id
+  join logs l on l.name = e.log
+ where e.retracted = 0 and e.type not like 'event.%' and e.type not like 'organization.%'""",
+}
+
+
+def _shape(name: str) -> tuple[dict, tuple[str, ...]]:
+    columns, pk, _ = TABLES[name]
+    return {"log": str, **columns}, ("log", *((pk,) if isinstance(pk, str) else pk))
+
+
+def ensure_shape(db: sqlite_utils.Database) -> None:
+    """The site's tables, indexes, views and full-text indexes, derived from schema.py."""
+    db.execute("pragma journal_mode = wal")
+    if not db["logs"].exists():
+        db["logs"].create({"name": str, "visibility": str}, pk="name")
+    for name in TABLES:
+        if not db[name].exists():
+            columns, pk = _shape(name)
+            db[name].create(columns, pk=pk, not_null=set(pk))
+            # a page asks for one key without its log: the log's own key, indexed alone
+            own = pk[1:]
+            db[name].create_index(list(own), if_not_exists=True)
+        db[name].create_index(["log"], if_not_exists=True, find_unique_name=True)
+    if not db[LOG_PROBLEMS].exists():
+        db[LOG_PROBLEMS].create({"log": str, **dict.fromkeys(PROBLEM_COLUMNS, str)})
+        db[LOG_PROBLEMS].create_index(["log"])
+    for table, columns in schema.INDEXES:
+        if table in TABLES:
+            db[table].create_index(columns, if_not_exists=True)
+    for sql in schema.PARTIAL_INDEXES:
+        db.execute(sql)
+    for name, sql in {**{k: v for k, v in schema.VIEWS.items() if k != "problems"},
+                      **SITE_VIEWS}.items():
+        db.create_view(name, sql.strip(), replace=True)
+    for table in schema.FTS_TABLES:
+        if not db[table].detect_fts():
+            # kept by triggers: a log's refresh touches that log's rows only
+            db[table].enable_fts(schema.FTS_COLUMNS, tokenize="trigram", create_triggers=True)
+
+
+def refresh(conn: sqlite3.Connection, log: Log) -> None:
+    """Replace `log`'s rows with those of its own database, in one transaction."""
+    source = Path(log.db_path).resolve()
+    conn.execute("attach database ? as source", (f"file:{source}?mode=ro",))
+    try:
+        with conn:
+            conn.execute("insert or replace into logs (name, visibility) values (?, ?)",
+                         (log.name, log.visibility))
+            for name in TABLES:
+                columns = ", ".join(f"[{c}]" for c in TABLES[name][0])
+                conn.execute(f"delete from [{name}] where log = ?", (log.name,))
+                conn.execute(f"insert into [{name}] (log, {columns}) "
+                             f"select ?, {columns} from source.[{name}]", (log.name,))
+            columns = ", ".join(PROBLEM_COLUMNS)
+            conn.execute(f"delete from {LOG_PROBLEMS} where log = ?", (log.name,))
+            conn.execute(f"insert into {LOG_PROBLEMS} (log, {columns}) "
+                         f"select ?, {columns} from source.problems", (log.name,))
+    finally:
+        conn.execute("detach database source")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """The site database, shaped, for `refresh` (which attaches each log read-only)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), uri=True, check_same_thread=False)
+    ensure_shape(sqlite_utils.Database(conn))
+    return conn
+
+
+def assemble(path: Path, logs: Iterable[Log]) -> Path:
+    """A site database at `path` made afresh from the logs' databases (each caught up
+    already): written beside and moved into place, so that nothing half-made is served."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    for leftover in (partial, *(partial.with_name(partial.name + s) for s in ("-wal", "-shm"))):
+        leftover.unlink(missing_ok=True)
+    conn = connect(partial)
+    try:
+        for log in logs:
+            refresh(conn, log)
+        conn.execute("pragma journal_mode = delete")  # one file, to be opened immutable
+        conn.execute("vacuum")
+    finally:
+        conn.close()
+    partial.replace(path)
+    return path
