@@ -193,6 +193,7 @@ async def event_page(db, event_id: str) -> dict:
         details=_details(event["type"], data, names),
         recorded_when=in_words(event["recorded_at"]),
     )
+    event["confidential"] = await _confidential(db, [event.get("log")])
     event["place"] = await _place(db, event["id"], data)
     event["subject"] = None
     if event["type"] == "status.changed":  # its title is the subject's key: name it instead
@@ -319,6 +320,17 @@ def _shown(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+async def _confidential(db, logs: list[str | None]) -> bool:
+    """Whether what the page shows comes from private logs alone: a site of several logs
+    (cooplog.site) names each row's log, and says in `logs` which are private."""
+    names = [name for name in logs if name]
+    if not names:
+        return False
+    rows = await _rows(db, "select visibility from logs where name in "
+                           "(select value from json_each(:names))", {"names": json.dumps(names)})
+    return bool(rows) and all(row["visibility"] == "private" for row in rows)
+
+
 async def org_page(db, key: str, period: tuple | None) -> dict:
     rows = await _rows(db, "select * from organizations where key = :key",
                        {"key": key.strip().lower()})
@@ -326,6 +338,7 @@ async def org_page(db, key: str, period: tuple | None) -> dict:
         raise PageError(f"No organization has the key “{key}”. See the list of "
                         "organizations on the home page.")
     org = rows[0]
+    org["confidential"] = await _confidential(db, [row.get("log") for row in rows])
     org["group"] = GROUPS.get(org["category"], org["category"])
     org["parent_org"] = None
     if org["parent"]:
