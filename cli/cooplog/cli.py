@@ -723,8 +723,10 @@ def report(
                         "and why; exit 1 if any is unaccounted for.")] = False,
     lang: Annotated[str, typer.Option(
         help="The report's language: ar, en, es, fr, ru or zh.")] = "en",
+    log: Logs = None,
 ):
-    """The annex-style report for a period, from the log as it is now."""
+    """The annex-style report for a period, from the log as it is now (or from several
+    logs, `--log`, as one)."""
     from . import messages
     from . import report as reporting_
 
@@ -738,21 +740,14 @@ def report(
             raise CooplogError("--check: it checks the whole report; leave out --org and "
                                "--group", exit_code=USAGE)
         front = reporting_.front_matter(symbol, date, title, messages.checked(lang))
-        projection = _projection(ctx)
-        try:
-            from .lease import kept_in_step
-
-            if not kept_in_step(projection.db_path):  # else a running watcher has caught up
-                projection.catch_up()
+        with _report_source(ctx, log) as conn:
             if check:
                 from .omissions import omissions
 
-                found = omissions(projection.conn, period)
+                found = omissions(conn, period)
             else:
-                content = reporting_.build(projection.conn, period, org=org, group=group,
+                content = reporting_.build(conn, period, org=org, group=group,
                                            front=front, lang=lang)
-        finally:
-            projection.close()
         if check:
             _print_omissions(found, json_)
             return
@@ -775,6 +770,26 @@ def report(
         else:
             output.write_text(text, encoding="utf-8")
             typer.echo(f"wrote {output}", err=True)
+
+
+@contextmanager
+def _report_source(ctx: typer.Context, specs: list[str] | None):
+    """What the report reads: the log's projection, caught up, or several logs as one."""
+    if specs:
+        from .site import as_one_log
+
+        with as_one_log(_logs(ctx, specs)) as conn:
+            yield conn
+        return
+    from .lease import kept_in_step
+
+    projection = _projection(ctx)
+    try:
+        if not kept_in_step(projection.db_path):  # else a running watcher has caught up
+            projection.catch_up()
+        yield projection.conn
+    finally:
+        projection.close()
 
 
 def _print_omissions(found, json_: bool) -> None:

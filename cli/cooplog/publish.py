@@ -19,7 +19,6 @@ import yaml
 from . import log_assets, serve, site
 from .errors import USAGE, CooplogError
 from .logs import Log
-from .projection import project
 
 DATABASE_FILE = f"{serve.DATABASE}.db"
 # What cooplog's plugins and metadata.yml load: cooplog itself (the plugins import it), and
@@ -35,12 +34,7 @@ def publish(outdir: Path, logs: list[Log], warn=print) -> list[Path]:
     files are replaced); the files written."""
     outdir = Path(outdir)
     _check_outdir(outdir)
-    for log in logs:
-        projection = project(log.root, log.db)
-        try:
-            projection.catch_up()
-        finally:
-            projection.close()
+    site.caught_up(logs)
     outdir.mkdir(parents=True, exist_ok=True)
     for name in WRITTEN:  # a publish before this one, replaced whole
         old = outdir / name

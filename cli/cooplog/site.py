@@ -9,7 +9,9 @@ logs a public site leaves out are never opened."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
@@ -62,6 +64,27 @@ select eo.org_key, e.log, l.visibility, e.occurred_start, e.occurred_end, e.occu
   join events e on e.log = eo.log and e.id = eo.event_id
   join logs l on l.name = e.log
  where e.retracted = 0 and e.type not like 'event.%' and e.type not like 'organization.%'""",
+}
+
+
+# For what reads the site as one log (the report): an organization registered alike in
+# several logs is one row, its counts summed; one registered differently stays one row per
+# log, its key made `key@log`, and its events' links follow. Temporary views, which SQLite
+# finds before the tables of the same name.
+AS_ONE_LOG = {
+    "organizations": f"""
+select case when c.key is null then o.key else o.key || '@' || o.log end as key,
+       o.name, o.acronym, o.category, o.group_order, o.parent, o.url,
+       min(o.registered_by) as registered_by, min(o.first_activity) as first_activity,
+       max(o.last_activity) as last_activity, sum(o.activity_count) as activity_count
+  from main.organizations o
+  left join (select distinct key from main.organization_conflicts) c on c.key = o.key
+ group by case when c.key is null then o.key else o.key || '@' || o.log end""",
+    "event_orgs": """
+select eo.event_id,
+       case when exists (select 1 from main.organization_conflicts c where c.key = eo.org_key)
+            then eo.org_key || '@' || eo.log else eo.org_key end as org_key
+  from main.event_orgs eo""",
 }
 
 
@@ -146,3 +169,30 @@ def assemble(path: Path, logs: Iterable[Log]) -> Path:
         conn.close()
     partial.replace(path)
     return path
+
+
+def caught_up(logs: Iterable[Log]) -> None:
+    """Bring each log's own database in step with its files."""
+    from .projection import project
+
+    for log in logs:
+        projection = project(log.root, log.db)
+        try:
+            projection.catch_up()
+        finally:
+            projection.close()
+
+
+@contextmanager
+def as_one_log(logs: list[Log]) -> Iterator[sqlite3.Connection]:
+    """A connection that reads the logs as one (the report of several logs): their site
+    database, assembled in a scratch folder, with AS_ONE_LOG over it."""
+    caught_up(logs)
+    with tempfile.TemporaryDirectory(prefix="cooplog-site-") as scratch:
+        conn = sqlite3.connect(assemble(Path(scratch) / "cooplog.db", logs))
+        try:
+            for name, sql in AS_ONE_LOG.items():
+                conn.execute(f"create temp view [{name}] as {sql}")
+            yield conn
+        finally:
+            conn.close()
