@@ -151,6 +151,14 @@ NoCommit = Annotated[bool, typer.Option("--no-commit", help="Write the file but 
 Json = Annotated[bool, typer.Option("--json", help="JSON for scripts.")]
 EventId = Annotated[str, typer.Argument(metavar="ID", help="The event's id (any case).",
                                         autocompletion=complete_id)]
+Logs = Annotated[list[str] | None, typer.Option(
+    "--log", metavar="NAME=PATH", help="A log of the site (repeatable); default: the log "
+                                       "at --root.", show_default=False)]
+Public = Annotated[bool, typer.Option(
+    "--public", help="Leave private logs (cooplog.toml: visibility = \"private\") out "
+                     "entirely.")]
+
+
 Strict = Annotated[bool, typer.Option(
     "--strict", help="Refuse, rather than warn about, a likely duplicate of an event in the "
                      "log or an activity that names no organization.")]
@@ -488,13 +496,20 @@ def import_(
 
 
 @app.command()
-def validate(ctx: typer.Context, json_: Json = False):
-    """Check every event file; list every problem; exit 1 if there is any."""
-    from .check import review
+def validate(ctx: typer.Context, json_: Json = False, log: Logs = None):
+    """Check every event file; list every problem; exit 1 if there is any. With --log,
+    every log's, and any key of a private log that a public one names."""
+    if log:
+        from . import log_checks
 
-    store = _store(ctx)
-    problems, warnings = review(store)
-    count = sum(1 for _ in store.files())
+        with reporting():
+            problems, warnings, count = log_checks.review(_logs(ctx, log))
+    else:
+        from .check import review
+
+        store = _store(ctx)
+        problems, warnings = review(store)
+        count = sum(1 for _ in store.files())
     if json_:
         typer.echo(json.dumps({"files": count, "problems": [asdict(p) for p in problems],
                                "warnings": [asdict(w) for w in warnings]},
@@ -620,14 +635,6 @@ def watch(
         projection.close()
         typer.echo(f"cooplog: watching {projection.store.events_dir} (Ctrl-C stops)", err=True)
         watching.watch(ctx.obj.root, projection.db_path, polling=polling)
-
-
-Logs = Annotated[list[str] | None, typer.Option(
-    "--log", metavar="NAME=PATH", help="A log of the site (repeatable); default: the log "
-                                       "at --root.", show_default=False)]
-Public = Annotated[bool, typer.Option(
-    "--public", help="Leave private logs (cooplog.toml: visibility = \"private\") out "
-                     "entirely.")]
 
 
 def _logs(ctx: typer.Context, specs: list[str] | None, public: bool = False):
@@ -881,10 +888,14 @@ def verify(
         "--range", metavar="A..B", help="Only these commits (any git rev-list range), e.g. "
                                         "in a pre-receive hook or CI job.")] = None,
     json_: Json = False,
+    log: Logs = None,
 ):
-    """Prove the log append-only from its git history; exit 1 on any breach."""
+    """Prove the log append-only from its git history; exit 1 on any breach. With --log,
+    each log, and any key of a private log that a public one names."""
     from . import audit
 
+    if log:
+        return _verify_logs(ctx, log, range_, json_)
     with reporting():
         report = audit.verify(ctx.obj.root, range_)
     if json_:
@@ -900,6 +911,33 @@ def verify(
                    f"{len(report.breaches)} breach(es), {len(report.warnings)} warning(s)",
                    err=True)
     if report.breaches:
+        raise typer.Exit(1)
+
+
+def _verify_logs(ctx: typer.Context, specs: list[str], range_: str | None, json_: bool):
+    from . import log_checks
+
+    with reporting():
+        reports, references = log_checks.verify(_logs(ctx, specs), range_)
+    if json_:
+        typer.echo(json.dumps({"logs": {name: {
+            "commits": r.commits, "files": r.files,
+            "breaches": [f.to_dict() for f in r.breaches],
+            "warnings": [f.to_dict() for f in r.warnings]} for name, r in reports},
+            "references": [asdict(p) for p in references]}, ensure_ascii=False, indent=2))
+    else:
+        for name, report in reports:
+            for finding in report.findings:
+                _print_lines([f"{name}: {'breach' if finding.breach else 'warning'}: "
+                              f"{finding.problem()}"], "red" if finding.breach else "yellow")
+        _print_lines((f"reference: {p}" for p in references), "red")
+        for name, report in reports:
+            typer.echo(f"{name}: {report.commits} commit(s), {report.files} event file(s): "
+                       f"{len(report.breaches)} breach(es), {len(report.warnings)} "
+                       "warning(s)", err=True)
+        if references:
+            typer.echo(f"{len(references)} reference(s) to a private log's keys", err=True)
+    if references or any(report.breaches for _, report in reports):
         raise typer.Exit(1)
 
 

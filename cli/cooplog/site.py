@@ -72,7 +72,7 @@ select eo.org_key, e.log, l.visibility, e.occurred_start, e.occurred_end, e.occu
 # log, its key made `key@log`, and its events' links follow. Temporary views, which SQLite
 # finds before the tables of the same name.
 AS_ONE_LOG = {
-    "organizations": f"""
+    "organizations": """
 select case when c.key is null then o.key else o.key || '@' || o.log end as key,
        o.name, o.acronym, o.category, o.group_order, o.parent, o.url,
        min(o.registered_by) as registered_by, min(o.first_activity) as first_activity,
