@@ -156,6 +156,11 @@ def test_serve_of_two_logs_shows_each_and_a_new_file_in_either(two, tmp_path):
                     time.sleep(0.05)
                 assert f"Recorded in {log.name}." in page.text
                 assert ("Confidential" in page.text) == (log.name == "stockholm")
+            facets = client.get("/cooplog/events.json").json()["facet_results"]
+            assert {v["value"] for v in facets["log"]["results"]} == {"basel", "stockholm"}
+            only = client.get("/cooplog/events.json", params={"log": "basel",
+                                                             "_shape": "objects"}).json()
+            assert only["rows"] and {r["log"] for r in only["rows"]} == {"basel"}
             logs = client.get("/cooplog/logs.json", params={"_shape": "objects"}).json()
             assert {(r["name"], r["visibility"]) for r in logs["rows"]} == {
                 ("basel", "public"), ("stockholm", "private")}

@@ -76,10 +76,22 @@ def _load(path: Path) -> dict:
 def site_metadata(logs, assets) -> dict:
     """One log: its metadata over cooplog's. Several: cooplog's tables, queries and facets,
     titled with the logs' names (no one log describes the site)."""
+    from .site import TABLES
+
     if len(logs) == 1:
-        return metadata(logs[0].root, assets[0].metadata)
-    ours = {k: v for k, v in _load(log_assets.METADATA).items() if k not in DESCRIPTIVE}
-    return {"title": "cooplog: " + ", ".join(log.name for log in logs), **ours}
+        merged = metadata(logs[0].root, assets[0].metadata)
+    else:
+        ours = {k: v for k, v in _load(log_assets.METADATA).items() if k not in DESCRIPTIVE}
+        merged = {"title": "cooplog: " + ", ".join(log.name for log in logs), **ours}
+    # every table of the site filtered by log: a facet on each, before its own
+    tables = merged.setdefault("databases", {}).setdefault(DATABASE, {}).setdefault("tables", {})
+    for name in ("logs", *TABLES):
+        table = tables.setdefault(name, {})
+        table["facets"] = ["log", *(f for f in table.get("facets", []) if f != "log")] \
+            if name != "logs" else ["visibility"]
+        table.setdefault("columns", {})["log"] = "The log it is recorded in (--log NAME)."
+    tables["logs"]["description"] = "The logs of this site; a private log's items are confidential."
+    return merged
 
 
 def datasette(root: Path, db_path: Path | None = None, warn=None):
