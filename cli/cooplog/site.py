@@ -164,7 +164,6 @@ def assemble(path: Path, logs: Iterable[Log]) -> Path:
         for log in logs:
             refresh(conn, log)
         conn.execute("pragma journal_mode = delete")  # one file, to be opened immutable
-        conn.execute("vacuum")
     finally:
         conn.close()
     partial.replace(path)

@@ -49,16 +49,18 @@ def _ulid(when: datetime, n: int) -> str:
     return str(ULID.from_bytes(millis.to_bytes(6, "big") + n.to_bytes(10, "big")))
 
 
-def synthetic_log(root: Path, count: int, seed: int = 1, translations: int = 0) -> None:
+def synthetic_log(root: Path, count: int, seed: int = 1, translations: int = 0,
+                  recorded_from: int = 2020) -> None:
     """Write `count` valid events under root/events, as `cooplog add` would lay them out,
-    then `translations` translation.added naming some of them (French and Chinese)."""
+    then `translations` translation.added naming some of them (French and Chinese).
+    `recorded_from`: the year the first is recorded in (several logs: ids of their own)."""
     rng = random.Random(seed)
     store = Store(root)
     (root / "events").mkdir(parents=True, exist_ok=True)
     orgs = [f"org-{i}" for i in range(max(20, count // 200))]
     entities: list[str] = []
     ids: list[str] = []
-    start = datetime(2020, 1, 1, tzinfo=timezone.utc).timestamp()
+    start = datetime(recorded_from, 1, 1, tzinfo=timezone.utc).timestamp()
     for n in range(count):
         when = datetime.fromtimestamp(start + n * 60, tz=timezone.utc)
         event_id = _ulid(when, n)
