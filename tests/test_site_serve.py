@@ -4,6 +4,7 @@ following each, and one log's bad file or dead watcher never stopping the others
 from __future__ import annotations
 
 import asyncio
+from contextlib import contextmanager
 import os
 import shutil
 import signal
@@ -122,48 +123,76 @@ def _site(site_db: Path):
                      template_dir=str(log_assets.TEMPLATES), plugins_dir=str(log_assets.plugins()))
 
 
-@pytest.mark.slow  # a real serve of two logs, started and stopped
-def test_serve_of_two_logs_shows_each_and_a_new_file_in_either(two, tmp_path):
-    basel, stockholm = two
-    private(stockholm.root)
+@contextmanager
+def serving(tmp_path: Path, *options: str):
+    """`cooplog serve OPTIONS` on a free port, once it answers: a client of it, and the
+    file its stderr goes to; stopped with Ctrl-C after, which must end it cleanly."""
     port = free_port()
     stderr_path = tmp_path / "serve.err"
     cooplog = Path(sys.executable).parent / "cooplog"
     with open(stderr_path, "wb") as stderr:
-        process = subprocess.Popen(
-            [str(cooplog), "serve", "--port", str(port), "--log", f"basel={basel.root}",
-             "--log", f"stockholm={stockholm.root}"], stdout=subprocess.DEVNULL, stderr=stderr,
-            cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        process = subprocess.Popen([str(cooplog), "serve", "--port", str(port), *options],
+                                   stdout=subprocess.DEVNULL, stderr=stderr, cwd=tmp_path,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             deadline = time.monotonic() + TIMEOUT
             while True:
                 assert process.poll() is None, stderr_path.read_text()
                 try:
-                    health = client.get("/-/cooplog.json")
+                    client.get("/-/cooplog.json")
                     break
                 except httpx.TransportError:
                     assert time.monotonic() < deadline, "serve never answered"
                     time.sleep(0.1)
-            assert health.status_code == 200, health.text
-            assert set(health.json()["logs"]) == {"basel", "stockholm"}
-            for log in two:
-                (event, _), = append.append(Store(log.root), [(log.name, {
-                    **NEW, "summary": f"Recorded in {log.name}."})])
-                deadline = time.monotonic() + TIMEOUT
-                while (page := client.get(f"/event/{event.id}")).status_code != 200:
-                    assert time.monotonic() < deadline, f"{log.name}'s event never showed"
-                    time.sleep(0.05)
-                assert f"Recorded in {log.name}." in page.text
-                assert ("Confidential" in page.text) == (log.name == "stockholm")
-            facets = client.get("/cooplog/events.json").json()["facet_results"]
-            assert {v["value"] for v in facets["log"]["results"]} == {"basel", "stockholm"}
-            only = client.get("/cooplog/events.json", params={"log": "basel",
-                                                             "_shape": "objects"}).json()
-            assert only["rows"] and {r["log"] for r in only["rows"]} == {"basel"}
-            logs = client.get("/cooplog/logs.json", params={"_shape": "objects"}).json()
-            assert {(r["name"], r["visibility"]) for r in logs["rows"]} == {
-                ("basel", "public"), ("stockholm", "private")}
+            yield client, stderr_path
     finally:
         stop_serve(process, signal.SIGINT, stderr_path)
+
+
+@pytest.mark.slow  # a real serve of two logs, started and stopped
+def test_serve_of_two_logs_shows_each_and_a_new_file_in_either(two, tmp_path):
+    basel, stockholm = two
+    private(stockholm.root)
+    with serving(tmp_path, "--log", f"basel={basel.root}",
+                 "--log", f"stockholm={stockholm.root}") as (client, stderr_path):
+        health = client.get("/-/cooplog.json")
+        assert health.status_code == 200, health.text
+        assert set(health.json()["logs"]) == {"basel", "stockholm"}
+        for log in two:
+            (event, _), = append.append(Store(log.root), [(log.name, {
+                **NEW, "summary": f"Recorded in {log.name}."})])
+            deadline = time.monotonic() + TIMEOUT
+            while (page := client.get(f"/event/{event.id}")).status_code != 200:
+                assert time.monotonic() < deadline, f"{log.name}'s event never showed"
+                time.sleep(0.05)
+            assert f"Recorded in {log.name}." in page.text
+            assert ("Confidential" in page.text) == (log.name == "stockholm")
+        facets = client.get("/cooplog/events.json").json()["facet_results"]
+        assert {v["value"] for v in facets["log"]["results"]} == {"basel", "stockholm"}
+        only = client.get("/cooplog/events.json", params={"log": "basel",
+                                                         "_shape": "objects"}).json()
+        assert only["rows"] and {r["log"] for r in only["rows"]} == {"basel"}
+        logs = client.get("/cooplog/logs.json", params={"_shape": "objects"}).json()
+        assert {(r["name"], r["visibility"]) for r in logs["rows"]} == {
+            ("basel", "public"), ("stockholm", "private")}
     assert "serving basel (public), stockholm (private)" in stderr_path.read_text()
+
+
+@pytest.mark.slow  # a real serve, started and stopped
+def test_serve_public_never_opens_a_private_log(two, tmp_path):
+    basel, stockholm = two
+    private(stockholm.root)
+    (secret, _), = append.append(Store(stockholm.root), [("secret", {
+        **NEW, "summary": "Confidential talks."})])
+    assert not (stockholm.root / ".cooplog").exists()  # no database made for it yet
+    with serving(tmp_path, "--public", "--log", f"basel={basel.root}",
+                 "--log", f"stockholm={stockholm.root}") as (client, stderr_path):
+        assert set(client.get("/-/cooplog.json").json()["logs"]) == {"basel"}
+        assert client.get(f"/event/{secret}").status_code == 404
+        assert "Confidential talks" not in client.get("/search", params={"q": "talks"}).text
+        logs = client.get("/cooplog/logs.json", params={"_shape": "array"}).json()
+        assert [row["name"] for row in logs] == ["basel"]
+    assert not (stockholm.root / ".cooplog").exists()  # never built, never watched
+    told = stderr_path.read_text()
+    assert "--log stockholm: left out: private" in told and "serving basel (public) " in told
