@@ -4,14 +4,15 @@ following each, and one log's bad file or dead watcher never stopping the others
 from __future__ import annotations
 
 import asyncio
-from contextlib import contextmanager
 import os
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -62,7 +63,7 @@ def following(two, tmp_path):
         refresher.stop()
         for watcher in watchers.values():
             watcher.stop()
-    assert not [t for t in __import__("threading").enumerate()
+    assert not [t for t in threading.enumerate()
                 if t.name in ("cooplog-watch", "cooplog-reconcile", "cooplog-site")]
 
 
