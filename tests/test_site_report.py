@@ -3,12 +3,19 @@ groups them; an organization registered alike in two logs is one, differently tw
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+from pathlib import Path
+
+import pytest
 
 from test_publish import record
 
 
-def test_a_report_of_two_logs_groups_them_as_one(cli, seeded, tmp_path):
+@pytest.fixture
+def two(seeded, tmp_path) -> tuple[Path, Path]:
+    """basel and stockholm: each trained customs officers with the WCO (registered alike
+    in both) and briefed UNEP (registered differently)."""
     basel = seeded
     stockholm = shutil.copytree(seeded, tmp_path / "stockholm", symlinks=True)
     record(basel,
@@ -23,6 +30,11 @@ def test_a_report_of_two_logs_groups_them_as_one(cli, seeded, tmp_path):
             "summary": "Stockholm trained customs officers.", "data": {}},
            {"type": "activity.noted", "occurred": "2009-06", "orgs": ["unep"],
             "summary": "Stockholm briefed UNEP.", "data": {}})
+    return basel, stockholm
+
+
+def test_a_report_of_two_logs_groups_them_as_one(cli, two):
+    basel, stockholm = two
     done = cli(basel, "report", "--period", "2009", "--log", f"basel={basel}",
                "--log", f"stockholm={stockholm}")
     assert done.exit_code == 0, done.stderr
@@ -45,3 +57,26 @@ def test_a_report_of_two_logs_groups_them_as_one(cli, seeded, tmp_path):
     checked = cli(basel, "report", "--period", "2009", "--check", "--log", f"basel={basel}",
                   "--log", f"stockholm={stockholm}")
     assert checked.exit_code == 0, checked.stderr
+
+
+def test_the_sites_report_and_home_page_name_a_shared_organization_once(cli, two, tmp_path):
+    from datasette.app import Datasette
+
+    basel, stockholm = two
+    done = cli(basel, "publish", tmp_path / "site", "--log", f"basel={basel}",
+               "--log", f"stockholm={stockholm}")
+    assert done.exit_code == 0, done.output
+    ds = Datasette(config_dir=tmp_path / "site")
+
+    async def pages():
+        await ds.invoke_startup()
+        return [await ds.client.get(path) for path in ("/report?period=2009", "/")]
+
+    report, home = asyncio.run(pages())
+    assert report.status_code == 200 and home.status_code == 200
+    assert report.text.count("<tr><td>The WCO<") == 1
+    assert report.text.count("<option value=\"The WCO\">") == 1
+    assert "Basel trained customs officers." in report.text
+    assert "Stockholm trained customs officers." in report.text
+    assert "United Nations Environment Programme" in report.text  # kept apart from "The UNEP"
+    assert home.text.count('<li><a href="/org/wco">The WCO</a></li>') == 1  # its group's list

@@ -185,13 +185,30 @@ def caught_up(logs: Iterable[Log]) -> None:
 @contextmanager
 def as_one_log(logs: list[Log]) -> Iterator[sqlite3.Connection]:
     """A connection that reads the logs as one (the report of several logs): their site
-    database, assembled in a scratch folder, with AS_ONE_LOG over it."""
+    database, assembled in a scratch folder, seen through `read_as_one`."""
     caught_up(logs)
     with tempfile.TemporaryDirectory(prefix="cooplog-site-") as scratch:
         conn = sqlite3.connect(assemble(Path(scratch) / "cooplog.db", logs))
         try:
-            for name, sql in AS_ONE_LOG.items():
-                conn.execute(f"create temp view [{name}] as {sql}")
-            yield conn
+            with read_as_one(conn):
+                yield conn
         finally:
             conn.close()
+
+
+@contextmanager
+def read_as_one(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """`conn` with AS_ONE_LOG over its site database while the block runs (the report,
+    which knows one log's shape), on a connection to any database: one log's own is read
+    as it is. The views are temporary, so a read-only connection can make them."""
+    if not conn.execute("select 1 from sqlite_master where type = 'table' and name = 'logs'"
+                        ).fetchone():
+        yield conn
+        return
+    for name, sql in AS_ONE_LOG.items():
+        conn.execute(f"create temp view [{name}] as {sql}")
+    try:
+        yield conn
+    finally:
+        for name in AS_ONE_LOG:
+            conn.execute(f"drop view temp.[{name}]")

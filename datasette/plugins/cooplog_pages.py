@@ -396,8 +396,8 @@ async def home_page(db, period: tuple | None) -> dict:
     counts = {row["type"]: row["n"] for row in await _rows(
         db, f"select type, count(*) as n from events where retracted = 0{within} "
             "group by type", params)}
-    organizations = await _rows(db, """select key, name, acronym, category from organizations
-                                        order by group_order, name""")
+    organizations = await _rows(db, """select distinct key, name, acronym, category, group_order
+                                         from organizations order by group_order, name""")
     groups: dict[str, list] = {}
     for org in organizations:
         groups.setdefault(GROUPS.get(org["category"], org["category"]), []).append(org)

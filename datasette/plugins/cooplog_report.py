@@ -57,7 +57,7 @@ async def _page(datasette, request, asked, *, status=200, body=None, title="Repo
     from cooplog import dates, report
 
     db = datasette.get_database()
-    orgs = await db.execute("select name, acronym from organizations order by name")
+    orgs = await db.execute("select distinct name, acronym from organizations order by name")
     period = asked[0] or (choice.period.replace("/", dates.DASH) if choice else "")
     lang = _language(request)
     query = _query(choice, lang) if choice else ""
@@ -82,7 +82,7 @@ async def report_page(datasette, request):
     asked, lang = _asked(request), _language(request)
 
     def build(conn, choice):
-        content = report.build(conn, choice.period, choice.org, choice.group, lang=lang)
+        content = _built(conn, choice, lang)
         return report.html_body(content), content.title
 
     try:
@@ -95,6 +95,15 @@ async def report_page(datasette, request):
     return await _page(datasette, request, asked, body=body, title=title, choice=choice)
 
 
+def _built(conn, choice, lang: str):
+    """The report's content; a site of several logs read as one (an organization two logs
+    register alike is one entry)."""
+    from cooplog import report, site
+
+    with site.read_as_one(conn):
+        return report.build(conn, choice.period, choice.org, choice.group, lang=lang)
+
+
 def _sentence(error) -> str:
     text = str(error)
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
@@ -102,7 +111,7 @@ def _sentence(error) -> str:
 
 def download(kind: str):
     async def report_file(datasette, request):
-        from cooplog import report, report_docx, report_pdf
+        from cooplog import report_docx, report_pdf
         from cooplog.errors import CooplogError
 
         render = {"pdf": report_pdf.render, "docx": report_docx.render}[kind]
@@ -113,8 +122,7 @@ def download(kind: str):
             reports = _kept(db)
             body = await db.execute_fn(lambda conn: reports.get(
                 (kind, choice.period, choice.org, choice.group, lang),
-                lambda: render(report.build(conn, choice.period, choice.org, choice.group,
-                                            lang=lang))))
+                lambda: render(_built(conn, choice, lang))))
         except CooplogError as e:
             return await _page(datasette, request, asked, status=400, error=_sentence(e))
         name = "report-" + "-".join(filter(None, [
