@@ -26,6 +26,12 @@ LOG_PROBLEMS = "_log_problems"
 PROBLEM_COLUMNS = ("path", "field", "message", "event_id")
 ORG_FIELDS = ("name", "acronym", "category", "parent", "url")
 
+
+def _registration(alias: str = "") -> str:
+    """An organization's registration in one log, as one comparable value (nulls too)."""
+    return f"json_array({', '.join((f'{alias}.' if alias else '') + f for f in ORG_FIELDS)})"
+
+
 # The site's own views, besides the projection's (schema.VIEWS, which read the tables as
 # they are). `problems` is every log's, with `log`, and the organizations registered
 # differently under one key in two logs: both are kept apart, each log's registration named.
@@ -35,7 +41,9 @@ select o.log, o.key, o.name, o.registered_by,
        group_concat(other.log, ', ') as differs_from
   from organizations o
   join organizations other on other.key = o.key and other.log <> o.log
- where {' or '.join(f'o.{f} is not other.{f}' for f in ORG_FIELDS)}
+ where o.key in (select key from organizations group by key
+                 having count(distinct {_registration()}) > 1)
+   and {_registration('o')} <> {_registration('other')}
  group by o.log, o.key""",
     "problems": f"""
 select log, {', '.join(PROBLEM_COLUMNS)} from {LOG_PROBLEMS}
@@ -48,13 +56,12 @@ select c.log, (select e.path from events e where e.log = c.log and e.id = c.regi
        c.registered_by
   from organization_conflicts c""",
     # Organizations two or more logs work with, registered alike in each.
-    "shared_organizations": """
-select o.key, o.name, o.acronym, o.category, count(*) as log_count,
-       group_concat(o.log, ', ') as logs, sum(o.activity_count) as activity_count
-  from organizations o
- where exists (select 1 from organizations other where other.key = o.key and other.log <> o.log)
-   and not exists (select 1 from organization_conflicts c where c.key = o.key)
- group by o.key""",
+    "shared_organizations": f"""
+select key, name, acronym, category, count(*) as log_count, group_concat(log, ', ') as logs,
+       sum(activity_count) as activity_count
+  from organizations
+ group by key
+having count(*) > 1 and count(distinct {_registration()}) = 1""",
     # One organization's history across every log (filter on org_key): each current event
     # that names it, with the log it is recorded in.
     "organization_across_logs": """
@@ -88,6 +95,10 @@ select eo.event_id,
 }
 
 
+# one log's events in date order (the events table's sort, filtered by log)
+SITE_INDEXES = [("events", ["log", "occurred_start"])]
+
+
 def _shape(name: str) -> tuple[dict, tuple[str, ...]]:
     columns, pk, _ = TABLES[name]
     return {"log": str, **columns}, ("log", *((pk,) if isinstance(pk, str) else pk))
@@ -109,7 +120,7 @@ def ensure_shape(db: sqlite_utils.Database) -> None:
     if not db[LOG_PROBLEMS].exists():
         db[LOG_PROBLEMS].create({"log": str, **dict.fromkeys(PROBLEM_COLUMNS, str)})
         db[LOG_PROBLEMS].create_index(["log"])
-    for table, columns in schema.INDEXES:
+    for table, columns in [*schema.INDEXES, *SITE_INDEXES]:
         if table in TABLES:
             db[table].create_index(columns, if_not_exists=True)
     for sql in schema.PARTIAL_INDEXES:
