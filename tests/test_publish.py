@@ -121,6 +121,17 @@ def test_publish_into_a_folder_with_other_files_is_refused(cli, seeded, tmp_path
     assert again.exit_code == 0, again.output
 
 
+def test_a_publish_that_fails_leaves_the_site_before_it_as_it_was(cli, seeded, tmp_path):
+    assert cli(seeded, "publish", tmp_path / "out").exit_code == 0
+    before = {p: p.read_bytes() for p in published_files(tmp_path / "out")}
+    (seeded / "metadata.yml").write_text("title: [unclosed\n", encoding="utf-8")
+    done = cli(seeded, "publish", tmp_path / "out")
+    assert done.exit_code == 1
+    assert "metadata.yml: not valid YAML" in done.stderr
+    assert {p: p.read_bytes() for p in published_files(tmp_path / "out")} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []
+
+
 @pytest.mark.slow  # a wheel, a fresh venv and a real datasette
 def test_plain_datasette_serves_the_published_directory_from_a_fresh_venv(
         installed, cli, basel_and_talks, tmp_path, monkeypatch):  # noqa: F811

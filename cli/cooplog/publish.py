@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import tempfile
 from importlib import metadata as distributions
 from pathlib import Path
 
@@ -25,21 +26,32 @@ DATABASE_FILE = f"{serve.DATABASE}.db"
 # the Datasette plugins metadata.yml configures.
 REQUIRED = ("cooplog", "datasette", "datasette-atom", "datasette-cluster-map",
             "datasette-dashboards")
-WRITTEN = (DATABASE_FILE, "metadata.yml", "settings.json", "inspect-data.json",
-           "requirements.txt", "plugins", "templates", "static")
 
 
 def publish(outdir: Path, logs: list[Log], warn=print) -> list[Path]:
-    """Write the site of `logs` into `outdir` (created, or one cooplog wrote before: its
-    files are replaced); the files written."""
+    """Write the site of `logs` into `outdir` (new, empty, or a site published before),
+    whole or not at all: it is made beside and moved into place; the files written."""
     outdir = Path(outdir)
     _check_outdir(outdir)
     site.caught_up(logs)
-    outdir.mkdir(parents=True, exist_ok=True)
-    for name in WRITTEN:  # a publish before this one, replaced whole
-        old = outdir / name
-        shutil.rmtree(old) if old.is_dir() else old.unlink(missing_ok=True)
-    site.assemble(outdir / DATABASE_FILE, logs)
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
+    try:
+        staging.chmod(0o755)
+        _write(staging, logs, warn)
+        if outdir.exists():
+            before = staging.with_name(staging.name + ".before")
+            outdir.rename(before)
+            staging.rename(outdir)
+            shutil.rmtree(before)
+        else:
+            staging.rename(outdir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return sorted(p for p in outdir.rglob("*") if p.is_file())
+
+
+def _write(outdir: Path, logs: list[Log], warn) -> None:
     assets = [log_assets.read(log.root) for log in logs]
     for log, found in zip(logs, assets, strict=True):
         for line in found.ignored:
@@ -48,6 +60,7 @@ def publish(outdir: Path, logs: list[Log], warn=print) -> list[Path]:
             warn(f"{log.name}: {found.templates.relative_to(log.root.resolve())}: left out: "
                  "a published site renders cooplog's templates only (a log's would run "
                  "unsandboxed under plain datasette)")
+    site.assemble(outdir / DATABASE_FILE, logs)
     (outdir / "metadata.yml").write_text(
         yaml.safe_dump(serve.site_metadata(logs, assets), allow_unicode=True, sort_keys=False),
         encoding="utf-8")
@@ -66,7 +79,6 @@ def publish(outdir: Path, logs: list[Log], warn=print) -> list[Path]:
         for log, _ in statics[1:]:
             warn(f"{log.name}: datasette/static: left out: the site takes one log's static "
                  f"files ({statics[0][0].name}'s)")
-    return sorted(p for p in outdir.rglob("*") if p.is_file())
 
 
 def requirements() -> str:
