@@ -75,7 +75,16 @@ def test_a_dead_watcher_or_a_bad_file_in_one_log_stops_no_other(two, following):
     before = rows(site_db, counts)
     assert [log for log, _ in before] == ["basel", "stockholm"]
 
-    watchers["basel"].stop()  # basel's watcher is dead: stockholm goes on
+    watchers["basel"].stop()  # basel's watcher is dead, and its database unreadable:
+    garbage = basel.db_path.with_name("garbage")  # stockholm goes on
+    garbage.write_bytes(b"not a database" * 1000)
+    garbage.replace(basel.db_path)
+    for side in ("-wal", "-shm"):
+        Path(f"{basel.db_path}{side}").unlink(missing_ok=True)
+    deadline = time.monotonic() + TIMEOUT
+    while not refresher.status["basel"].failing:
+        assert time.monotonic() < deadline, "the unreadable database was never noticed"
+        time.sleep(0.05)
     (event, _), = append.append(Store(stockholm.root), [("new", NEW)])
     wait_for(site_db, "select log from events where id = ?", [("stockholm",)], (event.id,))
     bad = stockholm.root / "events" / "2010" / "01" / "broken.json"
@@ -97,6 +106,7 @@ def test_a_dead_watcher_or_a_bad_file_in_one_log_stops_no_other(two, following):
     assert health.status_code == 503  # one log is unwell, and it is named
     logs = health.json()["logs"]
     assert (logs["basel"]["healthy"], logs["basel"]["watcher"]) == (False, "stopped")
+    assert "file is not a database" in logs["basel"]["site_errors"][-1]
     assert (logs["stockholm"]["healthy"], logs["stockholm"]["watcher"]) == (True, "alive")
 
 

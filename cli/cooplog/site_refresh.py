@@ -26,6 +26,7 @@ class LogStatus:
 
     refreshed: int = 0
     last_refreshed_at: float | None = None
+    failing: bool = False  # the last attempt to read the log's database failed
     errors: list[str] = field(default_factory=list)
 
 
@@ -74,8 +75,10 @@ class Refresher:
                 site.refresh(self._conn, log)
             except sqlite3.Error as e:
                 self._forget(log)
+                status.failing = True
                 status.errors = [*status.errors[-4:], f"{log.db_path}: {e}"]
                 continue
+            status.failing = False
             self._versions[log.name] = version
             status.refreshed += 1
             status.last_refreshed_at = time.time()

@@ -267,6 +267,7 @@ async def cooplog_status(datasette):
             healthy, body = _watcher_status(watcher.status)
             copy = serve.REFRESHER.status[name] if serve.REFRESHER else None
             if copy is not None:
+                healthy = healthy and not copy.failing
                 body["site_refreshed_at"] = copy.last_refreshed_at
                 body["site_errors"] = copy.errors[-5:]
             logs[name] = {"healthy": healthy, **body}
