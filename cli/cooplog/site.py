@@ -55,6 +55,15 @@ select c.log, (select e.path from events e where e.log = c.log and e.id = c.regi
        || 'acronym, category, parent and url) to make it one organization',
        c.registered_by
   from organization_conflicts c""",
+    # schema.VIEWS' open_items, with the log each item is recorded in
+    "open_items": """
+select log, 'request' as kind, key, subject as title, to_org, status, status_since, event_id
+  from requests
+ where status is null or status in ('pending', 'under-consideration', 'deferred')
+union all
+select log, 'submission', key, title, to_org, status, status_since, event_id
+  from submissions
+ where status is null or status in ('pending', 'under-consideration', 'deferred')""",
     # Organizations two or more logs work with, registered alike in each.
     "shared_organizations": f"""
 select key, name, acronym, category, count(*) as log_count, group_concat(log, ', ') as logs,

@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 from cooplog import countries, dates, report
 from cooplog.plugins import MISSING, KeptUntilChanged
 from cooplog.report import GROUPS, NOT_ACTIVITIES
+from cooplog.site import ORG_FIELDS
 
 DATABASE = "cooplog"
 LATEST = 12  # changes listed on the home page
@@ -121,30 +122,78 @@ def _json(value, default):
 # --- reading the database ----------------------------------------------------------------
 
 
+class Logs:
+    """Which logs a page reads. A site of several logs (cooplog.site) has a `log` column
+    in every table, and the same id or key may stand in two logs: rows are joined on
+    (log, id), and `?log=` narrows the page to one log. One log's own database has no
+    such column: then every fragment is the plain one and the page is as it was. (A plain
+    class: a plugin loaded from a folder is no module dataclasses can find.)"""
+
+    def __init__(self, visibility: dict[str, str] | None = None, chosen: str | None = None):
+        self.visibility = visibility or {}
+        self.chosen = chosen
+
+    def same(self, a: str, b: str) -> str:
+        return f"{a}.log = {b}.log" if self.visibility else "1"
+
+    def column(self, alias: str) -> str:
+        return f"{alias}.log" if self.visibility else "null"
+
+    def only(self, alias: str) -> str:
+        """`alias`'s rows in the log `?log=` chose (its name is the `log` parameter)."""
+        return f"{alias}.log = :log" if self.chosen else "1"
+
+    def marked(self, row: dict) -> dict:
+        """`row` named with its log on a site of several, and marked when it is private."""
+        log = row.get("log")
+        row["log_name"] = log if len(self.visibility) > 1 else None
+        row["confidential"] = self.visibility.get(log) == "private"
+        row["at"] = f"?log={log}" if log and len(self.visibility) > 1 else ""
+        return row
+
+
+async def logs_of(db, asked: str | None) -> Logs:
+    if not await db.table_exists("logs"):
+        return Logs()
+    visibility = {row["name"]: row["visibility"]
+                  for row in await _rows(db, "select name, visibility from logs order by name")}
+    asked = (asked or "").strip().lower() or None
+    if asked and asked not in visibility:
+        raise PageError(f"No log of this site is named “{asked}”: its logs are "
+                        f"{', '.join(visibility)}.")
+    return Logs(visibility, asked)
+
+
 async def _rows(db, sql: str, params: dict | None = None) -> list[dict]:
     return [dict(row) for row in (await db.execute(sql, params or {})).rows]
 
 
-async def _org_names(db, keys) -> dict[str, dict]:
+async def _org_names(db, keys, logs: Logs | None = None) -> dict:
+    """Each key's name, by key and, on a site, by (log, key) too: a key registered
+    differently in two logs is named in each as that log registers it."""
     keys = sorted({k for k in keys if k})
     if not keys:
         return {}
-    rows = await _rows(db, "select key, name, acronym from organizations where key in "
+    logs = logs or Logs()
+    rows = await _rows(db, f"select {logs.column('o')} as log, key, name, acronym "
+                           "from organizations o where key in "
                            "(select value from json_each(:keys))", {"keys": json.dumps(keys)})
-    return {row["key"]: row for row in rows}
+    return {**{row["key"]: row for row in rows}, **{(row["log"], row["key"]): row for row in rows}}
 
 
-def _org(key: str, names: dict[str, dict]) -> dict:
-    known = names.get(key)
+def _org(key: str, names: dict, log: str | None = None) -> dict:
+    known = names.get((log, key)) or names.get(key)
     return {"key": key, "name": known["name"] if known else key,
             "acronym": known["acronym"] if known else None, "known": bool(known)}
 
 
-async def _with_orgs(db, events: list[dict]) -> list[dict]:
+async def _with_orgs(db, events: list[dict], logs: Logs | None = None) -> list[dict]:
     """Each event with its organizations by name and its text's language, for a list."""
-    names = await _org_names(db, [k for e in events for k in _json(e.get("orgs"), [])])
+    logs = logs or Logs()
+    names = await _org_names(db, [k for e in events for k in _json(e.get("orgs"), [])], logs)
     for event in events:
-        event["org_list"] = [_org(k, names) for k in _json(event.get("orgs"), [])]
+        logs.marked(event)
+        event["org_list"] = [_org(k, names, event.get("log")) for k in _json(event.get("orgs"), [])]
         event["when"] = in_words(event.get("occurred"))
         event["kind"] = KINDS.get(event["type"], event["type"])
         event["text"] = event.get("summary") or event.get("title") or event["kind"]
@@ -152,19 +201,23 @@ async def _with_orgs(db, events: list[dict]) -> list[dict]:
     return events
 
 
-async def _history(db, subjects: list[str]) -> dict[str, list[dict]]:
-    """Each subject's status history, oldest first, each "since" its own date in words."""
+async def _history(db, subjects: list[str], logs: Logs | None = None) -> dict[tuple, list[dict]]:
+    """Each (log, subject)'s status history, oldest first, each "since" its own date in
+    words (log None in one log's own database)."""
     if not subjects:
         return {}
-    rows = await _rows(db, """select subject, status, note, occurred, event_id from statuses
+    logs = logs or Logs()
+    rows = await _rows(db, f"""select {logs.column('s')} as log, subject, status, note, occurred,
+                               event_id from statuses s
                                where subject in (select value from json_each(:keys))
                                order by occurred_start, occurred_end, event_id""",
                        {"keys": json.dumps(subjects)})
-    history: dict[str, list[dict]] = {}
+    history: dict[tuple, list[dict]] = {}
     for row in rows:
         row["since"] = in_words(row["occurred"])
         row["words"] = row["status"].replace("-", " ")
-        history.setdefault(row["subject"], []).append(row)
+        logs.marked(row)
+        history.setdefault((row["log"], row["subject"]), []).append(row)
     return history
 
 
@@ -172,64 +225,83 @@ EVENT_COLUMNS = ("e.id, e.type, e.occurred, e.summary, e.title, e.orgs, e.retrac
                  "json_extract(e.original, '$.lang') as lang")
 
 
-async def event_page(db, event_id: str) -> dict:
-    rows = await _rows(db, "select *, json_extract(original, '$.lang') as lang from events "
-                           "where id = :id", {"id": event_id.upper()})
+async def event_page(db, event_id: str, logs: Logs | None = None) -> dict:
+    """One event; on a site where two logs hold its id, the one `?log=` names (else the
+    first log's), the others linked, and all it refers to read in its own log."""
+    logs = logs or Logs()
+    rows = await _rows(db, f"select *, {logs.column('e')} as log_of, "
+                           "json_extract(original, '$.lang') as lang from events e "
+                           f"where id = :id and {logs.only('e')} order by log_of",
+                       {"id": event_id.upper(), "log": logs.chosen})
     if not rows:
-        raise PageError(f"No event has the id “{event_id}”. It may be mistyped, or recorded "
-                        "in another office and not yet synced.")
+        raise PageError(f"No event has the id “{event_id}”"
+                        f"{f' in the log {logs.chosen}' if logs.chosen else ''}. It may be "
+                        "mistyped, or recorded in another office and not yet synced.")
     event = rows[0]
+    here = Logs(logs.visibility, event["log_of"])  # what it refers to, in its own log
+    inside = {"log": here.chosen}
+    event["elsewhere"] = [r["log"] for r in await _rows(
+        db, "select log from events where id = :id and log <> :log order by log",
+        {"id": event["id"], "log": here.chosen})] if here.chosen else []
     data = _json(event["data"], {})
     original = _json(event["original"], {})
-    names = await _org_names(db, _json(event["orgs"], []) + _org_keys_in(data))
+    names = await _org_names(db, _json(event["orgs"], []) + _org_keys_in(data), here)
     event.update(
         when=in_words(event["occurred"]), kind=KINDS.get(event["type"], event["type"]),
         summary_lang=lang_of(event["summary"], event["lang"]),
         title_lang=lang_of(event["title"], event["lang"]),
-        org_list=[_org(k, names) for k in _json(event["orgs"], [])],
+        org_list=[_org(k, names, here.chosen) for k in _json(event["orgs"], [])],
         documents=[dict(d, link=web_link(d.get("url"))) for d in _json(event["documents"], [])],
         mandate_list=_json(event["mandates"], []),
         item_list=data.get("items") or [],
-        details=_details(event["type"], data, names),
+        details=_details(event["type"], data, names, here.chosen),
         recorded_when=in_words(event["recorded_at"]),
     )
     event["confidential"] = await _confidential(db, [event.get("log")])
-    event["place"] = await _place(db, event["id"], data)
+    event["place"] = await _place(db, event["id"], data, here)
     event["subject"] = None
     if event["type"] == "status.changed":  # its title is the subject's key: name it instead
         event["title"] = event["title_lang"] = None
-        event["subject"] = await _subject(db, data.get("subject"))
-    event["history"] = (await _history(db, [data["key"]])).get(data["key"], []) \
+        event["subject"] = await _subject(db, data.get("subject"), here)
+        if event["subject"]:
+            event["subject"]["at"] = logs.marked({"log": here.chosen})["at"]
+    event["history"] = (await _history(db, [data["key"]], here)).get(
+        (here.chosen, data["key"]), []) \
         if "key" in data and not event["type"].startswith("organization.") else []
     event["commit"] = None
     if event["commit_sha"]:
-        commits = await _rows(db, "select sha, author, email, committed_at from commits "
-                                  "where sha = :sha", {"sha": event["commit_sha"]})
+        commits = await _rows(db, "select sha, author, email, committed_at from commits c "
+                                  f"where sha = :sha and {here.only('c')}",
+                              {"sha": event["commit_sha"], **inside})
         if commits:
             event["commit"] = dict(commits[0], when=in_words(commits[0]["committed_at"]))
-    event["corrections"] = await _corrections(db, original, _json(event["corrected_by"], []))
+    event["corrections"] = await _corrections(db, original, _json(event["corrected_by"], []),
+                                              here)
     event["retraction"] = None
     if event["retracted"] and event["retracted_by"]:
-        retraction = await _rows(db, "select id, recorded_at, recorded_by, data from events "
-                                     "where id = :id", {"id": event["retracted_by"]})
+        retraction = await _rows(db, "select id, recorded_at, recorded_by, data from events e "
+                                     f"where id = :id and {here.only('e')}",
+                                 {"id": event["retracted_by"], **inside})
         if retraction:
             r = retraction[0]
             event["retraction"] = {"id": r["id"], "by": r["recorded_by"],
                                    "when": in_words(r["recorded_at"]),
                                    "reason": _json(r["data"], {}).get("reason")}
     if event["target"]:
-        target = await _rows(db, "select id, summary, title, type from events where id = :id",
-                             {"id": event["target"]})
-        event["target_event"] = (await _with_orgs(db, target))[0] if target else None
+        target = await _rows(db, f"select id, {here.column('e')} as log, summary, title, type "
+                                 f"from events e where id = :id and {here.only('e')}",
+                             {"id": event["target"], **inside})
+        event["target_event"] = (await _with_orgs(db, target, logs))[0] if target else None
     return event
 
 
-async def _subject(db, key: str | None) -> dict | None:
+async def _subject(db, key: str | None, here: Logs) -> dict | None:
     """The agreement, submission, request or project a status is about, by its title."""
-    rows = await _rows(db, """select event_id, title from agreements where key = :key
-        union all select event_id, title from submissions where key = :key
-        union all select event_id, subject from requests where key = :key
-        union all select event_id, title from projects where key = :key""", {"key": key})
+    rows = await _rows(db, " union all ".join(
+        f"select event_id, {title} from {table} t where key = :key and {here.only('t')}"
+        for table, title in (("agreements", "title"), ("submissions", "title"),
+                             ("requests", "subject"), ("projects", "title"))),
+        {"key": key, "log": here.chosen})
     return rows[0] if rows else None
 
 
@@ -240,11 +312,12 @@ def _org_keys_in(data: dict) -> list[str]:
     return [k for k in keys if isinstance(k, str)]
 
 
-def _details(type_: str, data: dict, names: dict[str, dict]) -> list[tuple[str, object]]:
+def _details(type_: str, data: dict, names: dict, log: str | None = None
+             ) -> list[tuple[str, object]]:
     """The type's own fields a reader needs, labelled, organizations by name."""
 
     def org(key):
-        return _org(key, names)
+        return _org(key, names, log)
 
     fields = {
         "role": ("Role", lambda v: v),
@@ -266,21 +339,22 @@ def _details(type_: str, data: dict, names: dict[str, dict]) -> list[tuple[str, 
             if data.get(name) not in (None, "", [])]
 
 
-async def _place(db, event_id: str, data: dict) -> str | None:
-    rows = await _rows(db, "select city, country from meetings where event_id = :id",
-                       {"id": event_id})
+async def _place(db, event_id: str, data: dict, here: Logs) -> str | None:
+    rows = await _rows(db, "select city, country from meetings m where event_id = :id and "
+                           f"{here.only('m')}", {"id": event_id, "log": here.chosen})
     location = rows[0] if rows else (data.get("location") or {})
     return countries.place(location.get("city"), location.get("country"))
 
 
-async def _corrections(db, original: dict, ids: list[str]) -> list[dict]:
+async def _corrections(db, original: dict, ids: list[str], here: Logs) -> list[dict]:
     """Each correction in force, in id order, as old → new with its reason: the old value is
     what the field held before that correction, starting from the event as recorded."""
     if not ids:
         return []
-    rows = await _rows(db, """select id, recorded_at, recorded_by, data from events
-                               where id in (select value from json_each(:ids)) order by id""",
-                       {"ids": json.dumps(ids)})
+    rows = await _rows(db, f"""select id, recorded_at, recorded_by, data from events e
+                               where id in (select value from json_each(:ids))
+                                 and {here.only('e')} order by id""",
+                       {"ids": json.dumps(ids), "log": here.chosen})
     body = json.loads(json.dumps(original))
     corrections = []
     for row in rows:
@@ -331,105 +405,146 @@ async def _confidential(db, logs: list[str | None]) -> bool:
     return bool(rows) and all(row["visibility"] == "private" for row in rows)
 
 
-async def org_page(db, key: str, period: tuple | None) -> dict:
-    rows = await _rows(db, "select * from organizations where key = :key",
-                       {"key": key.strip().lower()})
-    if not rows:
-        raise PageError(f"No organization has the key “{key}”. See the list of "
-                        "organizations on the home page.")
+async def org_page(db, key: str, period: tuple | None, logs: Logs | None = None) -> dict:
+    """One organization. On a site, a key registered differently in two logs is two
+    organizations: the page is the one registration `?log=` names (else the first log's),
+    read in the logs that register it alike, and the others are linked, never merged."""
+    logs = logs or Logs()
+    rows = await _rows(db, f"select *, {logs.column('o')} as log_of from organizations o "
+                           "where key = :key order by log_of", {"key": key.strip().lower()})
+    if logs.chosen:
+        rows = [row for row in rows if row["log_of"] == logs.chosen] + \
+               [row for row in rows if row["log_of"] != logs.chosen]
+    if not rows or (logs.chosen and rows[0]["log_of"] != logs.chosen):
+        raise PageError(f"No organization has the key “{key}”"
+                        f"{f' in the log {logs.chosen}' if logs.chosen else ''}. See the "
+                        "list of organizations on the home page.")
     org = rows[0]
-    org["confidential"] = await _confidential(db, [row.get("log") for row in rows])
+    registration = [org[f] for f in ORG_FIELDS]
+    alike = [row for row in rows if [row[f] for f in ORG_FIELDS] == registration]
+    org["elsewhere"] = [logs.marked(row) for row in rows if row not in alike]
+    # the logs read: the one chosen, else those registering it alike when others differ
+    scope = [logs.chosen] if logs.chosen else \
+        [row["log_of"] for row in alike] if org["elsewhere"] else None
+    org["logs"] = [row["log_of"] for row in alike] if len(logs.visibility) > 1 else []
+
+    def inside(alias: str) -> str:
+        return f"{alias}.log in (select value from json_each(:logs))" if scope else "1"
+
+    org["confidential"] = await _confidential(db, [row.get("log") for row in alike])
     org["group"] = GROUPS.get(org["category"], org["category"])
     org["parent_org"] = None
     if org["parent"]:
-        org["parent_org"] = _org(org["parent"], await _org_names(db, [org["parent"]]))
-    params = {"key": org["key"]}
+        org["parent_org"] = _org(org["parent"], await _org_names(db, [org["parent"]], logs),
+                                 org["log_of"])
+    params = {"key": org["key"], "logs": json.dumps(scope)}
     within = ""
     if period:
         within = " and e.occurred_end >= :start and e.occurred_start <= :end"
         params.update(start=period[1], end=period[2])
     org["activities"] = await _with_orgs(db, await _rows(db, f"""
-        select {EVENT_COLUMNS} from event_orgs eo join events e on e.id = eo.event_id
-         where eo.org_key = :key and e.retracted = 0 and {NOT_ACTIVITY}{within}
-         order by e.occurred_start, e.occurred_end, e.id""", params))
+        select {logs.column('e')} as log, {EVENT_COLUMNS} from event_orgs eo
+          join events e on e.id = eo.event_id and {logs.same('e', 'eo')}
+         where eo.org_key = :key and {inside('eo')} and e.retracted = 0
+           and {NOT_ACTIVITY}{within}
+         order by e.occurred_start, e.occurred_end, e.id""", params), logs)
     for activity in org["activities"]:
         activity["others"] = [o for o in activity["org_list"] if o["key"] != org["key"]]
-    involved = "select event_id from event_orgs where org_key = :key"
-    org["agreements"] = await _rows(db, f"""select key, event_id, kind, title, parties,
-        occurred, status from agreements where event_id in ({involved})
-        order by occurred, key""", {"key": org["key"]})
-    org["submissions"] = await _rows(db, f"""select key, event_id, to_org, body, title, items,
-        occurred, status from submissions where event_id in ({involved})
-        order by occurred, key""", {"key": org["key"]})
-    org["requests"] = await _rows(db, f"""select key, event_id, to_org, subject, occurred,
-        status from requests where event_id in ({involved})
-        order by occurred, key""", {"key": org["key"]})
+
+    def involved(alias: str) -> str:
+        return (f"exists (select 1 from event_orgs eo where eo.org_key = :key and "
+                f"eo.event_id = {alias}.event_id and {logs.same('eo', alias)} "
+                f"and {inside('eo')})")
+
+    org["agreements"] = await _rows(db, f"""select {logs.column('t')} as log, key, event_id,
+        kind, title, parties, occurred, status from agreements t where {involved('t')}
+        order by occurred, key""", params)
+    org["submissions"] = await _rows(db, f"""select {logs.column('t')} as log, key, event_id,
+        to_org, body, title, items, occurred, status from submissions t where {involved('t')}
+        order by occurred, key""", params)
+    org["requests"] = await _rows(db, f"""select {logs.column('t')} as log, key, event_id,
+        to_org, subject, occurred, status from requests t where {involved('t')}
+        order by occurred, key""", params)
     history = await _history(db, [r["key"] for kind in ("agreements", "submissions", "requests")
-                                  for r in org[kind]])
+                                  for r in org[kind]], logs)
     for kind in ("agreements", "submissions", "requests"):
         for row in org[kind]:
+            logs.marked(row)
             row["when"] = in_words(row["occurred"])
-            row["history"] = history.get(row["key"], [])
+            row["history"] = history.get((row["log"], row["key"]), [])
             row["item_list"] = _json(row.get("items"), [])
-    org["partnerships"] = await _rows(db, f"""select p.event_id, p.partnership, p.role,
-        p.occurred from partnerships p where p.event_id in ({involved})
-        order by p.occurred, p.event_id""", {"key": org["key"]})
+    org["partnerships"] = await _rows(db, f"""select {logs.column('p')} as log, p.event_id,
+        p.partnership, p.role, p.occurred from partnerships p where {involved('p')}
+        order by p.occurred, p.event_id""", params)
     for row in org["partnerships"]:
+        logs.marked(row)
         row["when"] = in_words(row["occurred"])
-    org["meetings"] = await _rows(db, f"""select m.event_id, m.title, m.role, m.planned, m.city,
-        m.country, m.occurred from event_orgs eo join meetings m on m.event_id = eo.event_id
-        join events e on e.id = m.event_id
-         where eo.org_key = :key{within} order by m.occurred_start, m.event_id""", params)
+    org["meetings"] = await _rows(db, f"""select {logs.column('m')} as log, m.event_id, m.title,
+        m.role, m.planned, m.city, m.country, m.occurred from event_orgs eo
+        join meetings m on m.event_id = eo.event_id and {logs.same('m', 'eo')}
+        join events e on e.id = m.event_id and {logs.same('e', 'm')}
+         where eo.org_key = :key and {inside('eo')}{within}
+         order by m.occurred_start, m.event_id""", params)
     for row in org["meetings"]:
+        logs.marked(row)
         row["when"] = in_words(row["occurred"])
         row["place"] = countries.place(row["city"], row["country"])
-    org["children"] = await _rows(db, "select key, name, acronym from organizations "
-                                      "where parent = :key order by name", {"key": org["key"]})
+    org["children"] = await _rows(db, f"""select distinct key, name, acronym from organizations o
+        where parent = :key and {inside('o')} order by name""", params)
     return org
 
 
-async def home_page(db, period: tuple | None) -> dict:
-    within, params = "", {}
+async def home_page(db, period: tuple | None, logs: Logs | None = None) -> dict:
+    logs = logs or Logs()
+    within, params = "", {"log": logs.chosen}
     if period:
         within = " and occurred_end >= :start and occurred_start <= :end"
-        params = {"start": period[1], "end": period[2]}
+        params.update(start=period[1], end=period[2])
     counts = {row["type"]: row["n"] for row in await _rows(
-        db, f"select type, count(*) as n from events where retracted = 0{within} "
-            "group by type", params)}
-    organizations = await _rows(db, """select distinct key, name, acronym, category, group_order
-                                         from organizations order by group_order, name""")
+        db, f"select type, count(*) as n from events e where retracted = 0{within} "
+            f"and {logs.only('e')} group by type", params)}
+    organizations = await _rows(db, f"""select distinct key, name, acronym, category,
+        group_order from organizations o where {logs.only('o')} order by group_order, name""",
+                                params)
     groups: dict[str, list] = {}
     for org in organizations:
         groups.setdefault(GROUPS.get(org["category"], org["category"]), []).append(org)
     years = [row["year"] for row in await _rows(
-        db, "select distinct year from events where year is not null order by year desc")]
+        db, f"select distinct year from events e where year is not null and {logs.only('e')} "
+            "order by year desc", params)]
     latest = await _with_orgs(db, await _rows(db, f"""
-        select {EVENT_COLUMNS}, e.recorded_at, e.recorded_by, e.target
-          from events e order by e.recorded_at desc, e.id desc limit {LATEST}"""))
-    targets = await _rows(db, """select id, summary, title, type from events
-        where id in (select value from json_each(:ids))""",
+        select {logs.column('e')} as log, {EVENT_COLUMNS}, e.recorded_at, e.recorded_by,
+               e.target
+          from events e where {logs.only('e')}
+         order by e.recorded_at desc, e.id desc limit {LATEST}""", params), logs)
+    targets = await _rows(db, f"""select {logs.column('e')} as log, id, summary, title, type
+        from events e where id in (select value from json_each(:ids))""",
                           {"ids": json.dumps([e["target"] for e in latest if e["target"]])})
-    named = {t["id"]: t["summary"] or t["title"] or KINDS.get(t["type"], t["type"])
+    named = {(t["log"], t["id"]): t["summary"] or t["title"] or KINDS.get(t["type"], t["type"])
              for t in targets}
     for event in latest:
         event["recorded_when"] = in_words(event["recorded_at"])
-        if event["target"] in named:  # a correction, retraction or translation: of what
+        target = (event["log"], event["target"])
+        if target in named:  # a correction, retraction or translation: of what
             event["kind"] = f"{event['kind']} of"
-            event["text"] = f"“{named[event['target']]}”"
-            event["text_lang"] = lang_of(named[event["target"]], None)
+            event["text"] = f"“{named[target]}”"
+            event["text_lang"] = lang_of(named[target], None)
     return {"counts": _counted(counts, len(organizations)), "groups": groups,
-            "periods": _periods(years), "latest": latest, "waiting": await _waiting(db)}
+            "periods": _periods(years), "latest": latest,
+            "waiting": await _waiting(db, logs)}
 
 
-async def _waiting(db) -> list[dict]:
+async def _waiting(db, logs: Logs) -> list[dict]:
     """Requests and submissions still waiting for an answer (the `open_items` view), oldest
     first, each with whom it went to and since when its status holds."""
-    rows = await _rows(db, f"""select i.kind, i.title, i.to_org, i.status, i.status_since,
-        i.event_id, e.occurred from open_items i join events e on e.id = i.event_id
-        order by e.occurred_start, i.key limit {WAITING}""")
-    names = await _org_names(db, [r["to_org"] for r in rows])
+    rows = await _rows(db, f"""select {logs.column('i')} as log, i.kind, i.title, i.to_org,
+        i.status, i.status_since, i.event_id, e.occurred from open_items i
+        join events e on e.id = i.event_id and {logs.same('e', 'i')} where {logs.only('i')}
+        order by e.occurred_start, i.key limit {WAITING}""", {"log": logs.chosen})
+    names = await _org_names(db, [r["to_org"] for r in rows], logs)
     for row in rows:
-        row["to"] = _org(row["to_org"], names) if row["to_org"] else None
+        logs.marked(row)
+        row["to"] = _org(row["to_org"], names, row["log"]) if row["to_org"] else None
         row["when"] = in_words(row["occurred"])
         row["since"] = in_words(row["status_since"])
         row["words"] = (row["status"] or "no answer recorded").replace("-", " ")
@@ -466,24 +581,25 @@ def _periods(years: list[int]) -> list[tuple[str, str]]:
             + [(str(y), str(y)) for y in years])
 
 
-async def search_page(db, q: str) -> dict:
+async def search_page(db, q: str, logs: Logs | None = None) -> dict:
+    logs = logs or Logs()
     q = q.strip()
     if not q:
         return {"q": "", "results": None}
     rows = await _rows(db, f"""
-        select {EVENT_COLUMNS} from events e
-         where length(:q) >= 3
+        select {logs.column('e')} as log, {EVENT_COLUMNS} from events e
+         where length(:q) >= 3 and {logs.only('e')}
            and rowid in (select rowid from events_fts
                           where events_fts match '"' || replace(:q, '"', '""') || '"'
                           order by rowid desc limit {FOUND})
         union all
-        select {EVENT_COLUMNS} from events e
-         where length(:q) between 1 and 2
+        select {logs.column('e')} as log, {EVENT_COLUMNS} from events e
+         where length(:q) between 1 and 2 and {logs.only('e')}
            and rowid in (select rowid from events
                           where instr(summary, :q) > 0 or instr(title, :q) > 0
                           order by rowid desc limit {FOUND})
-         order by occurred desc, id desc""", {"q": q})
-    results = await _with_orgs(db, rows)
+         order by occurred desc, id desc""", {"q": q, "log": logs.chosen})
+    results = await _with_orgs(db, rows, logs)
     for result in results:
         if result["type"] == "status.changed":  # its title is a key, not words
             result["title"] = None
@@ -494,16 +610,19 @@ async def search_page(db, q: str) -> dict:
     return {"q": q, "results": results, "limit": FOUND}
 
 
-async def meetings_page(db, period: tuple | None, city: str | None, offset: int = 0) -> dict:
+async def meetings_page(db, period: tuple | None, city: str | None, offset: int = 0,
+                        logs: Logs | None = None) -> dict:
     """The period's meetings as an agenda: by year, then month. A meeting dated only to a
     year or a biennium is listed under that span, said as such, never under its first
     month. Without a period, the latest biennium that holds meetings."""
+    logs = logs or Logs()
     if period is None:
-        latest = await _rows(db, "select max(year) as year from meetings")
+        latest = await _rows(db, f"select max(year) as year from meetings m where "
+                                 f"{logs.only('m')}", {"log": logs.chosen})
         year = latest[0]["year"] if latest and latest[0]["year"] else date.today().year
         period = period_of(f"{year - 1}/{year}" if year % 2 else f"{year}/{year + 1}")
-    params = {"start": period[1], "end": period[2]}
-    where = "m.occurred_end >= :start and m.occurred_start <= :end"
+    params = {"start": period[1], "end": period[2], "log": logs.chosen}
+    where = f"m.occurred_end >= :start and m.occurred_start <= :end and {logs.only('m')}"
     places = await _rows(db, f"""select m.city, m.country, count(*) as n from meetings m
         where {where} and m.city is not null group by m.city, m.country
         order by n desc, m.city""", params)
@@ -514,18 +633,20 @@ async def meetings_page(db, period: tuple | None, city: str | None, offset: int 
         params["city"] = city
     total = (await _rows(db, f"select count(*) as n from meetings m where {where}",
                          params))[0]["n"]
-    rows = await _rows(db, f"""select m.event_id, m.title, m.role, m.planned, m.city, m.country,
-        m.online, m.occurred, m.occurred_start, m.occurred_end, e.orgs from meetings m
-        join events e on e.id = m.event_id where {where}
+    rows = await _rows(db, f"""select {logs.column('m')} as log, m.event_id, m.title, m.role,
+        m.planned, m.city, m.country, m.online, m.occurred, m.occurred_start, m.occurred_end,
+        e.orgs from meetings m
+        join events e on e.id = m.event_id and {logs.same('e', 'm')} where {where}
         order by m.occurred_start, m.occurred_end, m.event_id
         limit {AGENDA} offset :offset""", dict(params, offset=offset))
-    names = await _org_names(db, [k for r in rows for k in _json(r["orgs"], [])])
+    names = await _org_names(db, [k for r in rows for k in _json(r["orgs"], [])], logs)
     years: dict[int, dict[tuple, dict]] = {}
     for row in rows:
+        logs.marked(row)
         row["when"] = in_words(row["occurred"])
         row["place"] = "online" if row["online"] and not row["city"] else \
             countries.place(row["city"], row["country"])
-        row["org_list"] = [_org(k, names) for k in _json(row["orgs"], [])]
+        row["org_list"] = [_org(k, names, row["log"]) for k in _json(row["orgs"], [])]
         first, last = row["occurred_start"], row["occurred_end"]
         day_or_month = len(row["occurred"].split("/")[0]) > 4 and (
             len(row["occurred"].split("/")[0]) == 10 or first[:7] == last[:7])
@@ -540,7 +661,8 @@ async def meetings_page(db, period: tuple | None, city: str | None, offset: int 
     agenda = [(year, [months[k] for k in sorted(months)]) for year, months in
               sorted(years.items())]
     years_held = [row["year"] for row in await _rows(
-        db, "select distinct year from meetings where year is not null order by year")]
+        db, f"select distinct year from meetings m where year is not null and {logs.only('m')} "
+            "order by year", {"log": logs.chosen})]
     return {"period": period, "city": city, "places": places, "agenda": agenda,
             "total": total, "offset": offset, "shown": len(rows), "limit": AGENDA,
             "years": years_held}
@@ -577,24 +699,29 @@ async def _page(datasette, request, template: str, build, kept=None):
     the log changes, for the pages that read much of it."""
     try:
         db = datasette.get_database(DATABASE)
-        context = await (_kept(db, kept, build) if kept else build(db))
+        logs = await logs_of(db, request.args.get("log"))
+        context = await (_kept(db, (*kept, logs.chosen), lambda db: build(db, logs)) if kept
+                         else build(db, logs))
     except PageError as e:
         return await _render(datasette, request, "cooplog_not_found.html",
                              {"message": str(e), "status": e.status}, status=e.status)
-    return await _render(datasette, request, template, context)
+    # kept on the page's links, and the logs to choose from (_cooplog_pages.html)
+    return await _render(datasette, request, template, dict(
+        context, chosen_log=logs.chosen,
+        site_logs=list(logs.visibility) if len(logs.visibility) > 1 else []))
 
 
 async def event_view(datasette, request):
-    async def build(db):
-        return {"event": await event_page(db, request.url_vars["id"])}
+    async def build(db, logs):
+        return {"event": await event_page(db, request.url_vars["id"], logs)}
 
     return await _page(datasette, request, "cooplog_event.html", build)
 
 
 async def org_view(datasette, request):
-    async def build(db):
+    async def build(db, logs):
         period = period_of(request.args.get("period"))
-        return {"org": await org_page(db, request.url_vars["key"], period),
+        return {"org": await org_page(db, request.url_vars["key"], period, logs),
                 "period": period}
 
     return await _page(datasette, request, "cooplog_org.html", build)
@@ -619,9 +746,9 @@ async def home_view(datasette, request, send):
 
         return await IndexView.as_view(datasette)(request, send)
 
-    async def build(db):
+    async def build(db, logs):
         period = period_of(request.args.get("period"))
-        return dict(await home_page(db, period), period=period,
+        return dict(await home_page(db, period, logs), period=period,
                     site_title=datasette.metadata("title") or "cooplog",
                     description_html=Markup(datasette.metadata("description_html") or ""))
 
@@ -630,16 +757,16 @@ async def home_view(datasette, request, send):
 
 
 async def search_view(datasette, request):
-    async def build(db):
-        return await search_page(db, request.args.get("q") or "")
+    async def build(db, logs):
+        return await search_page(db, request.args.get("q") or "", logs)
 
     return await _page(datasette, request, "cooplog_search.html", build)
 
 
 async def meetings_view(datasette, request):
-    async def build(db):
+    async def build(db, logs):
         return await meetings_page(db, period_of(request.args.get("period")),
-                                   request.args.get("city") or None, offset)
+                                   request.args.get("city") or None, offset, logs)
 
     offset = request.args.get("offset") or "0"
     if not offset.isdigit():
