@@ -10,6 +10,7 @@ import pytest
 
 from cooplog import logs
 from cooplog.errors import CooplogError
+from helpers import git
 
 
 def private(root: Path) -> Path:
@@ -107,3 +108,52 @@ def test_without_log_the_site_is_the_log_at_root(seeded):
     assert (log.name, log.root, log.private) == ("log", seeded, False)
     with pytest.raises(CooplogError, match="each log keeps its own database"):
         logs.chosen([f"a={seeded}"], seeded, db=seeded / "x.db")
+
+
+def committed_private(root: Path) -> Path:
+    private(root)
+    git(root, "add", logs.SETTINGS_FILE)
+    git(root, "commit", "-q", "-m", "This log is private")
+    return root
+
+
+@pytest.mark.parametrize("edit", ["public", "deleted"])
+def test_an_uncommitted_edit_never_makes_a_private_log_public(cli, two, tmp_path, edit):
+    """Visibility is what the log's repository holds: a committed private log whose
+    cooplog.toml is edited to public (or deleted) in its folder, not committed, stays
+    private, and the edit is named."""
+    a, b = two
+    settings = committed_private(b) / logs.SETTINGS_FILE
+    if edit == "public":
+        settings.write_text('visibility = "public"\n', encoding="utf-8")
+    else:
+        settings.unlink()
+    told = []
+    chosen = logs.chosen([f"basel={a}", f"talks={b}"], a, public=True, warn=told.append)
+    assert [log.name for log in chosen] == ["basel"]
+    assert f"--log talks: left out: private ({settings})" in told
+    assert (f"{settings}: visibility = \"public\" is not committed: the log stays private "
+            "until it is (git commit cooplog.toml)" in told) == (edit == "public")
+    alone = cli(b, "publish", str(tmp_path / "out"), "--public")
+    assert alone.exit_code == 2
+    assert alone.stderr.splitlines()[-1].startswith("error: --public: the log(s) asked for "
+                                                    "are private")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_log_made_private_in_its_folder_is_private_before_the_commit(two):
+    a, b = two
+    private(b)  # not committed
+    assert [log.private for log in logs.chosen([f"basel={a}", f"talks={b}"], a)] == [
+        False, True]
+
+
+def test_a_committed_invalid_cooplog_toml_is_refused_as_committed(cli, two, tmp_path):
+    a, b = two
+    (b / logs.SETTINGS_FILE).write_text('visibility = "secret"\n', encoding="utf-8")
+    git(b, "add", logs.SETTINGS_FILE)
+    git(b, "commit", "-q", "-m", "a bad setting")
+    (b / logs.SETTINGS_FILE).write_text('visibility = "public"\n', encoding="utf-8")
+    line = refused(cli(a, "publish", str(tmp_path / "out"), "--log", f"a={a}",
+                       "--log", f"b={b}"), "(as committed)", "neither")
+    assert str(b / logs.SETTINGS_FILE) in line

@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import gitops
 from .errors import USAGE, CooplogError
 from .store import EVENTS, default_db
 
@@ -40,27 +41,54 @@ class Log:
         return "private" if self.private else "public"
 
 
-def private(root: Path) -> bool:
-    """Whether the log's `cooplog.toml` says `visibility = "private"` (absent: public)."""
+def private(root: Path, warn=None) -> bool:
+    """Whether the log is private: its committed `cooplog.toml` (at HEAD) says so, or the
+    one in its folder does. Visibility is what the log's repository holds, the file its
+    git host shares: an edit not yet committed may make a log private at once, never
+    public (that edit is told to `warn`)."""
     path = Path(root) / SETTINGS_FILE
-    if not path.exists():
-        return False
+    committed = _committed(Path(root))
+    here = None
+    if path.exists() or path.is_symlink():
+        try:
+            here = path.read_bytes()
+        except OSError as e:
+            raise _bad(path, f"cannot be read ({e.strerror}): make it readable") from None
+    in_head = committed is not None and _says_private(committed, f"{path} (as committed)")
+    in_folder = here is not None and _says_private(here, str(path))
+    if in_head and here is not None and not in_folder and warn:
+        warn(f"{path}: visibility = \"public\" is not committed: the log stays private "
+             f"until it is (git commit {SETTINGS_FILE})")
+    return in_head or in_folder
+
+
+def _committed(root: Path) -> bytes | None:
+    """The log's `cooplog.toml` as committed at HEAD; None when there is none (no git
+    repository, no commit, or no such file in it)."""
+    if not gitops.is_repository(root):
+        return None
+    listed = gitops.run(root, "ls-tree", "--name-only", "HEAD", "--", SETTINGS_FILE,
+                        check=False)
+    if listed.returncode != 0 or not listed.stdout.strip():
+        return None
+    return gitops.raw(root, "cat-file", "blob", f"HEAD:./{SETTINGS_FILE}")
+
+
+def _says_private(content: bytes, where: str) -> bool:
     try:
-        settings = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except OSError as e:
-        raise _bad(path, f"cannot be read ({e.strerror}): make it readable") from None
+        settings = tomllib.loads(content.decode("utf-8"))
     except UnicodeDecodeError:
-        raise _bad(path, "not UTF-8 text: save it as UTF-8") from None
+        raise _bad(where, "not UTF-8 text: save it as UTF-8") from None
     except tomllib.TOMLDecodeError as e:
-        raise _bad(path, f"not valid TOML ({e}): correct it") from None
+        raise _bad(where, f"not valid TOML ({e}): correct it") from None
     unknown = sorted(set(settings) - {"visibility"})
     if unknown:
-        raise _bad(path, f"{unknown[0]}: unknown setting: cooplog.toml may say only "
-                         "visibility = \"public\" or \"private\"")
+        raise _bad(where, f"{unknown[0]}: unknown setting: cooplog.toml may say only "
+                          "visibility = \"public\" or \"private\"")
     visibility = settings.get("visibility", "public")
     if visibility not in VISIBILITIES:
-        raise _bad(path, f"visibility: {visibility!r} is neither \"public\" nor \"private\": "
-                         "write one of them")
+        raise _bad(where, f"visibility: {visibility!r} is neither \"public\" nor \"private\": "
+                          "write one of them")
     return visibility == "private"
 
 
@@ -71,7 +99,7 @@ def chosen(specs: list[str], root: Path, db: Path | None = None, *,
     a choice that leaves nothing is refused."""
     if not specs:
         root = Path(root)
-        logs = [Log(_name_of(root), root, _checked(root, "--root"), db)]
+        logs = [Log(_name_of(root), root, _checked(root, "--root", warn), db)]
     else:
         if db is not None:
             raise CooplogError("--db and --log: each log keeps its own database "
@@ -93,7 +121,7 @@ def chosen(specs: list[str], root: Path, db: Path | None = None, *,
             if same:
                 raise CooplogError(f"--log {spec}: the same folder as --log {same.name}: "
                                    "name each log once", exit_code=USAGE)
-            logs.append(Log(name, folder, _checked(folder, f"--log {spec}")))
+            logs.append(Log(name, folder, _checked(folder, f"--log {spec}", warn)))
     if not public:
         return logs
     kept = [log for log in logs if not log.private]
@@ -109,7 +137,7 @@ def chosen(specs: list[str], root: Path, db: Path | None = None, *,
     return kept
 
 
-def _checked(root: Path, option: str) -> bool:
+def _checked(root: Path, option: str, warn=None) -> bool:
     """Whether the log at `root` is private, once it is known to be a log."""
     if not root.is_dir():
         raise CooplogError(f"{option}: {root}: no such folder: give the folder of a log "
@@ -117,7 +145,7 @@ def _checked(root: Path, option: str) -> bool:
     if not (root / EVENTS).is_dir():
         raise CooplogError(f"{option}: {root}: not a log (it has no {EVENTS}/ folder): give "
                            "a log's folder, or make one with `cooplog init`", exit_code=USAGE)
-    return private(root)
+    return private(root, warn)
 
 
 def _name_of(root: Path) -> str:
@@ -133,5 +161,5 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
-def _bad(path: Path, message: str) -> CooplogError:
+def _bad(path: Path | str, message: str) -> CooplogError:
     return CooplogError(f"{path}: {message}", exit_code=USAGE)
