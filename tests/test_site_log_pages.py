@@ -65,6 +65,10 @@ def test_an_organization_registered_differently_in_two_logs_is_never_merged(site
     assert "\nUnited Nations Environment Programme\nAs registered in stockholm." in theirs
     assert "Stockholm briefed UNEP." in theirs and "Basel briefed UNEP." not in theirs
     assert "Registered differently in basel: The UNEP, kept apart." in theirs
+    home = get(site_of_two, "/")  # each registration linked to its own page
+    assert '<a href="/org/unep?log=basel">The UNEP</a>' in home
+    assert '<a href="/org/unep?log=stockholm">United Nations Environment Programme</a>' in home
+    assert '<a href="/org/wco">The WCO</a>' in home  # registered alike: one organization
 
 
 def test_an_organization_registered_alike_reads_each_logs_events_once(site_of_two):

@@ -139,6 +139,11 @@ class Logs:
     def column(self, alias: str) -> str:
         return f"{alias}.log" if self.visibility else "null"
 
+    def conflicting(self, alias: str) -> str:
+        """Whether `alias`'s organization is registered differently in another log."""
+        return (f"{alias}.key in (select key from organization_conflicts)" if self.visibility
+                else "0")
+
     def only(self, alias: str) -> str:
         """`alias`'s rows in the log `?log=` chose (its name is the `log` parameter)."""
         return f"{alias}.log = :log" if self.chosen else "1"
@@ -175,16 +180,19 @@ async def _org_names(db, keys, logs: Logs | None = None) -> dict:
     if not keys:
         return {}
     logs = logs or Logs()
-    rows = await _rows(db, f"select {logs.column('o')} as log, key, name, acronym "
-                           "from organizations o where key in "
-                           "(select value from json_each(:keys))", {"keys": json.dumps(keys)})
+    rows = await _rows(db, f"select {logs.column('o')} as log, key, name, acronym, "
+                           f"{logs.conflicting('o')} as conflicting from organizations o "
+                           "where key in (select value from json_each(:keys))",
+                       {"keys": json.dumps(keys)})
     return {**{row["key"]: row for row in rows}, **{(row["log"], row["key"]): row for row in rows}}
 
 
 def _org(key: str, names: dict, log: str | None = None) -> dict:
     known = names.get((log, key)) or names.get(key)
     return {"key": key, "name": known["name"] if known else key,
-            "acronym": known["acronym"] if known else None, "known": bool(known)}
+            "acronym": known["acronym"] if known else None, "known": bool(known),
+            # registered differently in another log: the link names this log's
+            "log_choice": log if known and known["conflicting"] else None}
 
 
 async def _with_orgs(db, events: list[dict], logs: Logs | None = None) -> list[dict]:
@@ -503,8 +511,10 @@ async def home_page(db, period: tuple | None, logs: Logs | None = None) -> dict:
     counts = {row["type"]: row["n"] for row in await _rows(
         db, f"select type, count(*) as n from events e where retracted = 0{within} "
             f"and {logs.only('e')} group by type", params)}
-    organizations = await _rows(db, f"""select distinct key, name, acronym, category,
-        group_order from organizations o where {logs.only('o')} order by group_order, name""",
+    organizations = await _rows(db, f"""select key, name, acronym, category, group_order,
+        case when {logs.conflicting('o')} then min({logs.column('o')}) end as log_choice
+        from organizations o where {logs.only('o')}
+        group by key, name, acronym, category, group_order order by group_order, name""",
                                 params)
     groups: dict[str, list] = {}
     for org in organizations:
