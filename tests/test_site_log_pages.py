@@ -17,14 +17,14 @@ from test_logs import private
 from test_publish import record
 from test_site_pages import read
 from test_site_report import two  # noqa: F401 - a fixture
-from test_site_serve import _site
+from test_site_serve import _site, serving
 
 MEETING = {"type": "meeting.attended", "orgs": ["wco"],
            "data": {"role": "participant", "location": {"city": "Geneva", "country": "CH"}}}
 
 
 @pytest.fixture
-def site_of_two(two, tmp_path):  # noqa: F811 - the fixture imported above
+def two_logs(two):  # noqa: F811 - the fixture imported above
     """basel (public) and stockholm (private), stockholm a copy of basel: every event of
     the seed is in both, under one id. Each also met in Geneva; unep is registered
     differently in each, wco alike."""
@@ -35,7 +35,12 @@ def site_of_two(two, tmp_path):  # noqa: F811 - the fixture imported above
     record(stockholm, {**MEETING, "occurred": "2009-08-01",
                        "summary": "Stockholm met in Geneva.",
                        "data": {**MEETING["data"], "title": "Stockholm's Geneva meeting"}})
-    logs = [Log("basel", basel), Log("stockholm", stockholm, private=True)]
+    return [Log("basel", basel), Log("stockholm", stockholm, private=True)]
+
+
+@pytest.fixture
+def site_of_two(two_logs, tmp_path):
+    logs = two_logs
     site.caught_up(logs)
     return _site(site.assemble(tmp_path / "site" / "cooplog.db", logs))
 
@@ -148,3 +153,20 @@ def test_a_site_of_one_log_names_no_log(seeded, tmp_path):
         page = get(ds, path)
         assert "[basel]" not in page and "cooplog-logs" not in page, path
         assert "?log=" not in page and "confidential" not in read(page), path
+
+
+@pytest.mark.slow  # a real `cooplog serve` of the two logs, started and stopped
+def test_cooplog_serve_of_two_logs_keeps_their_organizations_and_events_apart(two_logs,
+                                                                              tmp_path):
+    basel, stockholm = two_logs
+    with serving(tmp_path, "--log", f"basel={basel.root}",
+                 "--log", f"stockholm={stockholm.root}") as (client, _):
+        ours = read(client.get("/org/unep").text)
+        assert "Basel briefed UNEP." in ours and "Stockholm briefed UNEP." not in ours
+        theirs = read(client.get("/org/unep", params={"log": "stockholm"}).text)
+        assert "Stockholm briefed UNEP." in theirs and "Basel briefed UNEP." not in theirs
+        wco = read(client.get("/org/wco").text)
+        assert len(lines_with(wco, "Signed an MoU.")) == 2  # once in each log, not four times
+        found = read(client.get("/search", params={"q": "met in Geneva"}).text)
+        assert re.findall(r"^\d+ \w+ 2009 (.*) ·$", found, re.M) == [
+            "[stockholm] confidential", "[basel]"]
