@@ -73,7 +73,10 @@ def test_an_organization_registered_differently_in_two_logs_is_never_merged(site
     home = get(site_of_two, "/")  # each registration linked to its own page
     assert '<a href="/org/unep?log=basel">The UNEP</a>' in home
     assert '<a href="/org/unep?log=stockholm">United Nations Environment Programme</a>' in home
-    assert '<a href="/org/wco">The WCO</a>' in home  # registered alike: one organization
+    assert '<a href="/org/wco">The WCO</a></li>' in home  # registered alike: one
+    # registered in the private log alone: marked
+    assert '<a href="/org/unep?log=stockholm">United Nations Environment Programme</a> ' \
+           '<strong class="confidential">confidential</strong></li>' in home
 
 
 def test_an_organization_registered_alike_reads_each_logs_events_once(site_of_two):

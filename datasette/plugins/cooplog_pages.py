@@ -144,6 +144,11 @@ class Logs:
         return (f"{alias}.key in (select key from organization_conflicts)" if self.visibility
                 else "0")
 
+    def private_alone(self, alias: str) -> str:
+        """In a query grouped by organization: whether only private logs register it."""
+        return (f"max((select visibility from logs where name = {alias}.log)) = 'private'"
+                if self.visibility else "0")
+
     def only(self, alias: str) -> str:
         """`alias`'s rows in the log `?log=` chose (its name is the `log` parameter)."""
         return f"{alias}.log = :log" if self.chosen else "1"
@@ -512,7 +517,8 @@ async def home_page(db, period: tuple | None, logs: Logs | None = None) -> dict:
         db, f"select type, count(*) as n from events e where retracted = 0{within} "
             f"and {logs.only('e')} group by type", params)}
     organizations = await _rows(db, f"""select key, name, acronym, category, group_order,
-        case when {logs.conflicting('o')} then min({logs.column('o')}) end as log_choice
+        case when {logs.conflicting('o')} then min({logs.column('o')}) end as log_choice,
+        {logs.private_alone('o')} as confidential
         from organizations o where {logs.only('o')}
         group by key, name, acronym, category, group_order order by group_order, name""",
                                 params)
