@@ -104,8 +104,9 @@ select eo.event_id,
 }
 
 
-# one log's events in date order (the events table's sort, filtered by log)
-SITE_INDEXES = [("events", ["log", "occurred_start"])]
+# one log's events in date order (the events table's sort, filtered by log), and its latest
+# changes (the home page's `?log=`)
+SITE_INDEXES = [("events", ["log", "occurred_start"]), ("events", ["log", "recorded_at"])]
 
 
 def _shape(name: str) -> tuple[dict, tuple[str, ...]]:
