@@ -502,7 +502,8 @@ async def meetings_page(db, period: tuple | None, city: str | None, offset: int 
     total = (await _rows(db, f"select count(*) as n from meetings m where {where}",
                          params))[0]["n"]
     rows = await _rows(db, f"""select m.event_id, m.title, m.role, m.planned, m.city, m.country,
-        m.online, m.occurred, m.occurred_start, m.occurred_end, e.orgs from meetings m
+        m.online, m.occurred, m.occurred_start, m.occurred_end, m.latitude, m.longitude,
+        e.orgs from meetings m
         join events e on e.id = m.event_id where {where}
         order by m.occurred_start, m.occurred_end, m.event_id
         limit {AGENDA} offset :offset""", dict(params, offset=offset))
@@ -530,7 +531,40 @@ async def meetings_page(db, period: tuple | None, city: str | None, offset: int 
         db, "select distinct year from meetings where year is not null order by year")]
     return {"period": period, "city": city, "places": places, "agenda": agenda,
             "total": total, "offset": offset, "shown": len(rows), "limit": AGENDA,
-            "years": years_held}
+            "years": years_held, "points": _points(rows),
+            "unplaced": [dict(row, why=unplaced_because(row)) for row in rows
+                         if row["latitude"] is None]}
+
+
+def _points(rows: list[dict]) -> list[dict]:
+    """The agenda's meetings that have coordinates, one point per place, as the map's
+    script reads them: plain values, which the template writes as JSON and the script as
+    text, never as HTML."""
+    points: dict[tuple, dict] = {}
+    for row in rows:
+        if row["latitude"] is not None:
+            point = points.setdefault((row["latitude"], row["longitude"]), {
+                "lat": row["latitude"], "lon": row["longitude"], "place": row["place"],
+                "meetings": []})
+            point["meetings"].append({"title": row["title"], "when": row["when"],
+                                      "id": row["event_id"]})
+    return list(points.values())
+
+
+def unplaced_because(meeting: dict) -> str:
+    """Why the map cannot show a meeting, in words: what was recorded of its place, and what
+    the gazetteer (places.py, which never guesses) made of it."""
+    city, country = meeting.get("city"), meeting.get("country")
+    if not city and meeting.get("online"):
+        return "held online"
+    if not city and not country:
+        return "no place recorded"
+    if not city:
+        return f"only the country recorded ({countries.country_name(country)})"
+    if not country:
+        return f"no country recorded for {city}, so the city cannot be looked up"
+    return (f"{countries.place(city, country)} is not a place the gazetteer knows: "
+            "the city may be spelt otherwise there, or be too small")
 
 
 # --- routes ------------------------------------------------------------------------------
@@ -625,8 +659,9 @@ async def search_view(datasette, request):
 
 async def meetings_view(datasette, request):
     async def build(db):
-        return await meetings_page(db, period_of(request.args.get("period")),
-                                   request.args.get("city") or None, offset)
+        return dict(await meetings_page(db, period_of(request.args.get("period")),
+                                        request.args.get("city") or None, offset),
+                    tiles=_tiles(datasette))
 
     offset = request.args.get("offset") or "0"
     if not offset.isdigit():
@@ -638,6 +673,13 @@ async def meetings_view(datasette, request):
     return await _page(datasette, request, "cooplog_meetings.html", build,
                        kept=("meetings", request.args.get("period"), request.args.get("city"),
                              offset))
+
+
+def _tiles(datasette) -> dict:
+    """The base map's tiles as the table pages' cluster map has them (metadata.yml): served
+    from the machine, so that the map draws with no request leaving it."""
+    config = datasette.plugin_config("datasette-cluster-map") or {}
+    return {"url": config.get("tile_layer"), "options": config.get("tile_layer_options", {})}
 
 
 @hookimpl
