@@ -61,6 +61,13 @@ def test_the_dashboard_counts_the_biennium_as_its_own_band_never_as_its_first_ye
     assert list(bands) == sorted(bands)  # 2008, then the biennium, then 2009
 
 
+@pytest.mark.parametrize("table", ["events", "meetings"])
+def test_no_table_page_counts_by_first_year_unasked(ds, table):
+    """`year` is occurred_start's year: a facet of it counted 2008/2009 as 2008."""
+    assert 'id="facet-year"' not in get(ds, f"/cooplog/{table}")
+    assert 'id="facet-year"' in get(ds, f"/cooplog/{table}", _facet="year")  # on asking
+
+
 def test_a_year_lists_what_overlaps_it_and_says_what_is_not_dated_within_it(ds):
     text = read(get(ds, "/org/wco", period="2009"))
     lines = text.splitlines()
