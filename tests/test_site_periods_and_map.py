@@ -6,6 +6,7 @@ dates most of its items only to the biennium (`2008/2009`)."""
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import re
 import sqlite3
@@ -110,17 +111,18 @@ def test_since_on_a_status_is_that_status_own_date_in_words(ds):
 # --- the map, offline ----------------------------------------------------------------------
 
 
-def json_in(page: str, element_id: str):
-    raw = page.split(f'id="{element_id}">', 1)[1].split("</script>", 1)[0]
-    return json.loads(raw)
+def json_in(page: str, attribute: str):
+    """The JSON the map's element carries in a single-quoted attribute."""
+    raw = page.split(f"{attribute}='", 1)[1].split("'", 1)[0]
+    return json.loads(html.unescape(raw))
 
 
 def test_the_meetings_page_maps_its_meetings_on_tiles_from_the_machine(ds):
     page = get(ds, "/meetings", period="2009")
-    points = json_in(page, "meetings-points")
+    points = json_in(page, "data-points")
     geneva = next(p for p in points if p["place"] == "Geneva, Switzerland")
     assert len(geneva["meetings"]) == 10
-    tiles = json_in(page, "meetings-tiles")
+    tiles = json_in(page, "data-tiles")
     assert tiles["url"].startswith("/-/") and tiles["options"]["maxZoom"] == 6
     for z, x, y in ((0, 0, 0), (3, 4, 2), (6, 33, 22)):
         tile = asyncio.run(ds.client.get(tiles["url"].format(z=z, x=x, y=y)))
