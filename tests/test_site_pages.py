@@ -338,7 +338,7 @@ def test_meetings_read_as_an_agenda_by_year_and_month(ds):
     text = read(page)
     assert "23 November 2009 · Operation Demeter debriefing meeting, Brussels, Belgium" in text
     # dated only to the biennium: under it, said so, never counted as January 2008
-    assert "2008–2009 (no closer date recorded)" in text
+    assert "2008–2009 (not dated within one year)" in text
 
 
 def test_meetings_in_one_place_and_year(ds):

