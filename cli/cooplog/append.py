@@ -44,8 +44,7 @@ def headline(event: events.Event) -> str:
     else:
         about = next(
             (str(data[f])
-             for f in ("title", "name", "subject", "partnership", "change", "key", "target")
-             if f in data),
+             for f in (event.spec.title, "title", "change", "key", "target") if f in data),
             event.summary or "",
         )
     about = about if len(about) <= 100 else about[:99] + "…"
@@ -94,7 +93,7 @@ def reference_problems(store: Store, batch: list[tuple[str, events.Event]],
 def _has_references(event: events.Event) -> bool:
     return bool(
         events.org_references(event) or event.spec.entity_refs or event.spec.creates
-        or event.type in events.TARGETING
+        or event.spec.targets
     )
 
 

@@ -62,7 +62,7 @@ def current_events(by_id: dict[str, events.Event]) -> dict[str, events.Event]:
     return {
         event_id: corrected(event, corrections.get(event_id, []))[0]
         for event_id, event in sorted(by_id.items())
-        if event_id not in gone and not event.type.startswith("event.")
+        if event_id not in gone and not event.spec.amends
     }
 
 
@@ -104,7 +104,7 @@ class Registry:
                 what = " or ".join(kinds)
                 problems.append((where, f"no {what} has the key {key!r}: record it first or "
                                         "fix the key"))
-        if event.type in events.TARGETING:
+        if event.spec.targets:
             target = event.data["target"]
             if target not in self.ids:
                 problems.append(("data.target", f"no event has the id {target}"))
@@ -153,7 +153,7 @@ def _cross_file(by_id: dict[str, events.Event], paths: dict[str, str]
     current: dict[str, events.Event] = {}
     for event_id in sorted(by_id):
         event = by_id[event_id]
-        if event_id in gone or event.type.startswith("event."):
+        if event_id in gone or event.spec.amends:
             continue
         current[event_id], refused = corrected(event, corrections.get(event_id, []))
         problems += [Problem(paths[c], "data.set", message) for c, message in refused]
@@ -230,7 +230,7 @@ def _where_in(conn, query: str, values: set[str], column: str = "key") -> list[t
 
 
 def _targets(naming: Iterable[events.Event]) -> set[str]:
-    return {e.data["target"] for e in naming if e.type in events.TARGETING}
+    return {e.data["target"] for e in naming if e.spec.targets}
 
 
 KEYS_AND_RETRACTIONS = (*(name for name, spec in events.TYPES.items() if spec.creates),
@@ -247,6 +247,6 @@ def registry_of(store: Store, naming: Iterable[events.Event] = ()) -> Registry:
     registry = Registry(ids=set(by_id) | {t for t in _targets(naming) - set(by_id)
                                           if store.holds(t)})
     for event_id in sorted(by_id):
-        if event_id not in gone and not by_id[event_id].type.startswith("event."):
+        if event_id not in gone and not by_id[event_id].spec.amends:
             registry.add(by_id[event_id])
     return registry

@@ -189,7 +189,7 @@ def _typed_specs() -> dict:
     from .events import TYPES
 
     return {s.command: s for s in TYPES.values()
-            if not s.name.startswith(("event.", "translation."))}
+            if not s.targets}
 
 
 add_app = typer.Typer(
@@ -344,7 +344,7 @@ def _make_add_command(spec):
     completions = {("orgs",): complete_org,
                    **{("data", name): complete_org for name in spec.org_refs},
                    **{("data", name): complete_entity(kinds)
-                      for name, kinds in (spec.entity_refs or {}).items()}}
+                      for name, kinds in spec.entity_fields().items()}}
 
     def command(ctx: typer.Context, **values):
         from . import append

@@ -54,8 +54,7 @@ def _title(event_type: str, title: str | None) -> str | None:
 
 
 def _fingerprint(event: events.Event):
-    title = next((event.data[f] for f in ("title", "name", "subject", "partnership")
-                  if isinstance(event.data.get(f), str)), None)
+    title = event.data.get(event.spec.title)
     return (event.type, event.occurred, frozenset(event.orgs),
             _title(event.type, title), _words(event.summary))
 
@@ -114,7 +113,7 @@ def _from_files(store: Store, dated: list[tuple[str, events.Event]]
             status = entry.stat(follow_symlinks=False)
             raw = contents(entry.path, status)
             kind = _HEAD.decode(raw).type
-            if not kind.startswith("event.") and not any(
+            if kind not in events.AMENDING and not any(
                     date in raw for date in dates.get(kind, ())):
                 continue
             event = store.parse(Path(entry.path), raw, status.st_mode)

@@ -9,6 +9,7 @@ import hashlib
 import sqlite_utils
 
 from .database import APPLICATION_ID
+from .events import AMENDING, ORGANIZATION_TYPES
 
 # Tables the projection owns: name -> (columns, primary key, foreign keys).
 TABLES: dict[str, tuple[dict, object, list]] = {
@@ -171,6 +172,11 @@ INDEXES = [
 
 _FILE_OF = "(select path from events where id = {})"
 
+
+def sql_list(names: tuple[str, ...]) -> str:
+    """Names as an SQL list: 'a', 'b'."""
+    return ", ".join(f"'{name}'" for name in names)
+
 # Each key's first creator (the smaller id wins): the one a reference must name the kind of.
 FIRST_CREATORS = """select k.namespace, k.key, k.kind from _keys k
  where k.role = 'create'
@@ -223,13 +229,13 @@ union all
 select path, 'file', message, null from _breaches
 """,
     # The record as people read it: one row per current event and organization involved.
-    "timeline": """
+    "timeline": f"""
 select e.occurred_start, e.occurred_end, e.occurred, e.type, e.summary, e.title,
        eo.org_key, o.name as org_name, o.acronym as org_acronym, o.category, e.id as event_id
   from events e
   left join event_orgs eo on eo.event_id = e.id
   left join organizations o on o.key = eo.org_key
- where e.retracted = 0 and e.type not like 'event.%' and e.type not like 'organization.%'
+ where e.retracted = 0 and e.type not in ({sql_list(AMENDING + ORGANIZATION_TYPES)})
 """,
     "open_items": """
 select 'request' as kind, key, subject as title, to_org, status, status_since, event_id
