@@ -15,26 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import append, events
-from .check import corrected, current_events, retracted
+from .resolution import Among, current_events, in_force, organization, resolve
 from .store import Store, default_db, read_only
-
-ORG_FIELDS = ("key", "name", "acronym", "category", "parent", "url")
 
 
 def organizations(store: Store) -> list[dict]:
     """Every registered organization as the projection has it (the first registration of a
     key, then its updates in id order), in the annex's group order, then by key."""
-    orgs: dict[str, dict] = {}
+    records: dict[str, list[tuple[str, dict]]] = {}
     current = current_events(store.events_of((*events.ORGANIZATION_TYPES, *events.AMENDING)))
     for event in current.values():
-        key = event.data["key"]
-        if event.type == "organization.registered" and key not in orgs:
-            orgs[key] = dict.fromkeys(ORG_FIELDS) | event.data
-    for event in current.values():
-        if event.type == "organization.updated" and event.data["key"] in orgs:
-            orgs[event.data["key"]].update(event.data)
+        if event.spec.registers_org or event.spec.updates_org:
+            role = "create" if event.spec.registers_org else "update"
+            records.setdefault(event.data["key"], []).append((role, event.data))
+    orgs = [{"key": key, **org} for key, found in records.items()
+            if (org := organization(found)) is not None]
     order = {category: i for i, category in enumerate(events.CATEGORIES)}
-    return sorted(orgs.values(), key=lambda o: (order[o["category"]], o["key"]))
+    return sorted(orgs, key=lambda o: (order[o["category"]], o["key"]))
 
 
 @dataclass
@@ -69,19 +66,12 @@ def show(store: Store, event_id: str) -> Shown:
     original = append.find(store, event_id)
     event_id = original.id
     others = store.events_of(events.AMENDING)
-    gone = retracted({**others, event_id: original})
-    aimed = sorted((e for e in others.values()
-                    if e.data["target"] == event_id and e.id not in gone), key=lambda e: e.id)
-    retractions = [e for e in aimed if e.type == "event.retracted"]
-    corrections = [e for e in aimed if e.type == "event.corrected"]
-    if original.spec.amends:  # corrections never apply to these
-        corrections = []
-    event, refused = corrected(original, corrections)
-    refused_ids = {c for c, _ in refused}
-    return Shown(store.relpath(store.path_for(event_id)), original, event,
-                 [c for c in corrections if c.id not in refused_ids],
-                 [message for _, message in refused],
-                 retractions if event_id in gone else [])
+    source = Among({**others, event_id: original})
+    resolved = resolve(source, original)
+    return Shown(store.relpath(store.path_for(event_id)), original, resolved.event,
+                 [others[c] for c in resolved.corrected_by],
+                 [message for _, message in resolved.refused],
+                 [others[r] for r in in_force(source, event_id)])
 
 
 # --- for shell completion ---------------------------------------------------------------

@@ -102,7 +102,7 @@ def _from_files(store: Store, dated: list[tuple[str, events.Event]]
     """The same from the files, with the corrections and retractions that apply to them. A
     file costs a look at its type, and one of the types in question a search of its bytes
     for one of the dates: only those that hold it are read whole."""
-    from .check import current_events
+    from .resolution import current_events
 
     dates = {event.type: set() for _, event in dated}
     for _, event in dated:

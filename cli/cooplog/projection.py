@@ -28,8 +28,9 @@ from pathlib import Path, PurePosixPath
 import msgspec
 import sqlite_utils
 
-from . import check, database, dates, events, places, recorded
+from . import database, dates, events, places, recorded
 from .errors import CooplogError
+from .resolution import CORRECTION, RETRACTION, Resolved, organization, resolve
 from .schema import FIRST_CREATORS, FTS_TABLES, TABLES, ensure_shape, ref_resolved, sql_list
 from .store import Store, contents
 
@@ -172,29 +173,22 @@ def event_columns(event: events.Event) -> dict:
 # --- resolving retractions and corrections -------------------------------------------------
 
 
-@dataclass
-class Resolved:
-    event: events.Event  # as corrected
-    retracted_by: str | None
-    corrected_by: list[str]
-    refused: list[tuple[str, str]]  # (correction id, why it is not applied)
-
-
 class Lookups:
-    """What resolving one event needs to know about the others, from the database."""
+    """What resolving one event needs to know about the others, from the database (the
+    `resolution.Source` of the projection)."""
 
     def __init__(self, conn):
         self.conn = conn
 
     def retractions_of(self, event_id: str) -> list[str]:
         return [r[0] for r in self.conn.execute(
-            "select id from events where target = ? and type = 'event.retracted' order by id",
-            [event_id])]
+            "select id from events where target = ? and type = ? order by id",
+            [event_id, RETRACTION])]
 
     def corrections_of(self, event_id: str) -> list[events.Event]:
         return [_event(r[0]) for r in self.conn.execute(
-            "select original from events where target = ? and type = 'event.corrected' "
-            "order by id", [event_id])]
+            "select original from events where target = ? and type = ? order by id",
+            [event_id, CORRECTION])]
 
 
 def _claimed_id(raw: bytes) -> str | None:
@@ -215,26 +209,6 @@ def _original_row(event: events.Event, rel: str, commit_sha: str | None = None) 
     return {"id": event.id, **event_columns(event), "path": rel, "retracted": 0,
             "retracted_by": None, "corrected": 0, "corrected_by": None,
             "original": msgspec.json.encode(event).decode(), "commit_sha": commit_sha}
-
-
-def retracted_by(lookups, event_id: str, seen: frozenset = frozenset()) -> str | None:
-    """The retraction in force on this event: one not itself retracted (cycles ignored)."""
-    for retraction in lookups.retractions_of(event_id):
-        if retraction not in seen and not retracted_by(lookups, retraction, seen | {event_id}):
-            return retraction
-    return None
-
-
-def resolve(lookups, original: events.Event) -> Resolved:
-    retraction = retracted_by(lookups, original.id)
-    if original.spec.amends:
-        return Resolved(original, retraction, [], [])
-    corrections = [c for c in lookups.corrections_of(original.id)
-                   if not retracted_by(lookups, c.id)]
-    current, refused = check.corrected(original, corrections)
-    refused_ids = {c for c, _ in refused}
-    applied = [c.id for c in corrections if c.id not in refused_ids]
-    return Resolved(current, retraction, applied, refused)
 
 
 # --- reading files ----------------------------------------------------------------------------
@@ -714,17 +688,13 @@ class Projection:
             entries.setdefault(key, []).append(entry)
         rows = Rows()
         for key, found in entries.items():
-            creators = [entry for entry in found if entry[0] == "create"]
-            if not creators:
+            org = organization([(role, json.loads(data)) for role, _, data in found])
+            if org is None:
                 continue
-            org = {f: None for f in ("name", "acronym", "category", "parent", "url")}
-            org.update({k: v for k, v in json.loads(creators[0][2]).items() if k != "key"})
-            for role, _, data in found:
-                if role == "update":
-                    org.update({k: v for k, v in json.loads(data).items() if k != "key"})
+            registered_by = next(event_id for role, event_id, _ in found if role == "create")
             first, last, count = figures.get(key, (None, None, 0))
             rows.add("organizations", key=key, **org,
-                     group_order=CATEGORY_ORDER[org["category"]], registered_by=creators[0][1],
+                     group_order=CATEGORY_ORDER[org["category"]], registered_by=registered_by,
                      first_activity=first, last_activity=last, activity_count=count)
         self._insert(rows)
 

@@ -8,6 +8,7 @@ import hashlib
 
 import sqlite_utils
 
+from .check import sql_message
 from .database import APPLICATION_ID
 from .events import AMENDING, ORGANIZATION_TYPES
 
@@ -171,6 +172,8 @@ INDEXES = [
 ]
 
 _FILE_OF = "(select path from events where id = {})"
+_FIRST_CREATOR = """(select min(w.event_id) from _keys w where w.namespace = k.namespace
+           and w.key = k.key and w.role = 'create')"""
 
 
 def sql_list(names: tuple[str, ...]) -> str:
@@ -204,9 +207,7 @@ VIEWS = {
 select path, field, message, null as event_id from _file_problems
 union all
 select {_FILE_OF.format('k.event_id')}, 'data.key',
-       'the key ''' || k.key || ''' was already created by '
-       || (select min(w.event_id) from _keys w where w.namespace = k.namespace
-           and w.key = k.key and w.role = 'create') || ': choose another key', k.event_id
+       {sql_message("taken", key="k.key", first=_FIRST_CREATOR)}, k.event_id
   from _keys k
  where k.role = 'create'
    and exists (select 1 from _keys w where w.namespace = k.namespace and w.key = k.key
@@ -214,11 +215,10 @@ select {_FILE_OF.format('k.event_id')}, 'data.key',
 union all
 select {_FILE_OF.format('r.event_id')}, r.field,
        case r.namespace
-         when 'org' then 'unknown organization ''' || r.key || ''': register it with '
-              || '`cooplog add organization --key ' || r.key || ' ...` or fix the key'
-         when 'event' then 'no event has the id ' || r.key
-         else 'no ' || replace(r.kinds, ',', ' or ') || ' has the key ''' || r.key
-              || ''': record it first or fix the key'
+         when 'org' then {sql_message("unknown_org", key="r.key")}
+         when 'event' then {sql_message("unknown_event", key="r.key")}
+         else {sql_message("unknown_entity", kinds="replace(r.kinds, ',', ' or ')",
+                           key="r.key")}
        end, r.event_id
   from _refs r
  where r._resolved = 0
