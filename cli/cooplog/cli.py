@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -159,7 +159,9 @@ Strict = Annotated[bool, typer.Option(
 def _warn(options=()):
     """Print what is likely a mistake, one line each, naming the option where there is one."""
     def warn(problem) -> None:
-        typer.echo(f"warning: {_as_option(problem, options)}", err=True)
+        from . import typed_add
+
+        typer.echo(f"warning: {typed_add.as_option(problem, options)}", err=True)
 
     return warn
 
@@ -170,10 +172,14 @@ class TypedAdd(TyperGroup):
     line slow to start."""
 
     def list_commands(self, ctx) -> list[str]:
-        return [*super().list_commands(ctx), *_typed_specs()]
+        from . import typed_add
+
+        return [*super().list_commands(ctx), *typed_add.typed_specs()]
 
     def get_command(self, ctx, name: str):
-        specs = _typed_specs()
+        from . import typed_add
+
+        specs = typed_add.typed_specs()
         # An unknown name builds them all, so that the error can say "Did you mean …?".
         for command in [name] if name in specs else specs:
             if command not in self.commands:
@@ -181,15 +187,6 @@ class TypedAdd(TyperGroup):
                 one.command(command)(_make_add_command(specs[command]))
                 self.commands[command] = typer.main.get_command(one)
         return super().get_command(ctx, name)
-
-
-def _typed_specs() -> dict:
-    """Event types by their `add` subcommand (corrections, retractions and translations have
-    their own commands)."""
-    from .events import TYPES
-
-    return {s.command: s for s in TYPES.values()
-            if not s.targets}
 
 
 add_app = typer.Typer(
@@ -237,94 +234,7 @@ def _read(path: Path) -> bytes:
         raise CooplogError(f"{path}: cannot be read ({e.strerror})", exit_code=USAGE) from None
 
 
-# Typed `add` subcommands, one per type, built from the type's `data` struct.
-
-SINGULAR = {"parties": "party", "items": "item", "countries": "country"}
-COMMON_OPTIONS = {
-    "occurred": ("--date", "When: 2009, 2009-03, 2009-03-23 or START/END."),
-    "summary": ("--summary", "One self-contained sentence: the line a report prints."),
-    "orgs": ("--org", "An organization involved (its key); repeat for more."),
-    "mandates": ("--mandate", "A decision that mandates it, e.g. IX/11; repeat for more."),
-    "documents": ("--doc", "A document: SYMBOL, SYMBOL=URL or a URL; repeat for more."),
-    "source": ("--source", "Where this comes from, e.g. 'UNEP/CHW/OEWG/7/17, annex'."),
-}
-
-
-@dataclass(frozen=True)
-class OptionField:
-    """One command-line option of a typed `add` and where its value goes in the body."""
-
-    param: str
-    flag: str
-    path: tuple[str, ...]  # e.g. ("data", "location", "city")
-    kind: str  # "text", "list" or "flag"
-    required: bool
-    help: str
-
-
-def _data_options(struct, path=("data",)) -> list[OptionField]:
-    import msgspec
-
-    from . import events
-
-    options = []
-    for field in msgspec.structs.fields(struct):
-        inner = [t for t in getattr(field.type, "__args__", ()) if t is not type(None)]
-        if inspect.isclass(inner[0] if inner else None) and issubclass(
-            inner[0], msgspec.Struct
-        ):
-            options += _data_options(inner[0], (*path, field.name))
-            continue
-        origin = getattr(field.type, "__origin__", None)
-        origin = getattr(origin, "__origin__", origin)  # Annotated[list[Key], …] is a list too
-        kind = "list" if origin is list else "flag" if bool in (field.type, *inner) else "text"
-        name = SINGULAR.get(field.name, field.name)
-        choices = events.choices(struct, field.name)
-        help_text = f"One of: {', '.join(choices)}." if choices else ""
-        if kind == "list":
-            help_text += " Repeat for more."
-        options.append(OptionField(name.replace("-", "_"), f"--{name}", (*path, field.name),
-                                   kind, field.required and len(path) == 1, help_text.strip()))
-    return options
-
-
-def typed_options(spec) -> list[OptionField]:
-    common = [
-        OptionField(
-            field.replace("occurred", "date"), flag, (field,),
-            "list" if field in ("orgs", "mandates", "documents") else "text",
-            spec.dated and field in ("occurred", "summary"), help_text,
-        )
-        for field, (flag, help_text) in COMMON_OPTIONS.items()
-        if spec.dated or field not in ("occurred", "summary")
-    ]
-    return _data_options(spec.data) + common
-
-
-def _document(value: str) -> dict:
-    if value.startswith(("http://", "https://")):
-        return {"url": value}
-    symbol, _, url = value.partition("=")
-    return {"symbol": symbol, "url": url} if url else {"symbol": symbol}
-
-
-def body_from_options(spec, options: list[OptionField], values: dict[str, Any]) -> dict:
-    """The event body the typed options describe."""
-    body: dict[str, Any] = {"type": spec.name, "data": {}}
-    for option in options:
-        value = values.get(option.param)
-        if value is None or value == []:  # --not-online says false; no flag says nothing
-            continue
-        if option.path == ("documents",):
-            value = [_document(v) for v in value]
-        target = body
-        for part in option.path[:-1]:
-            target = target.setdefault(part, {})
-        target[option.path[-1]] = value
-    return body
-
-
-def _ask(option: OptionField):
+def _ask(option):
     """Ask a person at a terminal for a required option they left out."""
     hint = option.help.removesuffix("Repeat for more.").strip().rstrip(".")
     hint = hint[:1].lower() + hint[1:]
@@ -339,7 +249,9 @@ def _ask(option: OptionField):
 def _make_add_command(spec):
     """The typed `add` for one type. At a terminal its required options may be left out,
     and are asked for; elsewhere leaving one out is a usage error."""
-    options = typed_options(spec)
+    from . import typed_add
+
+    options = typed_add.typed_options(spec)
     ask = _interactive()
     completions = {("orgs",): complete_org,
                    **{("data", name): complete_org for name in spec.org_refs},
@@ -353,14 +265,14 @@ def _make_add_command(spec):
         for option in options:
             if option.required and values[option.param] in (None, []):
                 values[option.param] = _ask(option)
-        body = body_from_options(spec, options, values)
+        body = typed_add.body_from_options(spec, options, values)
         with reporting():
             try:
                 written = append.append(_store(ctx), [(f"add {spec.command}", body)],
                                         by=by, commit=not no_commit, db=ctx.obj.db,
                                         warn=_warn(options), strict=strict)
             except CooplogError as e:
-                e.problems = [_as_option(p, options) for p in e.problems]
+                e.problems = [typed_add.as_option(p, options) for p in e.problems]
                 raise
         _print_written(written)
 
@@ -392,18 +304,6 @@ def _make_add_command(spec):
     command.__annotations__ = {p.name: p.annotation for p in params}
     command.__doc__ = f"{spec.help} ({spec.name})"
     return command
-
-
-def _as_option(problem, options: list[OptionField]):
-    """Name the command-line option, not the JSON field, in errors from a typed add."""
-    from .errors import Problem
-
-    for option in options:
-        if problem.field == ".".join(option.path) or problem.field.startswith(
-            ".".join(option.path) + "["
-        ):
-            return Problem(problem.path, option.flag, problem.message)
-    return problem
 
 
 @app.command()
