@@ -490,6 +490,12 @@ def _projection(ctx: typer.Context):
     return project(ctx.obj.root, ctx.obj.db)
 
 
+def _fresh(ctx: typer.Context):
+    from .projection import fresh
+
+    return fresh(ctx.obj.root, ctx.obj.db)
+
+
 @app.command()
 def build(ctx: typer.Context):
     """Rebuild the database from the files, in place, in one transaction."""
@@ -595,12 +601,7 @@ def report(
             raise CooplogError("--check: it checks the whole report; leave out --org and "
                                "--group", exit_code=USAGE)
         front = reporting_.front_matter(symbol, date, title, messages.checked(lang))
-        projection = _projection(ctx)
-        try:
-            from .lease import kept_in_step
-
-            if not kept_in_step(projection.db_path):  # else a running watcher has caught up
-                projection.catch_up()
+        with _fresh(ctx) as projection:
             if check:
                 from .omissions import omissions
 
@@ -608,8 +609,6 @@ def report(
             else:
                 content = reporting_.build(projection.conn, period, org=org, group=group,
                                            front=front, lang=lang)
-        finally:
-            projection.close()
         if check:
             _print_omissions(found, json_)
             return
@@ -667,12 +666,8 @@ def export_ics(
     from . import calendar_export
 
     with reporting():
-        projection = _projection(ctx)
-        try:
-            projection.catch_up()
+        with _fresh(ctx) as projection:
             data, left_out = calendar_export.export(projection.conn)
-        finally:
-            projection.close()
     if output is None:
         typer.echo(data, nl=False)
     else:

@@ -836,10 +836,17 @@ def project(root: Path, db_path: Path | None = None) -> Projection:
     return Projection(store, db_path)
 
 
-def catch_up(root: Path, db_path: Path | None = None) -> dict:
-    """For other modules (sync): bring the database in step with the files."""
+@contextmanager
+def fresh(root: Path, db_path: Path | None = None) -> Iterator[Projection]:
+    """The projection in step with the files, for reading (`report`, `export ics`) or for
+    nothing more (`sync`): caught up now, unless a running watcher keeps it in step (its
+    lease): then catching up too would only contend with it for the database."""
+    from .lease import kept_in_step
+
     projection = project(root, db_path)
     try:
-        return projection.catch_up()
+        if not kept_in_step(projection.db_path):
+            projection.catch_up()
+        yield projection
     finally:
         projection.close()
