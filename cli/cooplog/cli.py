@@ -213,25 +213,13 @@ def add(
     if json_file is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(USAGE)
-    from . import append, events
+    from . import append, importing
 
     with reporting():
-        label = "stdin" if json_file == "-" else json_file
-        raw = sys.stdin.buffer.read() if json_file == "-" else _read(Path(json_file))
-        try:
-            body = events.decode(raw)
-        except events.Invalid as e:
-            raise CooplogError("nothing was written", problems=e.at(label)) from None
+        label, body = importing.one(json_file)
         written = append.append(_store(ctx), [(label, body)], by=by, commit=not no_commit,
                                 db=ctx.obj.db, warn=_warn(), strict=strict)
     _print_written(written)
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise CooplogError(f"{path}: cannot be read ({e.strerror})", exit_code=USAGE) from None
 
 
 def _ask(option):
