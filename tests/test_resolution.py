@@ -9,25 +9,25 @@ import string
 
 import pytest
 
-from cooplog import check, lookup
+from cooplog import lookup, rules
 from cooplog.projection import Lookups
 from cooplog.resolution import Among, resolve
 from cooplog.store import Store
 from test_projection import Files, opened, ulid
 
 
-@pytest.mark.parametrize("name", sorted(check.MESSAGES))
+@pytest.mark.parametrize("name", sorted(rules.MESSAGES))
 def test_the_problems_view_says_what_the_checks_say(name):
     values = {field: f"v{i}'x" for i, (_, field, _, _) in enumerate(
-        string.Formatter().parse(check.MESSAGES[name])) if field}
+        string.Formatter().parse(rules.MESSAGES[name])) if field}
     expressions = {field: "'" + value.replace("'", "''") + "'"
                    for field, value in values.items()}
     conn = sqlite3.connect(":memory:")
     try:
-        said = conn.execute("select " + check.sql_message(name, **expressions)).fetchone()[0]
+        said = conn.execute("select " + rules.sql_message(name, **expressions)).fetchone()[0]
     finally:
         conn.close()
-    assert said == check.message(name, **values)
+    assert said == rules.message(name, **values)
 
 
 def test_files_and_database_resolve_an_event_alike(tmp_path):

@@ -11,8 +11,8 @@ from datetime import timezone
 from pathlib import Path
 
 from . import corrections, events, gitops, inputs
-from .check import Registry, unresolved
 from .errors import USAGE, CooplogError, Problem
+from .rules import Registry, unresolved
 from .store import MAX_EVENT_BYTES, Store, too_large
 
 

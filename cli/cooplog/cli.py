@@ -378,7 +378,7 @@ def import_(
 @app.command()
 def validate(ctx: typer.Context, json_: Json = False):
     """Check every event file; list every problem; exit 1 if there is any."""
-    from .check import review
+    from .rules import review
 
     store = _store(ctx)
     problems, warnings = review(store)

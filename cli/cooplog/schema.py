@@ -8,9 +8,9 @@ import hashlib
 
 import sqlite_utils
 
-from .check import sql_message
 from .database import APPLICATION_ID
 from .events import AMENDING, ORGANIZATION_TYPES
+from .rules import sql_message
 
 # Tables the projection owns: name -> (columns, primary key, foreign keys).
 TABLES: dict[str, tuple[dict, object, list]] = {
