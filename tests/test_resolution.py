@@ -9,7 +9,7 @@ import string
 
 import pytest
 
-from cooplog import lookup, rules
+from cooplog import rules, state
 from cooplog.projection import Lookups
 from cooplog.resolution import Among, resolve
 from cooplog.store import Store
@@ -51,7 +51,7 @@ def test_files_and_database_resolve_an_event_alike(tmp_path):
     with opened(files.root, tmp_path / "db") as projection:
         projection.catch_up()
         from_database = resolve(Lookups(projection.conn), by_id[meeting])
-    shown = lookup.show(store, meeting)
+    shown = state.show(store, meeting)
 
     assert from_files == from_database
     assert (from_files.retracted_by, from_files.corrected_by) == (None, [ulid(3)])

@@ -213,7 +213,7 @@ def _recorded(store: Store, original: events.Event, changes: dict) -> dict:
     parts = {path: corrections.field_of(corrections.steps(path)) for path in changes}
     current = events.to_dict(original)
     if any(inner for _, inner in parts.values()):  # the parts' neighbours as corrected now
-        from .lookup import show
+        from .state import show
 
         current = events.to_dict(show(store, original.id).event)
     recorded = corrections.resolve(current, changes)

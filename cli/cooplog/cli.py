@@ -97,27 +97,27 @@ def _log_of(ctx: typer.Context) -> tuple[Path, Path | None]:
 
 def complete_org(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """Org keys, with their names for the shells that show them."""
-    from . import lookup
+    from . import state
 
-    return [(key, name) for key, name in lookup.org_keys(*_log_of(ctx))
+    return [(key, name) for key, name in state.org_keys(*_log_of(ctx))
             if key.startswith(incomplete)]
 
 
 def complete_entity(kinds: tuple[str, ...]):
     """Completion of the keys of agreements, submissions… of these kinds, with titles."""
     def complete(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
-        from . import lookup
+        from . import state
 
-        return [(key, title) for key, title in lookup.entity_keys(*_log_of(ctx), kinds)
+        return [(key, title) for key, title in state.entity_keys(*_log_of(ctx), kinds)
                 if key.startswith(incomplete)]
 
     return complete
 
 
 def complete_id(ctx: typer.Context, incomplete: str) -> list[str]:
-    from . import lookup
+    from . import state
 
-    return lookup.event_ids(_log_of(ctx)[0], incomplete)
+    return state.event_ids(_log_of(ctx)[0], incomplete)
 
 
 # --- init and hooks ---------------------------------------------------------------------
@@ -414,9 +414,9 @@ def _print_lines(lines, style: str) -> None:
 @app.command()
 def orgs(ctx: typer.Context, json_: Json = False):
     """The organizations the log registers: key, acronym, group and name, from the files."""
-    from . import lookup
+    from . import state
 
-    found = lookup.organizations(_store(ctx))
+    found = state.organizations(_store(ctx))
     if json_:
         typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
@@ -444,10 +444,10 @@ def show(
     json_: Json = False,
 ):
     """One event as the log reads now: its file, corrections applied, retraction noted."""
-    from . import corrections, events, lookup
+    from . import corrections, events, state
 
     with reporting():
-        shown = lookup.show(_store(ctx), event_id)
+        shown = state.show(_store(ctx), event_id)
     if json_:
         typer.echo(json.dumps(shown.to_dict(), ensure_ascii=False, indent=2))
         return
