@@ -500,24 +500,24 @@ def build(ctx: typer.Context):
     typer.echo(f"{result['files']} file(s) into {projection.db_path}; {problems} problem(s)")
 
 
-@app.command()
-def watch(
+@app.command("watch")
+def watch_command(
     ctx: typer.Context,
     polling: Annotated[bool, typer.Option(help="Poll instead of inotify (network drives).")]
     = False,
 ):
     """Keep the database in step with the files until stopped (Ctrl-C)."""
-    from . import watch as watching
+    from . import watch
 
     with reporting():
         projection = _projection(ctx)  # checks the folder and the database first
         projection.close()
         typer.echo(f"cooplog: watching {projection.store.events_dir} (Ctrl-C stops)", err=True)
-        watching.watch(ctx.obj.root, projection.db_path, polling=polling)
+        watch.watch(ctx.obj.root, projection.db_path, polling=polling)
 
 
-@app.command()
-def serve(
+@app.command("serve")
+def serve_command(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
@@ -525,12 +525,12 @@ def serve(
     = False,
 ):
     """Catch up, watch, and publish the log read-only with Datasette: the main job."""
-    from . import serve as serving
+    from . import serve
 
     with reporting():
         projection = _projection(ctx)
         projection.close()
-        serving.serve(ctx.obj.root, projection.db_path, host, port, polling=polling,
+        serve.serve(ctx.obj.root, projection.db_path, host, port, polling=polling,
                       announce=lambda line: typer.echo(line, err=True))
 
 
@@ -545,8 +545,8 @@ class ReportFormat(str, Enum):
 REPORT_FILES = {ReportFormat.docx: "a Word file", ReportFormat.pdf: "a PDF"}
 
 
-@app.command()
-def report(
+@app.command("report")
+def report_command(
     ctx: typer.Context,
     period: Annotated[str, typer.Option(help="EDTF period, e.g. 2008/2009 or 2009-03.")],
     format_: Annotated[ReportFormat, typer.Option(
@@ -576,8 +576,7 @@ def report(
         help="The report's language: ar, en, es, fr, ru or zh.")] = "en",
 ):
     """The annex-style report for a period, from the log as it is now."""
-    from . import messages
-    from . import report as reporting_
+    from . import messages, report
 
     with reporting():
         if format_ in REPORT_FILES and output is None:
@@ -588,14 +587,14 @@ def report(
         if check and (org or group):
             raise CooplogError("--check: it checks the whole report; leave out --org and "
                                "--group", exit_code=USAGE)
-        front = reporting_.front_matter(symbol, date, title, messages.checked(lang))
+        front = report.front_matter(symbol, date, title, messages.checked(lang))
         with _fresh(ctx) as projection:
             if check:
                 from .omissions import omissions
 
                 found = omissions(projection.conn, period)
             else:
-                content = reporting_.build(projection.conn, period, org=org, group=group,
+                content = report.build(projection.conn, period, org=org, group=group,
                                            front=front, lang=lang)
         if check:
             _print_omissions(found, json_)
@@ -609,11 +608,11 @@ def report(
             typer.echo(f"wrote {output}", err=True)
             return
         if json_:
-            text = json.dumps(reporting_.to_dict(content), ensure_ascii=False, indent=2) + "\n"
+            text = json.dumps(report.to_dict(content), ensure_ascii=False, indent=2) + "\n"
         elif format_ is ReportFormat.md:
-            text = reporting_.markdown(content)
+            text = report.markdown(content)
         else:
-            text = reporting_.html_document(content)
+            text = report.html_document(content)
         if output is None:
             typer.echo(text, nl=False)
         else:
@@ -728,13 +727,13 @@ def verify(
         raise typer.Exit(1)
 
 
-@app.command()
-def sync(ctx: typer.Context):
+@app.command("sync")
+def sync_command(ctx: typer.Context):
     """Fetch, verify, rebase onto and push to the upstream (else origin), then catch up."""
-    from . import sync as syncing
+    from . import sync
 
     with reporting():
-        done = syncing.sync(ctx.obj.root, ctx.obj.db)
+        done = sync.sync(ctx.obj.root, ctx.obj.db)
     for finding in done.warnings:
         typer.echo(f"warning: {finding.problem()}", err=True)
     typer.echo(f"synced with {done.remote} {done.branch}: {done.incoming} commit(s) in, "
