@@ -1,5 +1,5 @@
-"""Quick look-ups: the organizations and one event as the log reads now (`orgs`, `show`),
-and the org keys and event ids that shell completion offers.
+"""The log's current state, read quickly: the organizations and one event as the log reads
+now (`orgs`, `show`), and the org keys and event ids that shell completion offers.
 
 `orgs` and `show` read the files, the truth, never a database that may be behind them; to
 stay quick on a big log they fully read only the events that can matter (organizations,
