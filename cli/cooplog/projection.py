@@ -104,7 +104,7 @@ def own_rows(event: events.Event, rows: Rows) -> None:
     """The rows its type declares: the key it creates or updates, its own table's row."""
     spec = event.spec
     if spec.creates or spec.updates_org:
-        org = spec.creates == "org" or spec.updates_org
+        org = spec.registers_org or spec.updates_org
         rows.add("_keys", namespace="org" if org else "entity", key=event.data["key"],
                  kind="organization" if org else spec.creates,
                  role="update" if spec.updates_org else "create", event_id=event.id)
