@@ -23,6 +23,7 @@ from datetime import date
 from . import dates, messages
 from .countries import place
 from .errors import USAGE, CooplogError
+from .events import NOT_ACTIVITIES
 
 NOTHING = "No activity recorded in this period."
 EMPTY = "No activities recorded in this period."
@@ -42,8 +43,6 @@ GROUPS = {
 # than lost; `add` and `validate` warn about them.
 OTHER_ACTIVITIES = "Other activities"
 NO_ORGANIZATION = "No organization recorded"
-# Types that are not activities of their own: what they say shows in the events they name.
-NOT_ACTIVITIES = ("organization.", "event.", "translation.")
 CONTINUED = "(continued)"  # an organization's row carried onto the next page
 DISTRIBUTION = "Distr.: General"
 ORIGINAL = "Original: English"

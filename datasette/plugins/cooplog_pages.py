@@ -21,8 +21,8 @@ from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
 from cooplog import countries, dates, report
-from cooplog.plugins import MISSING, KeptUntilChanged
 from cooplog.report import GROUPS, NOT_ACTIVITIES
+from cooplog.site_support import MISSING, KeptUntilChanged
 
 DATABASE = "cooplog"
 LATEST = 12  # changes listed on the home page

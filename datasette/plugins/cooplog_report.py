@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from cooplog.plugins import KeptUntilChanged
+from cooplog.site_support import KeptUntilChanged
 
 # by database: a two-year report of a large log takes a quarter of a second to build, its
 # PDF or Word file a second or two; the readings of query strings (`Choice`) kept beside
