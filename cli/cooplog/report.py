@@ -338,7 +338,7 @@ TRANSLATED = """select t.summary from translations t
 
 def without_organization(conn, bounds: dict) -> list[Activity]:
     """The period's activities recorded with no organization, by date."""
-    left_out = " ".join(f"and e.type not like '{prefix}%'" for prefix in NOT_ACTIVITIES)
+    left_out = "and e.type not in ({})".format(", ".join(f"'{name}'" for name in NOT_ACTIVITIES))
     rows = conn.execute(
         f"""
         select e.occurred, e.summary, e.lang, ({TRANSLATED}), m.city, m.country, e.id

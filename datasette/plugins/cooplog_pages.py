@@ -20,7 +20,7 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
-from cooplog import countries, dates, report
+from cooplog import countries, dates, events, report
 from cooplog.report import GROUPS, NOT_ACTIVITIES
 from cooplog.site_support import MISSING, KeptUntilChanged
 
@@ -43,7 +43,7 @@ KINDS = {
 # Han ideographs (the unified block and extension A): text with no recorded `lang` that has
 # them is taken to be Chinese. Japanese writes them too: its events say `lang: ja`, which wins.
 HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
-NOT_ACTIVITY = " and ".join(f"e.type not like '{prefix}%'" for prefix in NOT_ACTIVITIES)
+NOT_ACTIVITY = "e.type not in ({})".format(", ".join(f"'{name}'" for name in NOT_ACTIVITIES))
 
 
 class PageError(Exception):
@@ -200,7 +200,7 @@ async def event_page(db, event_id: str) -> dict:
         event["title"] = event["title_lang"] = None
         event["subject"] = await _subject(db, data.get("subject"))
     event["history"] = (await _history(db, [data["key"]])).get(data["key"], []) \
-        if "key" in data and not event["type"].startswith("organization.") else []
+        if events.TYPES[event["type"]].entity else []
     event["commit"] = None
     if event["commit_sha"]:
         commits = await _rows(db, "select sha, author, email, committed_at from commits "
@@ -407,8 +407,7 @@ async def home_page(db, period: tuple | None) -> dict:
     by_type = await _rows(db, f"select type, count(*) as n, {outside} as outside from events "
                               f"where retracted = 0{within} group by type", params)
     counts = {row["type"]: row["n"] for row in by_type}
-    not_within = sum(row["outside"] for row in by_type if not row["type"].startswith(
-        NOT_ACTIVITIES))
+    not_within = sum(row["outside"] for row in by_type if row["type"] not in NOT_ACTIVITIES)
     organizations = await _rows(db, """select distinct key, name, acronym, category, group_order
                                          from organizations order by group_order, name""")
     groups: dict[str, list] = {}
