@@ -77,7 +77,7 @@ def in_words(occurred: str | None, lang: str = "en") -> str:
         return occurred
 
 
-def lang_of(text: str | None, recorded: str | None, page: str = "en") -> str | None:
+def lang_of(text: str | None, recorded: str | None, page: str) -> str | None:
     """The `lang` attribute a piece of the record needs on a page in `page`: the event's
     recorded `lang` when it is not the page's, else "zh" when the text has Han ideographs."""
     if not text:
@@ -88,7 +88,7 @@ def lang_of(text: str | None, recorded: str | None, page: str = "en") -> str | N
 
 
 def localized(text: str | None, recorded: str | None, translated: str | None, lang: str,
-          field: str) -> dict:
+              field: str) -> dict:
     """`field` of an item as a page in `lang` shows it (report.in_language): the text, its
     `lang` attribute (`<field>_lang`) and the name of the language it is marked with
     (`<field>_in`)."""
@@ -96,8 +96,7 @@ def localized(text: str | None, recorded: str | None, translated: str | None, la
         return {field: text, f"{field}_lang": None, f"{field}_in": None}
     text, written_in = report.in_language(text, recorded, translated, lang)
     return {field: text,
-            f"{field}_lang": written_in or (translated is None and lang_of(text, None, lang))
-            or None,
+            f"{field}_lang": None if translated is not None else lang_of(text, recorded, lang),
             f"{field}_in": written_in and messages.language_name(written_in, lang)}
 
 
@@ -179,12 +178,13 @@ async def _texts(db, ids, lang: str) -> dict[str, dict]:
 
 async def _in_language(db, rows: list[dict], lang: str, field: str = "title",
                        translated: str = "title", key: str = "event_id") -> list[dict]:
-    """Each row's `field` (an event's `translated` text) as the page shows it (`shown`)."""
+    """Each row's `field` (an event's `translated` text) as the page shows it
+    (`localized`)."""
     texts = await _texts(db, [row[key] for row in rows], lang)
     for row in rows:
         found = texts.get(row[key]) or {}
         row.update(localized(row.get(field), found.get("lang"), found.get(translated), lang,
-                         field))
+                             field))
     return rows
 
 
@@ -200,7 +200,7 @@ async def _with_orgs(db, events: list[dict], lang: str) -> list[dict]:
         field = "summary" if event.get("summary") else "title"
         found = texts.get(event["id"]) or {}
         event.update(localized(event.get(field), found.get("lang"), found.get(field), lang,
-                           "text"))
+                               "text"))
         event["text"] = event["text"] or event["kind"]
     return events
 
@@ -591,7 +591,7 @@ def _match(match: dict, result: dict, q: str, lang: str) -> dict:
         text = None
     return {"name": recorded and messages.language_name(recorded, lang),
             "text": highlighted(text, q) if text else None,
-            "lang": text and (None if recorded == lang else recorded or lang_of(text, None, lang))}
+            "lang": lang_of(text, recorded, lang) if text else None}
 
 
 async def meetings_page(db, period: tuple | None, city: str | None, offset: int = 0,
@@ -664,7 +664,7 @@ async def _render(datasette, request, template: str, context: dict, status: int 
               for code, name in messages.in_their_own_names().items()]
     html = await datasette.render_template(template, dict(
         context, lang=lang, text_direction=messages.direction(lang), _=words,
-        languages=switch), request=request)
+        language_links=switch), request=request)
     response = Response.html(html, status=status)
     if request.args.get("lang") == lang:
         response.set_cookie(messages.COOKIE, lang, max_age=365 * 24 * 3600)
