@@ -207,3 +207,17 @@ def test_every_fixed_word_of_the_templates_is_in_each_catalog():
         if lang != "en":
             missing = sorted(asked - set(messages.catalog(lang)))
             assert missing == [], (lang, missing)
+
+
+def test_english_around_a_french_page_is_marked_as_english(seeded):
+    """What the site says only in English (the log's title and description, Datasette's
+    footer, an error's sentence) carries lang="en" on a page in another language."""
+    ds = site(seeded)
+    home = get(ds, "/?lang=fr").text
+    assert '<footer class="ft" lang="en">' in home
+    assert re.search(r'<h1 lang="en">[^<]+</h1>', main_of(home))
+    missing = get(ds, "/event/01M8E9BDJV9T2HQHD8W2W51XXX?lang=fr", status=404).text
+    assert "<h1>Introuvable</h1>" in missing
+    assert '<p lang="en">No event has the id' in missing
+    english = get(ds, "/").text
+    assert '<footer class="ft">' in english and '<p lang="en">' not in english
