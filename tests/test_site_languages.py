@@ -135,13 +135,13 @@ def test_an_untranslated_event_is_marked_with_its_language_on_each_page(seeded, 
     ds = site(seeded)
     event = main_of(get(ds, f"/event/{meeting}?lang=fr").text)
     assert ('<h1><span class="written-in">(anglais)</span> '
-            '<span lang="en">Customs enforcement course</span></h1>') in event
+            '<span dir="auto" lang="en">Customs enforcement course</span></h1>') in event
     org = main_of(get(ds, "/org/wco?lang=fr").text)
     assert ('<span class="written-in">(anglais)</span> <a href="/event/'
-            f'{meeting}" lang="en">Trained customs officers in Brussels.</a>') in org
+            f'{meeting}" dir="auto" lang="en">Trained customs officers in Brussels.</a>') in org
     meetings = main_of(get(ds, "/meetings?period=2009&lang=zh").text)
     assert ('<span class="written-in">(英语)</span> '
-            '<span lang="en">Customs enforcement course</span>') in meetings
+            '<span dir="auto" lang="en">Customs enforcement course</span>') in meetings
     assert "2009年3月23日至5月11日" in meetings and "Brussels, 比利时" in meetings
 
 
@@ -177,12 +177,12 @@ def test_search_finds_an_event_by_a_french_word_and_shows_it_in_the_page_s_langu
     english = main_of(get(ds, "/search?q=douaniers").text)
     assert f'href="/event/{meeting}"' in english
     assert "Trained customs officers in Brussels." in english
-    assert ('Found in the French text: <span lang="fr">A formé des <mark>douaniers</mark> à '
-            'Bruxelles.</span>') in english
+    assert ('Found in the French text: <span dir="auto" lang="fr">A formé des '
+            '<mark>douaniers</mark> à Bruxelles.</span>') in english
     # found by its own English words, the French page shows the translation and says so
     by_english = main_of(get(ds, "/search?q=customs%20officers&lang=fr").text)
     assert "A formé des douaniers à Bruxelles." in by_english
-    assert ('Trouvé dans le texte en anglais: <span lang="en">Trained <mark>customs '
+    assert ('Trouvé dans le texte en anglais: <span dir="auto" lang="en">Trained <mark>customs '
             'officers</mark> in Brussels.</span>') in by_english
 
 

@@ -107,7 +107,7 @@ def test_chinese_text_is_marked_as_chinese_where_no_translation_is_shown(ds):
     assert 'lang="zh"' not in english
     spanish = main_of(get(ds, f"/event/{CHINESE}", lang="es"))
     assert re.search(r'<h1 class="summary"><span class="written-in">\(chino\)</span> '
-                     r'<span lang="zh">世界贸易组织', spanish)
+                     r'<span dir="auto" lang="zh">世界贸易组织', spanish)
     assert 'lang="zh"' not in main_of(get(ds, f"/event/{DEMETER}"))
 
 

@@ -80,6 +80,9 @@ def test_the_site_switched_to_french_then_to_arabic(visit):
     assert page.locator("html").get_attribute("dir") == "rtl"
     assert page.evaluate("getComputedStyle(document.querySelector('main')).direction") == "rtl"
     assert page.locator("main h1").inner_text().startswith("The Secretariat cooperated")
+    # the English text in its own direction, its full stop at its end, not at the left
+    assert page.locator("main h1 [dir=auto]").evaluate(
+        "e => getComputedStyle(e).direction") == "ltr"
     assert "التاريخ" in page.locator("main dl").inner_text()
     assert serious_violations(page) == []
     visit.finish("languages-arabic")
