@@ -84,5 +84,8 @@ def test_the_site_switched_to_french_then_to_arabic(visit):
     assert page.locator("main h1 [dir=auto]").evaluate(
         "e => getComputedStyle(e).direction") == "ltr"
     assert "التاريخ" in page.locator("main dl").inner_text()
+    assert page.locator("main dt").first.evaluate("e => getComputedStyle(e).textAlign") == "start"
     assert serious_violations(page) == []
+    page.set_viewport_size({"width": 390, "height": 900})  # a phone: nothing scrolls sideways
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     visit.finish("languages-arabic")
