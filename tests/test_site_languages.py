@@ -79,10 +79,13 @@ def test_the_language_chosen_is_remembered_for_the_pages_its_links_lead_to(seede
     ds = site(seeded)
     page = get(ds, f"/event/{meeting}", cookie="fr")
     assert '<html lang="fr">' in page.text and "set-cookie" not in page.headers
+    assert "Cookie" in page.headers["vary"]  # a cache keeps the languages of an address apart
     assert "23 mars–11 mai 2009" in read(page.text)
     # asked for in the address, the language wins over the one remembered
     assert '<html lang="es">' in get(ds, f"/event/{meeting}?lang=es", cookie="fr").text
-    report = get(ds, "/report?period=2009", cookie="fr").text
+    report = get(ds, "/report?period=2009", cookie="fr")
+    assert "Cookie" in report.headers["vary"]
+    report = report.text
     assert "Rapport sur la coopération internationale en 2009" in report
     assert '<html lang="fr">' in report
     # a cookie that names no language of the site is not an error: the page is in English

@@ -665,7 +665,8 @@ async def _render(datasette, request, template: str, context: dict, status: int 
     html = await datasette.render_template(template, dict(
         context, lang=lang, text_direction=messages.direction(lang), _=words,
         language_links=switch), request=request)
-    response = Response.html(html, status=status)
+    # the same address reads in the language the cookie names: a cache must keep them apart
+    response = Response.html(html, status=status, headers={"vary": "Cookie"})
     if request.args.get("lang") == lang:
         response.set_cookie(messages.COOKIE, lang, max_age=365 * 24 * 3600)
     return response

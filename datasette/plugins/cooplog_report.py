@@ -81,7 +81,8 @@ async def _page(datasette, request, asked, *, status=200, body=None, title="Repo
                       for kind, (_, label) in DOWNLOADS.items()] if body else [],
     }
     html = await datasette.render_template("report.html", context, request=request)
-    return Response.html(html, status=status)
+    # without `?lang=`, in the language the cookie names: a cache must keep them apart
+    return Response.html(html, status=status, headers={"vary": "Cookie"})
 
 
 async def report_page(datasette, request):
