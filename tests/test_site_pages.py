@@ -99,11 +99,16 @@ def test_a_meeting_names_its_place_and_its_country_as_the_un_does(ds):
     assert "Organized by\nWorld Customs Organization (WCO)" in text
 
 
-def test_chinese_text_is_marked_as_chinese(ds):
-    page = get(ds, f"/event/{CHINESE}")
-    assert re.search(r'<h1 class="summary" lang="zh">世界贸易组织', page)
-    english = get(ds, f"/event/{DEMETER}")
-    assert 'lang="zh"' not in main_of(english)
+def test_chinese_text_is_marked_as_chinese_where_no_translation_is_shown(ds):
+    """The shipped log translates its Chinese paragraphs into English: the English page
+    shows the translation; a Spanish page, with none, the Chinese as written, marked."""
+    english = main_of(get(ds, f"/event/{CHINESE}"))
+    assert "The Committee on Trade and Environment of the World Trade Organization" in english
+    assert 'lang="zh"' not in english
+    spanish = main_of(get(ds, f"/event/{CHINESE}", lang="es"))
+    assert re.search(r'<h1 class="summary"><span class="written-in">\(chino\)</span> '
+                     r'<span dir="auto" lang="zh">世界贸易组织', spanish)
+    assert 'lang="zh"' not in main_of(get(ds, f"/event/{DEMETER}"))
 
 
 def test_an_unknown_event_is_a_404_page_in_words(ds):

@@ -79,14 +79,20 @@ class Activity:
 
 def activity(occurred: str, summary: str, written_in: str | None, translated: str | None,
              city: str | None, country: str | None, event_id: str, lang: str) -> Activity:
-    """An activity as a report in `lang` shows it: its translation into `lang` if it has
-    one, else as written, marked unless written in `lang` or in a language not recorded."""
-    if translated is not None:
-        summary, written_in = translated, None
-    elif written_in == lang:
-        written_in = None
+    """An activity as a report in `lang` shows it (`in_language`)."""
+    summary, written_in = in_language(summary, written_in, translated, lang)
     return Activity(occurred, summary, place(city, country, lang), event_id, lang,
                     written_in and messages.language_name(written_in, lang))
+
+
+def in_language(text: str, written_in: str | None, translated: str | None,
+                lang: str) -> tuple[str, str | None]:
+    """What a report or page in `lang` shows of a text written in `written_in`: its
+    translation into `lang` if it has one, else the text as written, with the language to
+    mark it with (None when written in `lang` or in a language not recorded)."""
+    if translated is not None:
+        return translated, None
+    return text, None if written_in == lang else written_in
 
 
 @dataclass

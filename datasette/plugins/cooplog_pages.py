@@ -1,6 +1,13 @@
 """Pages people read, on top of Datasette's tables: `/` (what the log holds), `/event/<id>`,
 `/org/<key>`, `/search` and `/meetings`. Names instead of keys and ids, dates in words, lists
-as lists; text of the record in Chinese marked `lang="zh"` (`lang_of` says the rule).
+as lists; text of the record in another language than the page's marked with its own `lang`
+(`lang_of` says the rule).
+
+Each page is read in one of the six UN languages (`?lang=`, remembered in a cookie so that
+every link the page makes keeps it without each link saying so): its fixed words from the
+report's gettext catalogs (`_` in the templates), dates and countries in that language, and
+each text of the record in it where written in it or translated into it, else as written,
+marked with its language's name, as the report does (`report.in_language`).
 
 The data is read here, in Python, through Datasette's read-only connection, and handed to
 templates as plain values: a log's templates render in Jinja's sandbox, which cannot reach
@@ -11,16 +18,19 @@ kept until the log changes."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import date
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
-from cooplog import countries, dates, events, report
+from cooplog import countries, dates, events, messages, report
+from cooplog.errors import CooplogError
 from cooplog.report import GROUPS, NOT_ACTIVITIES
 from cooplog.site_support import MISSING, KeptUntilChanged
 
@@ -57,27 +67,40 @@ class PageError(Exception):
 # --- words -------------------------------------------------------------------------------
 
 
-def in_words(occurred: str | None) -> str:
+def in_words(occurred: str | None, lang: str = "en") -> str:
     """An `occurred` value or an RFC 3339 timestamp as a date in words; "" for none."""
     if not occurred:
         return ""
     try:
-        return dates.in_words(occurred[:10] if "T" in occurred else occurred)
+        return dates.in_words(occurred[:10] if "T" in occurred else occurred, lang)
     except dates.DateError:
         return occurred
 
 
-def lang_of(text: str | None, recorded: str | None) -> str | None:
-    """The `lang` attribute a piece of the record needs on an English page: the event's
-    recorded `lang` when it is not English, else "zh" when the text has Han ideographs."""
+def lang_of(text: str | None, recorded: str | None, page: str) -> str | None:
+    """The `lang` attribute a piece of the record needs on a page in `page`: the event's
+    recorded `lang` when it is not the page's, else "zh" when the text has Han ideographs."""
     if not text:
         return None
     if recorded:
-        return None if recorded == "en" else recorded
-    return "zh" if HAN.search(text) else None
+        return None if recorded == page else recorded
+    return "zh" if HAN.search(text) and page != "zh" else None
 
 
-def period_of(value: str | None) -> tuple[str, str, str, str] | None:
+def localized(text: str | None, recorded: str | None, translated: str | None, lang: str,
+              field: str) -> dict:
+    """`field` of an item as a page in `lang` shows it (report.in_language): the text, its
+    `lang` attribute (`<field>_lang`) and the name of the language it is marked with
+    (`<field>_in`)."""
+    if not text and translated is None:
+        return {field: text, f"{field}_lang": None, f"{field}_in": None}
+    text, written_in = report.in_language(text, recorded, translated, lang)
+    return {field: text,
+            f"{field}_lang": None if translated is not None else lang_of(text, recorded, lang),
+            f"{field}_in": written_in and messages.language_name(written_in, lang)}
+
+
+def period_of(value: str | None, lang: str = "en") -> tuple[str, str, str, str] | None:
     """A period as people write it (`2008/2009`, `2008-2009`, `2008–2009`, `2009`), read as
     the report reads it, as (EDTF, first day, last day, words); None when none is asked for."""
     if not value or not value.strip():
@@ -89,7 +112,7 @@ def period_of(value: str | None) -> tuple[str, str, str, str] | None:
         raise PageError(f"The period “{value}” is not one this page understands: give a year "
                         "(2009) or two joined by a slash or a dash (2008/2009, 2008–2009).",
                         status=400) from None
-    return canonical, first.isoformat(), last.isoformat(), dates.in_words(canonical)
+    return canonical, first.isoformat(), last.isoformat(), dates.in_words(canonical, lang)
 
 
 def highlighted(text: str | None, words: str) -> Markup:
@@ -140,19 +163,49 @@ def _org(key: str, names: dict[str, dict]) -> dict:
             "acronym": known["acronym"] if known else None, "known": bool(known)}
 
 
-async def _with_orgs(db, events: list[dict]) -> list[dict]:
-    """Each event with its organizations by name and its text's language, for a list."""
+async def _texts(db, ids, lang: str) -> dict[str, dict]:
+    """By event id: the language it is written in (`lang`) and its current translation
+    into the page's language (`summary`, `title`; None where it has none)."""
+    ids = sorted({i for i in ids if i})
+    if not ids:
+        return {}
+    rows = await _rows(db, """select e.id, e.lang, t.summary, t.title from events e
+        left join current_translations t on t.target = e.id and t.lang = :lang
+        where e.id in (select value from json_each(:ids))""",
+                       {"ids": json.dumps(ids), "lang": lang})
+    return {row["id"]: row for row in rows}
+
+
+async def _in_language(db, rows: list[dict], lang: str, field: str = "title",
+                       translated: str = "title", key: str = "event_id") -> list[dict]:
+    """Each row's `field` (an event's `translated` text) as the page shows it
+    (`localized`)."""
+    texts = await _texts(db, [row[key] for row in rows], lang)
+    for row in rows:
+        found = texts.get(row[key]) or {}
+        row.update(localized(row.get(field), found.get("lang"), found.get(translated), lang,
+                             field))
+    return rows
+
+
+async def _with_orgs(db, events: list[dict], lang: str) -> list[dict]:
+    """Each event with its organizations by name and its text in the page's language, for
+    a list."""
     names = await _org_names(db, [k for e in events for k in _json(e.get("orgs"), [])])
+    texts = await _texts(db, [e["id"] for e in events], lang)
     for event in events:
         event["org_list"] = [_org(k, names) for k in _json(event.get("orgs"), [])]
-        event["when"] = in_words(event.get("occurred"))
-        event["kind"] = KINDS.get(event["type"], event["type"])
-        event["text"] = event.get("summary") or event.get("title") or event["kind"]
-        event["text_lang"] = lang_of(event["text"], event.get("lang"))
+        event["when"] = in_words(event.get("occurred"), lang)
+        event["kind"] = messages.gettext(KINDS.get(event["type"], event["type"]), lang)
+        field = "summary" if event.get("summary") else "title"
+        found = texts.get(event["id"]) or {}
+        event.update(localized(event.get(field), found.get("lang"), found.get(field), lang,
+                               "text"))
+        event["text"] = event["text"] or event["kind"]
     return events
 
 
-async def _history(db, subjects: list[str]) -> dict[str, list[dict]]:
+async def _history(db, subjects: list[str], lang: str) -> dict[str, list[dict]]:
     """Each subject's status history, oldest first, each "since" its own date in words."""
     if not subjects:
         return {}
@@ -162,19 +215,17 @@ async def _history(db, subjects: list[str]) -> dict[str, list[dict]]:
                        {"keys": json.dumps(subjects)})
     history: dict[str, list[dict]] = {}
     for row in rows:
-        row["since"] = in_words(row["occurred"])
-        row["words"] = row["status"].replace("-", " ")
+        row["since"] = in_words(row["occurred"], lang)
+        row["words"] = messages.gettext(row["status"].replace("-", " "), lang)
         history.setdefault(row["subject"], []).append(row)
     return history
 
 
-EVENT_COLUMNS = ("e.id, e.type, e.occurred, e.summary, e.title, e.orgs, e.retracted, "
-                 "json_extract(e.original, '$.lang') as lang")
+EVENT_COLUMNS = "e.id, e.type, e.occurred, e.summary, e.title, e.orgs, e.retracted, e.lang"
 
 
-async def event_page(db, event_id: str) -> dict:
-    rows = await _rows(db, "select *, json_extract(original, '$.lang') as lang from events "
-                           "where id = :id", {"id": event_id.upper()})
+async def event_page(db, event_id: str, lang: str) -> dict:
+    rows = await _rows(db, "select * from events where id = :id", {"id": event_id.upper()})
     if not rows:
         raise PageError(f"No event has the id “{event_id}”. It may be mistyped, or recorded "
                         "in another office and not yet synced.")
@@ -182,32 +233,36 @@ async def event_page(db, event_id: str) -> dict:
     data = _json(event["data"], {})
     original = _json(event["original"], {})
     names = await _org_names(db, _json(event["orgs"], []) + _org_keys_in(data))
+    translated = (await _texts(db, [event["id"]], lang)).get(event["id"]) or {}
+    for field in ("summary", "title"):
+        event.update(localized(event[field], event["lang"], translated.get(field), lang, field))
     event.update(
-        when=in_words(event["occurred"]), kind=KINDS.get(event["type"], event["type"]),
-        summary_lang=lang_of(event["summary"], event["lang"]),
-        title_lang=lang_of(event["title"], event["lang"]),
+        when=in_words(event["occurred"], lang),
+        kind=messages.gettext(KINDS.get(event["type"], event["type"]), lang),
         org_list=[_org(k, names) for k in _json(event["orgs"], [])],
         documents=[dict(d, link=web_link(d.get("url"))) for d in _json(event["documents"], [])],
         mandate_list=_json(event["mandates"], []),
         item_list=data.get("items") or [],
-        details=_details(event["type"], data, names),
-        recorded_when=in_words(event["recorded_at"]),
+        details=_details(event["type"], data, names, lang),
+        recorded_when=in_words(event["recorded_at"], lang),
     )
     event["confidential"] = await _confidential(db, [event.get("log")])
-    event["place"] = await _place(db, event["id"], data)
+    event["place"] = await _place(db, event["id"], data, lang)
     event["subject"] = None
     if event["type"] == "status.changed":  # its title is the subject's key: name it instead
-        event["title"] = event["title_lang"] = None
+        event["title"] = event["title_lang"] = event["title_in"] = None
         event["subject"] = await _subject(db, data.get("subject"))
-    event["history"] = (await _history(db, [data["key"]])).get(data["key"], []) \
+    event["history"] = (await _history(db, [data["key"]], lang)).get(data["key"], []) \
         if events.TYPES[event["type"]].entity else []
     event["commit"] = None
     if event["commit_sha"]:
         commits = await _rows(db, "select sha, author, email, committed_at from commits "
                                   "where sha = :sha", {"sha": event["commit_sha"]})
         if commits:
-            event["commit"] = dict(commits[0], when=in_words(commits[0]["committed_at"]))
-    event["corrections"] = await _corrections(db, original, _json(event["corrected_by"], []))
+            event["commit"] = dict(commits[0],
+                                   when=in_words(commits[0]["committed_at"], lang))
+    event["corrections"] = await _corrections(db, original, _json(event["corrected_by"], []),
+                                              lang)
     event["retraction"] = None
     if event["retracted"] and event["retracted_by"]:
         retraction = await _rows(db, "select id, recorded_at, recorded_by, data from events "
@@ -215,12 +270,12 @@ async def event_page(db, event_id: str) -> dict:
         if retraction:
             r = retraction[0]
             event["retraction"] = {"id": r["id"], "by": r["recorded_by"],
-                                   "when": in_words(r["recorded_at"]),
+                                   "when": in_words(r["recorded_at"], lang),
                                    "reason": _json(r["data"], {}).get("reason")}
     if event["target"]:
         target = await _rows(db, "select id, summary, title, type from events where id = :id",
                              {"id": event["target"]})
-        event["target_event"] = (await _with_orgs(db, target))[0] if target else None
+        event["target_event"] = (await _with_orgs(db, target, lang))[0] if target else None
     return event
 
 
@@ -240,40 +295,42 @@ def _org_keys_in(data: dict) -> list[str]:
     return [k for k in keys if isinstance(k, str)]
 
 
-def _details(type_: str, data: dict, names: dict[str, dict]) -> list[tuple[str, object]]:
+def _details(type_: str, data: dict, names: dict[str, dict],
+             lang: str) -> list[tuple[str, object]]:
     """The type's own fields a reader needs, labelled, organizations by name."""
+    say = functools.partial(messages.gettext, lang=lang)
 
     def org(key):
         return _org(key, names)
 
     fields = {
-        "role": ("Role", lambda v: v),
+        "role": ("Role", say),
         "to": ("To", org),
         "body": ("Body", lambda v: v),
-        "kind": ("Kind", lambda v: {"mou": "memorandum of understanding"}.get(v, v)),
+        "kind": ("Kind", lambda v: say({"mou": "memorandum of understanding"}.get(v, v))),
         "parties": ("Parties", lambda v: [org(k) for k in v]),
         "organizer": ("Organized by", lambda v: [org(k) for k in v]),
         "funder": ("Funded by", org),
-        "countries": ("Countries", lambda v: [countries.country_name(c) for c in v]),
-        "status": ("Status", lambda v: v.replace("-", " ")),
+        "countries": ("Countries", lambda v: [countries.country_name(c, lang) for c in v]),
+        "status": ("Status", lambda v: say(v.replace("-", " "))),
         "note": ("Note", lambda v: v),
         "partnership": ("Partnership", lambda v: v),
         "change": ("Change", lambda v: v),
         "agreement": ("Agreement", lambda v: v),
-        "online": ("Online", lambda v: "yes" if v else "no"),
+        "online": ("Online", lambda v: say("yes" if v else "no")),
     }
-    return [(label, show(data[name])) for name, (label, show) in fields.items()
+    return [(say(label), show(data[name])) for name, (label, show) in fields.items()
             if data.get(name) not in (None, "", [])]
 
 
-async def _place(db, event_id: str, data: dict) -> str | None:
+async def _place(db, event_id: str, data: dict, lang: str) -> str | None:
     rows = await _rows(db, "select city, country from meetings where event_id = :id",
                        {"id": event_id})
     location = rows[0] if rows else (data.get("location") or {})
-    return countries.place(location.get("city"), location.get("country"))
+    return countries.place(location.get("city"), location.get("country"), lang)
 
 
-async def _corrections(db, original: dict, ids: list[str]) -> list[dict]:
+async def _corrections(db, original: dict, ids: list[str], lang: str) -> list[dict]:
     """Each correction in force, in id order, as old → new with its reason: the old value is
     what the field held before that correction, starting from the event as recorded."""
     if not ids:
@@ -291,7 +348,8 @@ async def _corrections(db, original: dict, ids: list[str]) -> list[dict]:
                             "new": _shown(new)})
             _put(body, field, new)
         corrections.append({"id": row["id"], "by": row["recorded_by"],
-                            "when": in_words(row["recorded_at"]), "reason": data.get("reason"),
+                            "when": in_words(row["recorded_at"], lang),
+                            "reason": data.get("reason"),
                             "changes": changes})
     return corrections
 
@@ -331,7 +389,7 @@ async def _confidential(db, logs: list[str | None]) -> bool:
     return bool(rows) and all(row["visibility"] == "private" for row in rows)
 
 
-async def org_page(db, key: str, period: tuple | None) -> dict:
+async def org_page(db, key: str, period: tuple | None, lang: str) -> dict:
     rows = await _rows(db, "select * from organizations where key = :key",
                        {"key": key.strip().lower()})
     if not rows:
@@ -339,7 +397,7 @@ async def org_page(db, key: str, period: tuple | None) -> dict:
                         "organizations on the home page.")
     org = rows[0]
     org["confidential"] = await _confidential(db, [row.get("log") for row in rows])
-    org["group"] = GROUPS.get(org["category"], org["category"])
+    org["group"] = messages.gettext(GROUPS.get(org["category"], org["category"]), lang)
     org["parent_org"] = None
     if org["parent"]:
         org["parent_org"] = _org(org["parent"], await _org_names(db, [org["parent"]]))
@@ -352,7 +410,7 @@ async def org_page(db, key: str, period: tuple | None) -> dict:
         select {EVENT_COLUMNS}, e.occurred_start, e.occurred_end
           from event_orgs eo join events e on e.id = eo.event_id
          where eo.org_key = :key and e.retracted = 0 and {NOT_ACTIVITY}{within}
-         order by e.occurred_start, e.occurred_end, e.id""", params))
+         order by e.occurred_start, e.occurred_end, e.id""", params), lang)
     for activity in org["activities"]:
         activity["others"] = [o for o in activity["org_list"] if o["key"] != org["key"]]
         activity["outside"] = _outside(activity, period)
@@ -367,26 +425,29 @@ async def org_page(db, key: str, period: tuple | None) -> dict:
         status from requests where event_id in ({involved})
         order by occurred, key""", {"key": org["key"]})
     history = await _history(db, [r["key"] for kind in ("agreements", "submissions", "requests")
-                                  for r in org[kind]])
-    for kind in ("agreements", "submissions", "requests"):
+                                  for r in org[kind]], lang)
+    for kind, field in (("agreements", "title"), ("submissions", "title"),
+                        ("requests", "subject")):
+        await _in_language(db, org[kind], lang, field)
         for row in org[kind]:
-            row["when"] = in_words(row["occurred"])
+            row["when"] = in_words(row["occurred"], lang)
             row["history"] = history.get(row["key"], [])
             row["item_list"] = _json(row.get("items"), [])
     org["partnerships"] = await _rows(db, f"""select p.event_id, p.partnership, p.role,
         p.occurred from partnerships p where p.event_id in ({involved})
         order by p.occurred, p.event_id""", {"key": org["key"]})
     for row in org["partnerships"]:
-        row["when"] = in_words(row["occurred"])
+        row["when"] = in_words(row["occurred"], lang)
     org["meetings"] = await _rows(db, f"""select m.event_id, m.title, m.role, m.planned, m.city,
         m.country, m.occurred, m.occurred_start, m.occurred_end
           from event_orgs eo join meetings m on m.event_id = eo.event_id
         join events e on e.id = m.event_id
          where eo.org_key = :key{within} order by m.occurred_start, m.event_id""", params)
+    await _in_language(db, org["meetings"], lang)
     for row in org["meetings"]:
-        row["when"] = in_words(row["occurred"])
+        row["when"] = in_words(row["occurred"], lang)
         row["outside"] = _outside(row, period)
-        row["place"] = countries.place(row["city"], row["country"])
+        row["place"] = countries.place(row["city"], row["country"], lang)
     org["children"] = await _rows(db, "select key, name, acronym from organizations "
                                       "where parent = :key order by name", {"key": org["key"]})
     return org
@@ -398,7 +459,7 @@ def _outside(row: dict, period: tuple | None) -> bool:
     return bool(period) and (row["occurred_start"] < period[1] or row["occurred_end"] > period[2])
 
 
-async def home_page(db, period: tuple | None) -> dict:
+async def home_page(db, period: tuple | None, lang: str) -> dict:
     within, params = "", {}
     if period:
         within = " and occurred_end >= :start and occurred_start <= :end"
@@ -412,29 +473,30 @@ async def home_page(db, period: tuple | None) -> dict:
                                          from organizations order by group_order, name""")
     groups: dict[str, list] = {}
     for org in organizations:
-        groups.setdefault(GROUPS.get(org["category"], org["category"]), []).append(org)
+        group = messages.gettext(GROUPS.get(org["category"], org["category"]), lang)
+        groups.setdefault(group, []).append(org)
     years = [row["year"] for row in await _rows(
         db, "select distinct year from events where year is not null order by year desc")]
     latest = await _with_orgs(db, await _rows(db, f"""
         select {EVENT_COLUMNS}, e.recorded_at, e.recorded_by, e.target
-          from events e order by e.recorded_at desc, e.id desc limit {LATEST}"""))
-    targets = await _rows(db, """select id, summary, title, type from events
+          from events e order by e.recorded_at desc, e.id desc limit {LATEST}"""), lang)
+    targets = await _with_orgs(db, await _rows(db, f"""select {EVENT_COLUMNS} from events e
         where id in (select value from json_each(:ids))""",
-                          {"ids": json.dumps([e["target"] for e in latest if e["target"]])})
-    named = {t["id"]: t["summary"] or t["title"] or KINDS.get(t["type"], t["type"])
-             for t in targets}
+        {"ids": json.dumps([e["target"] for e in latest if e["target"]])}), lang)
+    named = {t["id"]: t for t in targets}
     for event in latest:
-        event["recorded_when"] = in_words(event["recorded_at"])
-        if event["target"] in named:  # a correction, retraction or translation: of what
-            event["kind"] = f"{event['kind']} of"
-            event["text"] = f"“{named[event['target']]}”"
-            event["text_lang"] = lang_of(named[event["target"]], None)
-    return {"counts": _counted(counts, len(organizations)), "not_within": not_within,
-            "groups": groups,
-            "periods": _periods(years), "latest": latest, "waiting": await _waiting(db)}
+        event["recorded_when"] = in_words(event["recorded_at"], lang)
+        target = named.get(event["target"])
+        if target:  # a correction, retraction or translation: of what
+            event["kind"] = messages.gettext("{kind} of", lang).format(kind=event["kind"])
+            event.update(text=f"“{target['text']}”", text_lang=target["text_lang"],
+                         text_in=target["text_in"])
+    return {"counts": _counted(counts, len(organizations), lang), "not_within": not_within,
+            "groups": groups, "periods": _periods(years, lang), "latest": latest,
+            "waiting": await _waiting(db, lang)}
 
 
-async def _waiting(db) -> list[dict]:
+async def _waiting(db, lang: str) -> list[dict]:
     """Requests and submissions still waiting for an answer (the `open_items` view), oldest
     first, each with whom it went to and since when its status holds."""
     rows = await _rows(db, f"""select i.kind, i.title, i.to_org, i.status, i.status_since,
@@ -443,17 +505,22 @@ async def _waiting(db) -> list[dict]:
     names = await _org_names(db, [r["to_org"] for r in rows])
     for row in rows:
         row["to"] = _org(row["to_org"], names) if row["to_org"] else None
-        row["when"] = in_words(row["occurred"])
-        row["since"] = in_words(row["status_since"])
-        row["words"] = (row["status"] or "no answer recorded").replace("-", " ")
+        row["when"] = in_words(row["occurred"], lang)
+        row["since"] = in_words(row["status_since"], lang)
+        row["words"] = messages.gettext(
+            (row["status"] or "no answer recorded").replace("-", " "), lang)
+    await _in_language(db, rows, lang)
     return rows
 
 
-def _counted(counts: dict[str, int], organizations: int) -> list[str]:
-    """What the log holds, as phrases: "40 meetings", "1 request"."""
+def _counted(counts: dict[str, int], organizations: int, lang: str) -> list[str]:
+    """What the log holds, as phrases: "40 meetings", "1 request" (the catalogs say them
+    without a plural where a language has more forms than two: "Заявки: 3")."""
+    from babel.numbers import format_decimal
 
     def phrase(n: int, one: str, many: str) -> str:
-        return f"{n:,} {one if n == 1 else many}"
+        return messages.gettext("{n} " + (one if n == 1 else many), lang).format(
+            n=format_decimal(n, locale=lang))
 
     meetings = counts.get("meeting.attended", 0)
     phrases = [phrase(organizations, "organization registered", "organizations registered"),
@@ -472,56 +539,102 @@ def _counted(counts: dict[str, int], organizations: int) -> list[str]:
     return phrases
 
 
-def _periods(years: list[int]) -> list[tuple[str, str]]:
+def _periods(years: list[int], lang: str) -> list[tuple[str, str]]:
     """The bienniums the log's years fall in (2008/2009 …), latest first, then each year."""
     bienniums = sorted({(y - 1, y) if y % 2 else (y, y + 1) for y in years}, reverse=True)
-    return ([(f"{a}/{b}", dates.in_words(f"{a}/{b}")) for a, b in bienniums]
+    return ([(f"{a}/{b}", dates.in_words(f"{a}/{b}", lang)) for a, b in bienniums]
             + [(str(y), str(y)) for y in years])
 
 
-async def search_page(db, q: str) -> dict:
+# The same search as the `search` canned query: an event by its own words (`found_*` null)
+# or by those of one of its current translations (`found_*` the translation's).
+SEARCH = f"""
+    select {EVENT_COLUMNS}, e.lang as matched_lang, null as found_summary, null as found_title
+      from events e
+     where length(:q) >= 3
+       and rowid in (select rowid from events_fts
+                      where events_fts match '"' || replace(:q, '"', '""') || '"'
+                      order by rowid desc limit {FOUND})
+    union all
+    select {EVENT_COLUMNS}, e.lang, null, null from events e
+     where length(:q) between 1 and 2
+       and rowid in (select rowid from events
+                      where instr(summary, :q) > 0 or instr(title, :q) > 0
+                      order by rowid desc limit {FOUND})
+    union all
+    select {EVENT_COLUMNS}, t.lang, t.summary, t.title
+      from translations t join events e on e.id = t.target
+     where length(:q) >= 3
+       and not exists (select 1 from translations u where u.target = t.target
+                         and u.lang = t.lang and u.event_id > t.event_id)
+       and t.rowid in (select rowid from translations_fts
+                        where translations_fts match '"' || replace(:q, '"', '""') || '"'
+                        order by rowid desc limit {FOUND})
+    union all
+    select {EVENT_COLUMNS}, t.lang, t.summary, t.title
+      from translations t join events e on e.id = t.target
+     where length(:q) between 1 and 2
+       and not exists (select 1 from translations u where u.target = t.target
+                         and u.lang = t.lang and u.event_id > t.event_id)
+       and t.rowid in (select rowid from translations
+                        where instr(summary, :q) > 0 or instr(title, :q) > 0
+                        order by rowid desc limit {FOUND})
+     order by occurred desc, id desc"""
+
+
+async def search_page(db, q: str, lang: str) -> dict:
+    """Events found by their own words or those of a translation, each shown in the page's
+    language, with the language of the text its words were found in."""
     q = q.strip()
     if not q:
         return {"q": "", "results": None}
-    rows = await _rows(db, f"""
-        select {EVENT_COLUMNS} from events e
-         where length(:q) >= 3
-           and rowid in (select rowid from events_fts
-                          where events_fts match '"' || replace(:q, '"', '""') || '"'
-                          order by rowid desc limit {FOUND})
-        union all
-        select {EVENT_COLUMNS} from events e
-         where length(:q) between 1 and 2
-           and rowid in (select rowid from events
-                          where instr(summary, :q) > 0 or instr(title, :q) > 0
-                          order by rowid desc limit {FOUND})
-         order by occurred desc, id desc""", {"q": q})
-    results = await _with_orgs(db, rows)
+    found: dict[str, dict] = {}
+    for row in await _rows(db, SEARCH, {"q": q}):
+        found.setdefault(row["id"], dict(row, matches=[]))["matches"].append(row)
+    results = await _with_orgs(db, list(found.values())[:FOUND], lang)
+    texts = await _texts(db, found, lang)
     for result in results:
         if result["type"] == "status.changed":  # its title is a key, not words
             result["title"] = None
-        result["summary_marked"] = highlighted(result["summary"], q)
-        result["title_marked"] = highlighted(result["title"], q)
-        result["summary_lang"] = lang_of(result["summary"], result["lang"])
-        result["title_lang"] = lang_of(result["title"], result["lang"])
+        translated = texts.get(result["id"]) or {}
+        for field in ("summary", "title"):
+            result.update(localized(result[field], result["lang"], translated.get(field),
+                                    lang, field))
+            result[f"{field}_marked"] = highlighted(result[field], q)
+        result["found_in"] = [_match(match, result, q, lang) for match in result["matches"]]
     return {"q": q, "results": results, "limit": FOUND}
 
 
-async def meetings_page(db, period: tuple | None, city: str | None, offset: int = 0) -> dict:
+def _match(match: dict, result: dict, q: str, lang: str) -> dict:
+    """Where a result's words were found: the language's name (None: not recorded), and
+    the text they were found in when the page shows another (its `lang` attribute too)."""
+    if match["found_summary"] is None and match["found_title"] is None:  # its own words
+        text, recorded = match["summary"] or match["title"], match["lang"]
+    else:
+        text, recorded = match["found_summary"] or match["found_title"], match["matched_lang"]
+    if text in (result["summary"], result["title"]):
+        text = None
+    return {"name": recorded and messages.language_name(recorded, lang),
+            "text": highlighted(text, q) if text else None,
+            "lang": lang_of(text, recorded, lang) if text else None}
+
+
+async def meetings_page(db, period: tuple | None, city: str | None, offset: int = 0,
+                        lang: str = "en") -> dict:
     """The period's meetings as an agenda: by year, then month. A meeting dated only to a
     year or a biennium is listed under that span, said as such, never under its first
     month. Without a period, the latest biennium that holds meetings."""
     if period is None:
         latest = await _rows(db, "select max(year) as year from meetings")
         year = latest[0]["year"] if latest and latest[0]["year"] else date.today().year
-        period = period_of(f"{year - 1}/{year}" if year % 2 else f"{year}/{year + 1}")
+        period = period_of(f"{year - 1}/{year}" if year % 2 else f"{year}/{year + 1}", lang)
     params = {"start": period[1], "end": period[2]}
     where = "m.occurred_end >= :start and m.occurred_start <= :end"
     places = await _rows(db, f"""select m.city, m.country, count(*) as n from meetings m
         where {where} and m.city is not null group by m.city, m.country
         order by n desc, m.city""", params)
     for place in places:
-        place["name"] = countries.place(place["city"], place["country"])
+        place["name"] = countries.place(place["city"], place["country"], lang)
     if city:
         where += " and m.city = :city"
         params["city"] = city
@@ -534,28 +647,30 @@ async def meetings_page(db, period: tuple | None, city: str | None, offset: int 
         order by m.occurred_start, m.occurred_end, m.event_id
         limit {AGENDA} offset :offset""", dict(params, offset=offset))
     names = await _org_names(db, [k for r in rows for k in _json(r["orgs"], [])])
+    await _in_language(db, rows, lang)
     bands: dict[tuple[int, int], dict[tuple, dict]] = {}
     for row in rows:
-        row["when"] = in_words(row["occurred"])
-        row["place"] = "online" if row["online"] and not row["city"] else \
-            countries.place(row["city"], row["country"])
+        row["when"] = in_words(row["occurred"], lang)
+        row["role"] = messages.gettext(row["role"], lang) if row["role"] else row["role"]
+        row["place"] = messages.gettext("online", lang) if row["online"] and not row["city"] \
+            else countries.place(row["city"], row["country"], lang)
         row["org_list"] = [_org(k, names) for k in _json(row["orgs"], [])]
         first, last = row["occurred_start"], row["occurred_end"]
         row["outside"] = first < period[1] or last > period[2]  # overlaps, not within
         day_or_month = len(row["occurred"].split("/")[0]) > 4 and (
             len(row["occurred"].split("/")[0]) == 10 or first[:7] == last[:7])
         if day_or_month:  # a day, days, or one month: under its (first) month
-            key, label, within = first[:7], in_words(first[:7]), True
+            key, label, within = first[:7], in_words(first[:7], lang), True
             band = (int(first[:4]),) * 2
         else:  # a year, a biennium, months: under that span, not a month of it
-            key, label, within = row["occurred"], in_words(row["occurred"]), False
+            key, label, within = row["occurred"], in_words(row["occurred"], lang), False
             band = (int(first[:4]), int(last[:4]))  # 2008/2009: a band of its own
         months = bands.setdefault(band, {})
         # the spans first, each said once, then the months in order
         months.setdefault((within, key), {"label": label, "within": within,
                                           "meetings": []})["meetings"].append(row)
     # 2008, then 2008–2009 (not dated within either year), then 2009
-    agenda = [{"label": str(a) if a == b else in_words(f"{a}/{b}"), "across": a != b,
+    agenda = [{"label": str(a) if a == b else in_words(f"{a}/{b}", lang), "across": a != b,
                "months": [months[k] for k in sorted(months)]}
               for (a, b), months in sorted(bands.items())]
     years_held = [row["year"] for row in await _rows(
@@ -601,9 +716,32 @@ def unplaced_because(meeting: dict) -> str:
 # --- routes ------------------------------------------------------------------------------
 
 
-async def _render(datasette, request, template: str, context: dict, status: int = 200):
-    html = await datasette.render_template(template, context, request=request)
-    return Response.html(html, status=status)
+async def _render(datasette, request, template: str, context: dict, status: int = 200,
+                  lang: str = "en"):
+    """The page in `lang`: its fixed words through `_` (the catalogs), its direction, and
+    the switch to each other language (this page, `?lang=` changed); a language asked for
+    is remembered for the pages its links lead to."""
+    words = functools.partial(messages.gettext, lang=lang)
+    here = [(k, v) for k, v in parse_qsl(request.query_string, keep_blank_values=True)
+            if k != "lang"]
+    switch = [(code, name, f"{request.path}?{urlencode([*here, ('lang', code)])}")
+              for code, name in messages.in_their_own_names().items()]
+    html = await datasette.render_template(template, dict(
+        context, lang=lang, text_direction=messages.direction(lang), _=words,
+        language_links=switch), request=request)
+    # the same address reads in the language the cookie names: a cache must keep them apart
+    response = Response.html(html, status=status, headers={"vary": "Cookie"})
+    if request.args.get("lang") == lang:
+        response.set_cookie(messages.COOKIE, lang, max_age=365 * 24 * 3600)
+    return response
+
+
+def _language(request) -> str:
+    """The page's language (messages.asked_for); one not offered is a page in words."""
+    try:
+        return messages.asked_for(request.args.get("lang"), request.cookies.get(messages.COOKIE))
+    except CooplogError as e:
+        raise PageError(f"{e}.", status=400) from None
 
 
 # by database: the home page counts and the agenda read a large share of the log (no index
@@ -625,28 +763,32 @@ async def _kept(db, key, build):
 
 
 async def _page(datasette, request, template: str, build, kept=None):
-    """`template` rendered with what `build` reads; `kept`: the key to keep it under until
-    the log changes, for the pages that read much of it."""
+    """`template` rendered with what `build(db, lang)` reads; `kept`: the key to keep it
+    under until the log changes, for the pages that read much of it."""
+    lang = "en"
     try:
+        lang = _language(request)
         db = datasette.get_database(DATABASE)
-        context = await (_kept(db, kept, build) if kept else build(db))
+        context = await (_kept(db, (*kept, lang), lambda db: build(db, lang)) if kept
+                         else build(db, lang))
     except PageError as e:
         return await _render(datasette, request, "cooplog_not_found.html",
-                             {"message": str(e), "status": e.status}, status=e.status)
-    return await _render(datasette, request, template, context)
+                             {"message": str(e), "status": e.status}, status=e.status,
+                             lang=lang)
+    return await _render(datasette, request, template, context, lang=lang)
 
 
 async def event_view(datasette, request):
-    async def build(db):
-        return {"event": await event_page(db, request.url_vars["id"])}
+    async def build(db, lang):
+        return {"event": await event_page(db, request.url_vars["id"], lang)}
 
     return await _page(datasette, request, "cooplog_event.html", build)
 
 
 async def org_view(datasette, request):
-    async def build(db):
-        period = period_of(request.args.get("period"))
-        return {"org": await org_page(db, request.url_vars["key"], period),
+    async def build(db, lang):
+        period = period_of(request.args.get("period"), lang)
+        return {"org": await org_page(db, request.url_vars["key"], period, lang),
                 "period": period}
 
     return await _page(datasette, request, "cooplog_org.html", build)
@@ -671,9 +813,9 @@ async def home_view(datasette, request, send):
 
         return await IndexView.as_view(datasette)(request, send)
 
-    async def build(db):
-        period = period_of(request.args.get("period"))
-        return dict(await home_page(db, period), period=period,
+    async def build(db, lang):
+        period = period_of(request.args.get("period"), lang)
+        return dict(await home_page(db, period, lang), period=period,
                     site_title=datasette.metadata("title") or "cooplog",
                     description_html=Markup(datasette.metadata("description_html") or ""))
 
@@ -682,16 +824,16 @@ async def home_view(datasette, request, send):
 
 
 async def search_view(datasette, request):
-    async def build(db):
-        return await search_page(db, request.args.get("q") or "")
+    async def build(db, lang):
+        return await search_page(db, request.args.get("q") or "", lang)
 
     return await _page(datasette, request, "cooplog_search.html", build)
 
 
 async def meetings_view(datasette, request):
-    async def build(db):
-        return dict(await meetings_page(db, period_of(request.args.get("period")),
-                                        request.args.get("city") or None, offset),
+    async def build(db, lang):
+        return dict(await meetings_page(db, period_of(request.args.get("period"), lang),
+                                        request.args.get("city") or None, offset, lang),
                     tiles=_tiles(datasette))
 
     offset = request.args.get("offset") or "0"

@@ -238,13 +238,15 @@ def test_meetings_map(visit):
 
 def test_the_arabic_report_page_reads_right_to_left(visit):
     """Picked from the page's language list: the report's text runs right to left, its
-    organizations' column on the right, while the site around it stays as it is."""
+    organizations' column on the right, and the page around it is in Arabic too."""
     page = visit.open("/report?period=2008/2009")
     page.locator("select[name=lang]").select_option("ar")
     page.locator("input[type=submit]").click()
     page.wait_for_url("**lang=ar**")
     text = page.locator("div.cooplog-report-text")
     assert text.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    assert page.locator("html").get_attribute("dir") == "rtl"
+    assert page.get_by_label("اللغة").input_value() == "ar"
     assert page.locator("table.cooplog-report thead th").first.inner_text() == (
         "المنظمات الدولية والإقليمية والاتفاقات البيئية المتعددة الأطراف")
     organizations, activities = page.locator("table.cooplog-report tbody tr:not(.group)").first \
