@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cooplog import append, events, gitops
-from cooplog.check import check_log
 from cooplog.errors import CooplogError, Problem
+from cooplog.rules import check_log
 from cooplog.store import Store
 from helpers import (
     ENTITIES,

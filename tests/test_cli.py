@@ -11,8 +11,8 @@ import pytest
 from ulid import ULID
 
 from cooplog import events
-from cooplog.check import check_log
 from cooplog.mistakes import NO_ORGANIZATION
+from cooplog.rules import check_log
 from cooplog.store import Store
 from helpers import (
     RECORDER,

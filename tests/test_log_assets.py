@@ -184,7 +184,7 @@ def test_a_logs_metadata_adds_to_cooplogs_and_cannot_grant_configure_or_write(tm
     merged = serve.metadata(root, assets.metadata)
     assert merged["title"] == "Customs desk log"
     assert "allow_sql" not in merged and "permissions" not in merged
-    assert set(merged["plugins"]) == {"datasette-dashboards"}  # cooplog's own, untouched
+    assert merged["plugins"] == serve.metadata(tmp_path / "plain")["plugins"]  # cooplog's own
     database = merged["databases"]["cooplog"]
     assert "allow" not in database
     assert set(database["queries"]) == {*QUERIES, "desk_organizations", "meetings_calendar",
@@ -193,8 +193,8 @@ def test_a_logs_metadata_adds_to_cooplogs_and_cannot_grant_configure_or_write(tm
     events = database["tables"]["events"]
     assert events["description"] == "Every event the customs desk recorded."
     assert "allow" not in events
-    assert events["facets"] == ["type", "year"]  # cooplog's, kept beside the log's description
-    assert database["tables"]["_state"] == {"hidden": True}
+    assert events["facets"] == ["type"]  # cooplog's, kept beside the log's description
+    assert database["tables"]["organizations"]["label_column"] == "name"  # cooplog's others
 
 
 def test_a_logs_query_in_datasettes_short_form_is_kept(tmp_path):

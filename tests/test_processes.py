@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cooplog.check import check_log
 from cooplog.mistakes import NO_ORGANIZATION
+from cooplog.rules import check_log
 from cooplog.store import Store
 from helpers import RECORDER, commits, committed_files, event_files, git, read_json
 

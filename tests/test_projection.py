@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cooplog import append, events, report
-from cooplog.check import check_log
 from cooplog.projection import Projection
+from cooplog.rules import check_log
 from cooplog.schema import TABLES
 from cooplog.store import Store
 from helpers import built, numbered_ulid

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import strategies
-from cooplog import check, dates, events
+from cooplog import dates, events, rules
 from cooplog.projection import Projection
 from cooplog.store import Store
 from helpers import built, numbered_ulid
@@ -347,7 +347,7 @@ def problems_of(snap: dict) -> list[tuple]:
 
 def validated(root: Path, db: Path) -> list[tuple]:
     """What `cooplog validate` lists: the same problems as the projection."""
-    return sorted((p.path, p.field, p.message) for p in check.check_log(Store(root)))
+    return sorted((p.path, p.field, p.message) for p in rules.check_log(Store(root)))
 
 
 @pytest.mark.slow  # many random logs, each built more than once

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cooplog import append, check, events, mistakes, recorded
+from cooplog import append, events, mistakes, recorded, rules
 from cooplog import store as store_module
 from cooplog.projection import Projection
 from cooplog.store import Store, default_db
@@ -51,7 +51,7 @@ def files_read(monkeypatch) -> list[str]:
             return original(store, *args)
         return read_through
 
-    monkeypatch.setattr(check, "registry_of", spy(check.registry_of))
+    monkeypatch.setattr(rules, "registry_of", spy(rules.registry_of))
     monkeypatch.setattr(mistakes, "_from_files", spy(mistakes._from_files))
     return calls
 

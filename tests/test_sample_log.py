@@ -11,8 +11,8 @@ import docx
 import pytest
 
 from cooplog import report
-from cooplog.check import check_log
 from cooplog.projection import Projection
+from cooplog.rules import check_log
 from cooplog.store import Store
 
 REPO = Path(__file__).resolve().parents[1]

@@ -99,11 +99,16 @@ def test_a_meeting_names_its_place_and_its_country_as_the_un_does(ds):
     assert "Organized by\nWorld Customs Organization (WCO)" in text
 
 
-def test_chinese_text_is_marked_as_chinese(ds):
-    page = get(ds, f"/event/{CHINESE}")
-    assert re.search(r'<h1 class="summary" lang="zh">世界贸易组织', page)
-    english = get(ds, f"/event/{DEMETER}")
-    assert 'lang="zh"' not in main_of(english)
+def test_chinese_text_is_marked_as_chinese_where_no_translation_is_shown(ds):
+    """The shipped log translates its Chinese paragraphs into English: the English page
+    shows the translation; a Spanish page, with none, the Chinese as written, marked."""
+    english = main_of(get(ds, f"/event/{CHINESE}"))
+    assert "The Committee on Trade and Environment of the World Trade Organization" in english
+    assert 'lang="zh"' not in english
+    spanish = main_of(get(ds, f"/event/{CHINESE}", lang="es"))
+    assert re.search(r'<h1 class="summary"><span class="written-in">\(chino\)</span> '
+                     r'<span dir="auto" lang="zh">世界贸易组织', spanish)
+    assert 'lang="zh"' not in main_of(get(ds, f"/event/{DEMETER}"))
 
 
 def test_an_unknown_event_is_a_404_page_in_words(ds):
@@ -338,7 +343,7 @@ def test_meetings_read_as_an_agenda_by_year_and_month(ds):
     text = read(page)
     assert "23 November 2009 · Operation Demeter debriefing meeting, Brussels, Belgium" in text
     # dated only to the biennium: under it, said so, never counted as January 2008
-    assert "2008–2009 (no closer date recorded)" in text
+    assert "2008–2009 (not dated within one year)" in text
 
 
 def test_meetings_in_one_place_and_year(ds):

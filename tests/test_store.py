@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from cooplog import append, events
-from cooplog.check import check_log
 from cooplog.errors import CooplogError
+from cooplog.rules import check_log
 from cooplog.store import MAX_EVENT_BYTES, Store, contents, ulid_month
 from helpers import event_files, read_json
 from strategies import whole_events

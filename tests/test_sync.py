@@ -11,7 +11,7 @@ from ulid import ULID
 
 from cooplog import append, audit, events, gitops, repo
 from cooplog import sync as syncing
-from cooplog.check import check_log
+from cooplog.rules import check_log
 from cooplog.store import Store
 from helpers import event_files, git, snapshot
 

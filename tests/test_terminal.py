@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from ulid import ULID
 
-from cooplog import events, lookup
+from cooplog import events, state
 from cooplog.projection import Projection
 from cooplog.store import Store
 from helpers import event_files, numbered_ulid, read_json, snapshot, without_warnings, written
@@ -139,7 +139,7 @@ def test_orgs_reads_the_files_as_the_projection_does(seeded, cli, tmp_path):
         "recorded_at": "2026-01-01T00:00:00Z", "recorded_by": "b@example.org", "orgs": [],
         "data": {"key": "wto", "name": "Another WTO", "category": "un"}}))
 
-    found = lookup.organizations(Store(seeded))
+    found = state.organizations(Store(seeded))
     projection = Projection(Store(seeded), tmp_path / "p.db")
     projection.build()
     rows = projection.conn.execute(
@@ -280,11 +280,11 @@ def test_entity_keys_come_from_the_database_when_there_is_one(seeded, cli, tmp_p
                 ("hs-waste-streams", "Waste streams for the Harmonized System"),
                 ("wco-mou", "MoU with the WCO"),
                 ("wto-cte-observer", "observer status in the CTE")]
-    assert lookup.entity_keys(seeded) == everyone  # no database: from the files
+    assert state.entity_keys(seeded) == everyone  # no database: from the files
     db = tmp_path / "c.db"
     assert cli(seeded, "--db", db, "build").exit_code == 0
-    assert lookup.entity_keys(seeded, db) == everyone
-    assert lookup.entity_keys(seeded, db, ("agreement", "project")) == [everyone[0],
+    assert state.entity_keys(seeded, db) == everyone
+    assert state.entity_keys(seeded, db, ("agreement", "project")) == [everyone[0],
                                                                        everyone[2]]
     # a key's first creator says what it is: a later agreement (from another office, say:
     # `add` refuses a key in use) of a project's key is not one
@@ -294,28 +294,28 @@ def test_entity_keys_come_from_the_database_when_there_is_one(seeded, cli, tmp_p
         "occurred": "2010", "summary": "Signed.", "orgs": ["gef"],
         "data": {"key": "e-waste-africa", "kind": "mou", "title": "Again",
                  "parties": ["gef"]}}))
-    assert lookup.entity_keys(seeded, kinds=("agreement",)) == [everyone[2]]
+    assert state.entity_keys(seeded, kinds=("agreement",)) == [everyone[2]]
     db.write_bytes(b"not a database")
-    assert lookup.entity_keys(seeded, db) == everyone
+    assert state.entity_keys(seeded, db) == everyone
 
 
 def test_org_keys_come_from_the_database_when_there_is_one(seeded, cli, tmp_path):
     everyone = [("gef", "The GEF"), ("unep", "The UNEP"), ("wco", "The WCO"),
                 ("wto", "The WTO")]
-    assert lookup.org_keys(seeded) == everyone  # no database: from the files
+    assert state.org_keys(seeded) == everyone  # no database: from the files
     db = tmp_path / "c.db"
     assert cli(seeded, "--db", db, "build").exit_code == 0
     cli(seeded, "add", "organization", "--key", "basel", "--name", "SBC", "--category", "mea")
-    assert lookup.org_keys(seeded, db) == everyone  # the database, which is behind
+    assert state.org_keys(seeded, db) == everyone  # the database, which is behind
     db.write_bytes(b"not a database")
-    assert ("basel", "SBC") in lookup.org_keys(seeded, db)
+    assert ("basel", "SBC") in state.org_keys(seeded, db)
 
 
 def test_event_ids_come_from_file_names(seeded):
     ids = [Path(p).stem for p in event_files(seeded)]
-    assert lookup.event_ids(seeded) == ids
-    assert lookup.event_ids(seeded, ids[3]) == [ids[3]]
-    assert lookup.event_ids(seeded, "7") == []
+    assert state.event_ids(seeded) == ids
+    assert state.event_ids(seeded, ids[3]) == [ids[3]]
+    assert state.event_ids(seeded, "7") == []
 
 
 # --- start-up -----------------------------------------------------------------------------

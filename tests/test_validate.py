@@ -9,8 +9,8 @@ import shutil
 import pytest
 
 from cooplog import append, events
-from cooplog.check import check_log
 from cooplog.errors import Problem
+from cooplog.rules import check_log
 from cooplog.store import Store
 from helpers import RECORDER, SEED, read_json, snapshot, without_warnings, written
 

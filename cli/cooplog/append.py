@@ -11,8 +11,8 @@ from datetime import timezone
 from pathlib import Path
 
 from . import corrections, events, gitops, inputs
-from .check import Registry, unresolved
 from .errors import USAGE, CooplogError, Problem
+from .rules import Registry, unresolved
 from .store import MAX_EVENT_BYTES, Store, too_large
 
 
@@ -44,8 +44,7 @@ def headline(event: events.Event) -> str:
     else:
         about = next(
             (str(data[f])
-             for f in ("title", "name", "subject", "partnership", "change", "key", "target")
-             if f in data),
+             for f in (event.spec.title, "title", "change", "key", "target") if f in data),
             event.summary or "",
         )
     about = about if len(about) <= 100 else about[:99] + "…"
@@ -94,7 +93,7 @@ def reference_problems(store: Store, batch: list[tuple[str, events.Event]],
 def _has_references(event: events.Event) -> bool:
     return bool(
         events.org_references(event) or event.spec.entity_refs or event.spec.creates
-        or event.type in events.TARGETING
+        or event.spec.targets
     )
 
 
@@ -214,7 +213,7 @@ def _recorded(store: Store, original: events.Event, changes: dict) -> dict:
     parts = {path: corrections.field_of(corrections.steps(path)) for path in changes}
     current = events.to_dict(original)
     if any(inner for _, inner in parts.values()):  # the parts' neighbours as corrected now
-        from .lookup import show
+        from .state import show
 
         current = events.to_dict(show(store, original.id).event)
     recorded = corrections.resolve(current, changes)

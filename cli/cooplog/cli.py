@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -97,27 +97,27 @@ def _log_of(ctx: typer.Context) -> tuple[Path, Path | None]:
 
 def complete_org(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """Org keys, with their names for the shells that show them."""
-    from . import lookup
+    from . import state
 
-    return [(key, name) for key, name in lookup.org_keys(*_log_of(ctx))
+    return [(key, name) for key, name in state.org_keys(*_log_of(ctx))
             if key.startswith(incomplete)]
 
 
 def complete_entity(kinds: tuple[str, ...]):
     """Completion of the keys of agreements, submissions… of these kinds, with titles."""
     def complete(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
-        from . import lookup
+        from . import state
 
-        return [(key, title) for key, title in lookup.entity_keys(*_log_of(ctx), kinds)
+        return [(key, title) for key, title in state.entity_keys(*_log_of(ctx), kinds)
                 if key.startswith(incomplete)]
 
     return complete
 
 
 def complete_id(ctx: typer.Context, incomplete: str) -> list[str]:
-    from . import lookup
+    from . import state
 
-    return lookup.event_ids(_log_of(ctx)[0], incomplete)
+    return state.event_ids(_log_of(ctx)[0], incomplete)
 
 
 # --- init and hooks ---------------------------------------------------------------------
@@ -167,7 +167,9 @@ Strict = Annotated[bool, typer.Option(
 def _warn(options=()):
     """Print what is likely a mistake, one line each, naming the option where there is one."""
     def warn(problem) -> None:
-        typer.echo(f"warning: {_as_option(problem, options)}", err=True)
+        from . import typed_add
+
+        typer.echo(f"warning: {typed_add.as_option(problem, options)}", err=True)
 
     return warn
 
@@ -178,10 +180,14 @@ class TypedAdd(TyperGroup):
     line slow to start."""
 
     def list_commands(self, ctx) -> list[str]:
-        return [*super().list_commands(ctx), *_typed_specs()]
+        from . import typed_add
+
+        return [*super().list_commands(ctx), *typed_add.typed_specs()]
 
     def get_command(self, ctx, name: str):
-        specs = _typed_specs()
+        from . import typed_add
+
+        specs = typed_add.typed_specs()
         # An unknown name builds them all, so that the error can say "Did you mean …?".
         for command in [name] if name in specs else specs:
             if command not in self.commands:
@@ -189,15 +195,6 @@ class TypedAdd(TyperGroup):
                 one.command(command)(_make_add_command(specs[command]))
                 self.commands[command] = typer.main.get_command(one)
         return super().get_command(ctx, name)
-
-
-def _typed_specs() -> dict:
-    """Event types by their `add` subcommand (corrections, retractions and translations have
-    their own commands)."""
-    from .events import TYPES
-
-    return {s.command: s for s in TYPES.values()
-            if not s.name.startswith(("event.", "translation."))}
 
 
 add_app = typer.Typer(
@@ -224,115 +221,16 @@ def add(
     if json_file is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(USAGE)
-    from . import append, events
+    from . import append, importing
 
     with reporting():
-        label = "stdin" if json_file == "-" else json_file
-        raw = sys.stdin.buffer.read() if json_file == "-" else _read(Path(json_file))
-        try:
-            body = events.decode(raw)
-        except events.Invalid as e:
-            raise CooplogError("nothing was written", problems=e.at(label)) from None
+        label, body = importing.one(json_file)
         written = append.append(_store(ctx), [(label, body)], by=by, commit=not no_commit,
                                 db=ctx.obj.db, warn=_warn(), strict=strict)
     _print_written(written)
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise CooplogError(f"{path}: cannot be read ({e.strerror})", exit_code=USAGE) from None
-
-
-# Typed `add` subcommands, one per type, built from the type's `data` struct.
-
-SINGULAR = {"parties": "party", "items": "item", "countries": "country"}
-COMMON_OPTIONS = {
-    "occurred": ("--date", "When: 2009, 2009-03, 2009-03-23 or START/END."),
-    "summary": ("--summary", "One self-contained sentence: the line a report prints."),
-    "orgs": ("--org", "An organization involved (its key); repeat for more."),
-    "mandates": ("--mandate", "A decision that mandates it, e.g. IX/11; repeat for more."),
-    "documents": ("--doc", "A document: SYMBOL, SYMBOL=URL or a URL; repeat for more."),
-    "source": ("--source", "Where this comes from, e.g. 'UNEP/CHW/OEWG/7/17, annex'."),
-}
-
-
-@dataclass(frozen=True)
-class OptionField:
-    """One command-line option of a typed `add` and where its value goes in the body."""
-
-    param: str
-    flag: str
-    path: tuple[str, ...]  # e.g. ("data", "location", "city")
-    kind: str  # "text", "list" or "flag"
-    required: bool
-    help: str
-
-
-def _data_options(struct, path=("data",)) -> list[OptionField]:
-    import msgspec
-
-    from . import events
-
-    options = []
-    for field in msgspec.structs.fields(struct):
-        inner = [t for t in getattr(field.type, "__args__", ()) if t is not type(None)]
-        if inspect.isclass(inner[0] if inner else None) and issubclass(
-            inner[0], msgspec.Struct
-        ):
-            options += _data_options(inner[0], (*path, field.name))
-            continue
-        origin = getattr(field.type, "__origin__", None)
-        origin = getattr(origin, "__origin__", origin)  # Annotated[list[Key], …] is a list too
-        kind = "list" if origin is list else "flag" if bool in (field.type, *inner) else "text"
-        name = SINGULAR.get(field.name, field.name)
-        choices = events.choices(struct, field.name)
-        help_text = f"One of: {', '.join(choices)}." if choices else ""
-        if kind == "list":
-            help_text += " Repeat for more."
-        options.append(OptionField(name.replace("-", "_"), f"--{name}", (*path, field.name),
-                                   kind, field.required and len(path) == 1, help_text.strip()))
-    return options
-
-
-def typed_options(spec) -> list[OptionField]:
-    common = [
-        OptionField(
-            field.replace("occurred", "date"), flag, (field,),
-            "list" if field in ("orgs", "mandates", "documents") else "text",
-            spec.dated and field in ("occurred", "summary"), help_text,
-        )
-        for field, (flag, help_text) in COMMON_OPTIONS.items()
-        if spec.dated or field not in ("occurred", "summary")
-    ]
-    return _data_options(spec.data) + common
-
-
-def _document(value: str) -> dict:
-    if value.startswith(("http://", "https://")):
-        return {"url": value}
-    symbol, _, url = value.partition("=")
-    return {"symbol": symbol, "url": url} if url else {"symbol": symbol}
-
-
-def body_from_options(spec, options: list[OptionField], values: dict[str, Any]) -> dict:
-    """The event body the typed options describe."""
-    body: dict[str, Any] = {"type": spec.name, "data": {}}
-    for option in options:
-        value = values.get(option.param)
-        if value is None or value == []:  # --not-online says false; no flag says nothing
-            continue
-        if option.path == ("documents",):
-            value = [_document(v) for v in value]
-        target = body
-        for part in option.path[:-1]:
-            target = target.setdefault(part, {})
-        target[option.path[-1]] = value
-    return body
-
-
-def _ask(option: OptionField):
+def _ask(option):
     """Ask a person at a terminal for a required option they left out."""
     hint = option.help.removesuffix("Repeat for more.").strip().rstrip(".")
     hint = hint[:1].lower() + hint[1:]
@@ -347,12 +245,14 @@ def _ask(option: OptionField):
 def _make_add_command(spec):
     """The typed `add` for one type. At a terminal its required options may be left out,
     and are asked for; elsewhere leaving one out is a usage error."""
-    options = typed_options(spec)
+    from . import typed_add
+
+    options = typed_add.typed_options(spec)
     ask = _interactive()
     completions = {("orgs",): complete_org,
                    **{("data", name): complete_org for name in spec.org_refs},
                    **{("data", name): complete_entity(kinds)
-                      for name, kinds in (spec.entity_refs or {}).items()}}
+                      for name, kinds in spec.entity_fields().items()}}
 
     def command(ctx: typer.Context, **values):
         from . import append
@@ -361,14 +261,14 @@ def _make_add_command(spec):
         for option in options:
             if option.required and values[option.param] in (None, []):
                 values[option.param] = _ask(option)
-        body = body_from_options(spec, options, values)
+        body = typed_add.body_from_options(spec, options, values)
         with reporting():
             try:
                 written = append.append(_store(ctx), [(f"add {spec.command}", body)],
                                         by=by, commit=not no_commit, db=ctx.obj.db,
                                         warn=_warn(options), strict=strict)
             except CooplogError as e:
-                e.problems = [_as_option(p, options) for p in e.problems]
+                e.problems = [typed_add.as_option(p, options) for p in e.problems]
                 raise
         _print_written(written)
 
@@ -400,18 +300,6 @@ def _make_add_command(spec):
     command.__annotations__ = {p.name: p.annotation for p in params}
     command.__doc__ = f"{spec.help} ({spec.name})"
     return command
-
-
-def _as_option(problem, options: list[OptionField]):
-    """Name the command-line option, not the JSON field, in errors from a typed add."""
-    from .errors import Problem
-
-    for option in options:
-        if problem.field == ".".join(option.path) or problem.field.startswith(
-            ".".join(option.path) + "["
-        ):
-            return Problem(problem.path, option.flag, problem.message)
-    return problem
 
 
 @app.command()
@@ -505,7 +393,7 @@ def validate(ctx: typer.Context, json_: Json = False, log: Logs = None):
         with reporting():
             problems, warnings, count = log_checks.review(_logs(ctx, log))
     else:
-        from .check import review
+        from .rules import review
 
         store = _store(ctx)
         problems, warnings = review(store)
@@ -541,9 +429,9 @@ def _print_lines(lines, style: str) -> None:
 @app.command()
 def orgs(ctx: typer.Context, json_: Json = False):
     """The organizations the log registers: key, acronym, group and name, from the files."""
-    from . import lookup
+    from . import state
 
-    found = lookup.organizations(_store(ctx))
+    found = state.organizations(_store(ctx))
     if json_:
         typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
@@ -571,10 +459,10 @@ def show(
     json_: Json = False,
 ):
     """One event as the log reads now: its file, corrections applied, retraction noted."""
-    from . import corrections, events, lookup
+    from . import corrections, events, state
 
     with reporting():
-        shown = lookup.show(_store(ctx), event_id)
+        shown = state.show(_store(ctx), event_id)
     if json_:
         typer.echo(json.dumps(shown.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -605,6 +493,12 @@ def _projection(ctx: typer.Context):
     return project(ctx.obj.root, ctx.obj.db)
 
 
+def _fresh(ctx: typer.Context):
+    from .projection import fresh
+
+    return fresh(ctx.obj.root, ctx.obj.db)
+
+
 @app.command()
 def build(ctx: typer.Context):
     """Rebuild the database from the files, in place, in one transaction."""
@@ -621,20 +515,20 @@ def build(ctx: typer.Context):
     typer.echo(f"{result['files']} file(s) into {projection.db_path}; {problems} problem(s)")
 
 
-@app.command()
-def watch(
+@app.command("watch")
+def watch_command(
     ctx: typer.Context,
     polling: Annotated[bool, typer.Option(help="Poll instead of inotify (network drives).")]
     = False,
 ):
     """Keep the database in step with the files until stopped (Ctrl-C)."""
-    from . import watch as watching
+    from . import watch
 
     with reporting():
         projection = _projection(ctx)  # checks the folder and the database first
         projection.close()
         typer.echo(f"cooplog: watching {projection.store.events_dir} (Ctrl-C stops)", err=True)
-        watching.watch(ctx.obj.root, projection.db_path, polling=polling)
+        watch.watch(ctx.obj.root, projection.db_path, polling=polling)
 
 
 def _logs(ctx: typer.Context, specs: list[str] | None, public: bool = False):
@@ -644,8 +538,8 @@ def _logs(ctx: typer.Context, specs: list[str] | None, public: bool = False):
                        warn=lambda line: typer.echo(f"cooplog: {line}", err=True))
 
 
-@app.command()
-def serve(
+@app.command("serve")
+def serve_command(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
@@ -655,18 +549,18 @@ def serve(
     public: Public = False,
 ):
     """Catch up, watch, and publish the log read-only with Datasette: the main job."""
-    from . import serve as serving
+    from . import serve
 
     announce = lambda line: typer.echo(line, err=True)  # noqa: E731
     with reporting():
         chosen = _logs(ctx, log, public)
         if log:
-            serving.serve_logs(chosen, host, port, polling=polling,
+            serve.serve_logs(chosen, host, port, polling=polling,
                                announce=announce)
             return
         projection = _projection(ctx)
         projection.close()
-        serving.serve(ctx.obj.root, projection.db_path, host, port,
+        serve.serve(ctx.obj.root, projection.db_path, host, port,
                       polling=polling, announce=announce)
 
 
@@ -701,8 +595,8 @@ class ReportFormat(str, Enum):
 REPORT_FILES = {ReportFormat.docx: "a Word file", ReportFormat.pdf: "a PDF"}
 
 
-@app.command()
-def report(
+@app.command("report")
+def report_command(
     ctx: typer.Context,
     period: Annotated[str, typer.Option(help="EDTF period, e.g. 2008/2009 or 2009-03.")],
     format_: Annotated[ReportFormat, typer.Option(
@@ -734,8 +628,7 @@ def report(
 ):
     """The annex-style report for a period, from the log as it is now (or from several
     logs, `--log`, as one)."""
-    from . import messages
-    from . import report as reporting_
+    from . import messages, report
 
     with reporting():
         if format_ in REPORT_FILES and output is None:
@@ -746,14 +639,14 @@ def report(
         if check and (org or group):
             raise CooplogError("--check: it checks the whole report; leave out --org and "
                                "--group", exit_code=USAGE)
-        front = reporting_.front_matter(symbol, date, title, messages.checked(lang))
+        front = report.front_matter(symbol, date, title, messages.checked(lang))
         with _report_source(ctx, log) as conn:
             if check:
                 from .omissions import omissions
 
                 found = omissions(conn, period)
             else:
-                content = reporting_.build(conn, period, org=org, group=group,
+                content = report.build(conn, period, org=org, group=group,
                                            front=front, lang=lang)
         if check:
             _print_omissions(found, json_)
@@ -767,11 +660,11 @@ def report(
             typer.echo(f"wrote {output}", err=True)
             return
         if json_:
-            text = json.dumps(reporting_.to_dict(content), ensure_ascii=False, indent=2) + "\n"
+            text = json.dumps(report.to_dict(content), ensure_ascii=False, indent=2) + "\n"
         elif format_ is ReportFormat.md:
-            text = reporting_.markdown(content)
+            text = report.markdown(content)
         else:
-            text = reporting_.html_document(content)
+            text = report.html_document(content)
         if output is None:
             typer.echo(text, nl=False)
         else:
@@ -788,15 +681,8 @@ def _report_source(ctx: typer.Context, specs: list[str] | None):
         with as_one_log(_logs(ctx, specs)) as conn:
             yield conn
         return
-    from .lease import kept_in_step
-
-    projection = _projection(ctx)
-    try:
-        if not kept_in_step(projection.db_path):  # else a running watcher has caught up
-            projection.catch_up()
+    with _fresh(ctx) as projection:
         yield projection.conn
-    finally:
-        projection.close()
 
 
 def _print_omissions(found, json_: bool) -> None:
@@ -832,12 +718,8 @@ def export_ics(
     from . import calendar_export
 
     with reporting():
-        projection = _projection(ctx)
-        try:
-            projection.catch_up()
+        with _fresh(ctx) as projection:
             data, left_out = calendar_export.export(projection.conn)
-        finally:
-            projection.close()
     if output is None:
         typer.echo(data, nl=False)
     else:
@@ -941,13 +823,13 @@ def _verify_logs(ctx: typer.Context, specs: list[str], range_: str | None, json_
         raise typer.Exit(1)
 
 
-@app.command()
-def sync(ctx: typer.Context):
+@app.command("sync")
+def sync_command(ctx: typer.Context):
     """Fetch, verify, rebase onto and push to the upstream (else origin), then catch up."""
-    from . import sync as syncing
+    from . import sync
 
     with reporting():
-        done = syncing.sync(ctx.obj.root, ctx.obj.db)
+        done = sync.sync(ctx.obj.root, ctx.obj.db)
     for finding in done.warnings:
         typer.echo(f"warning: {finding.problem()}", err=True)
     typer.echo(f"synced with {done.remote} {done.branch}: {done.incoming} commit(s) in, "

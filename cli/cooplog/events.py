@@ -1,13 +1,17 @@
 """The event model, schema 1 (DESIGN.md, "The event file").
 
 `TYPES` is the one table of event types: validation, the `add` subcommands and the projection
-are all driven by it, so a new type is one `data` struct and one entry.
+(its table, its row, `events.title`, the keys it creates, what it names) are all driven by
+it, so a new type is one `data` struct and one entry (and, for its own table, one entry in
+`schema.TABLES` and one block in metadata.yml).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args, get_origin
@@ -15,7 +19,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 import msgspec
 import msgspec.structs
 
-from . import dates
+from . import countries, dates
 from .errors import Problem
 
 SCHEMA = 1
@@ -157,19 +161,68 @@ class TranslationAdded(Strict, kw_only=True):
 
 
 @dataclass(frozen=True)
+class Entity:
+    """What a key-making type's key is: its kind, the table holding one row per key, the
+    column people know it by, and data fields named otherwise in that table."""
+
+    kind: str
+    table: str
+    title: str = "title"
+    renamed: dict[str, str] = dataclasses.field(default_factory=dict)  # data field -> column
+
+
+def _meeting_row(data: MeetingAttended, event: Event) -> dict:
+    location = data.location or Location()
+    # latitude and longitude are filled as the row is written (projection's `_located`)
+    return {"title": data.title, "role": data.role,
+            "planned": int(event.type == "meeting.planned"), "city": location.city,
+            "country": location.country,
+            "country_name": location.country and countries.country_name(location.country),
+            "online": None if data.online is None else int(data.online),
+            "organizer": data.organizer}
+
+
+def fields_of(data: Strict, event: Event) -> dict:
+    """A type's row by default: its data fields, under their own names."""
+    return msgspec.structs.asdict(data)
+
+
+@dataclass(frozen=True)
 class EventType:
+    """Everything about one type: how `add` offers it, what a valid one holds, what it
+    creates and names, and the rows it puts in the projection."""
+
     name: str
     command: str  # the `cooplog add` subcommand
     data: type[Strict]
     help: str
-    dated: bool = True  # needs `occurred` and `summary`
-    creates: str | None = None  # "org" or an entity kind: `data.key` is a new key of it
+    dated: bool = True  # needs `occurred` and `summary`; dated types are the activities
+    title: str | None = None  # the data field that fills `events.title`
+    # its own table: one row per current event (`event_id`, its dates in the columns the
+    # table has of occurred, occurred_start, occurred_end and year, and `row`'s columns)
+    table: str | None = None
+    row: Callable[[Any, Event], dict] = fields_of
+    entity: Entity | None = None  # `data.key` is a new key of this kind
+    registers_org: bool = False  # `data.key` is a new organization key
+    updates_org: bool = False  # `data.key` names an organization whose record it changes
     org_refs: tuple[str, ...] = ()  # data fields holding org keys (one or a list)
-    entity_refs: dict[str, tuple[str, ...]] | None = None  # data field -> kinds it may name
+    # data field -> kinds it may name (ANY_KIND: every kind of entity)
+    entity_refs: dict[str, tuple[str, ...]] | None = None
+    countries: tuple[str, ...] = ()  # data fields (dotted) holding country codes
+    targets: bool = False  # `data.target` names another event, which must exist
+    amends: bool = False  # corrects or retracts its target: never corrected, no rows
+
+    def entity_fields(self) -> dict[str, tuple[str, ...]]:
+        """Data field -> the kinds of entity it may name."""
+        return {name: kinds or ENTITY_KINDS for name, kinds in (self.entity_refs or {}).items()}
+
+    @property
+    def creates(self) -> str | None:
+        """"org", an entity kind, or None: what `data.key` is a new key of."""
+        return "org" if self.registers_org else self.entity and self.entity.kind
 
 
-ENTITY_KINDS = ("agreement", "submission", "request", "project")
-ENTITY_TABLES = {kind: f"{kind}s" for kind in ENTITY_KINDS}  # the projection's, by kind
+ANY_KIND: tuple[str, ...] = ()
 
 TYPES: dict[str, EventType] = {
     t.name: t
@@ -177,52 +230,59 @@ TYPES: dict[str, EventType] = {
         EventType(
             "organization.registered", "organization", OrganizationRegistered,
             "Register an organization under one of the annex's groups.",
-            dated=False, creates="org", org_refs=("parent",),
+            dated=False, title="name", registers_org=True, org_refs=("parent",),
         ),
         EventType(
             "organization.updated", "organization-update", OrganizationUpdated,
             "Change an organization's name, acronym, category, parent or url.",
-            dated=False, org_refs=("key", "parent"),
+            dated=False, title="name", updates_org=True, org_refs=("key", "parent"),
         ),
         EventType(
             "meeting.attended", "meeting", MeetingAttended,
-            "A meeting the secretariat attended.", org_refs=("organizer",),
+            "A meeting the secretariat attended.", title="title", table="meetings",
+            row=_meeting_row, org_refs=("organizer",), countries=("location.country",),
         ),
         EventType(
             "meeting.planned", "planned-meeting", MeetingPlanned,
-            "A meeting still to come.", org_refs=("organizer",),
+            "A meeting still to come.", title="title", table="meetings", row=_meeting_row,
+            org_refs=("organizer",), countries=("location.country",),
         ),
         EventType(
             "agreement.signed", "agreement", AgreementSigned,
-            "An agreement, MoU or letter signed.", creates="agreement", org_refs=("parties",),
+            "An agreement, MoU or letter signed.", title="title",
+            entity=Entity("agreement", "agreements"), org_refs=("parties",),
         ),
         EventType(
             "agreement.revised", "revision", AgreementRevised,
-            "A change to an agreement already signed.",
+            "A change to an agreement already signed.", table="revisions",
             entity_refs={"agreement": ("agreement",)},
         ),
         EventType(
             "submission.made", "submission", SubmissionMade,
-            "A submission made to an organization or one of its bodies.",
-            creates="submission", org_refs=("to",),
+            "A submission made to an organization or one of its bodies.", title="title",
+            entity=Entity("submission", "submissions", renamed={"to": "to_org"}),
+            org_refs=("to",),
         ),
         EventType(
             "request.made", "request", RequestMade,
-            "A request made to an organization.", creates="request", org_refs=("to",),
+            "A request made to an organization.", title="subject",
+            entity=Entity("request", "requests", title="subject", renamed={"to": "to_org"}),
+            org_refs=("to",),
         ),
         EventType(
             "project.proposed", "project", ProjectProposed,
-            "A project proposed, with its funder and countries.",
-            creates="project", org_refs=("funder",),
+            "A project proposed, with its funder and countries.", title="title",
+            entity=Entity("project", "projects"), org_refs=("funder",),
+            countries=("countries",),
         ),
         EventType(
             "status.changed", "status", StatusChanged,
             "What became of an agreement, submission, request or project.",
-            entity_refs={"subject": ENTITY_KINDS},
+            title="subject", table="statuses", entity_refs={"subject": ANY_KIND},
         ),
         EventType(
             "partnership.joined", "partnership", PartnershipJoined,
-            "A partnership or initiative joined.",
+            "A partnership or initiative joined.", title="partnership", table="partnerships",
         ),
         EventType(
             "activity.noted", "activity", ActivityNoted,
@@ -230,21 +290,31 @@ TYPES: dict[str, EventType] = {
         ),
         EventType(
             "event.corrected", "correction", EventCorrected,
-            "Correct fields of an earlier event.", dated=False,
+            "Correct fields of an earlier event.", dated=False, targets=True, amends=True,
         ),
         EventType(
             "event.retracted", "retraction", EventRetracted,
-            "Retract an earlier event.", dated=False,
+            "Retract an earlier event.", dated=False, targets=True, amends=True,
         ),
         EventType(
+            # its title is the title of the event it names, found in `translations`
             "translation.added", "translation", TranslationAdded,
             "An event's summary and/or title in another language.", dated=False,
+            table="translations", targets=True,
         ),
     )
 }
 
-# Types whose `data.target` names another event, which must exist (else a problem).
-TARGETING = ("event.corrected", "event.retracted", "translation.added")
+# Derived from the entries, for the modules that ask about all types at once.
+ENTITIES = {t.entity.kind: t.entity for t in TYPES.values() if t.entity}
+ENTITY_KINDS = tuple(ENTITIES)
+ENTITY_TABLES = {kind: entity.table for kind, entity in ENTITIES.items()}  # by kind
+TARGETING = tuple(name for name, t in TYPES.items() if t.targets)
+AMENDING = tuple(name for name, t in TYPES.items() if t.amends)
+ORGANIZATION_TYPES = tuple(name for name, t in TYPES.items()
+                           if t.registers_org or t.updates_org)
+# Types that are not activities of their own: what they say shows in what they name.
+NOT_ACTIVITIES = tuple(name for name, t in TYPES.items() if not t.dated)
 ASSIGNED = ("id", "recorded_at", "recorded_by")
 UNCORRECTABLE = ("id", "type", "schema", "recorded_at", "recorded_by")
 
@@ -501,7 +571,7 @@ def _check(event: Event) -> list[tuple[str, str]]:
             problems.append((f"documents[{i}]", "give at least one of symbol, title, url"))
     problems += _lang_problems(event.lang, "lang")
     if data is not None:
-        problems += _check_data(data)
+        problems += _check_data(data, spec)
     return problems
 
 
@@ -516,27 +586,29 @@ def instant_problem(timestamp: str) -> str | None:
     return None
 
 
-def _check_data(data: Strict) -> list[tuple[str, str]]:
-    if isinstance(data, MeetingAttended) and data.location and data.location.country:
-        return _country_problems([data.location.country], "data.location.country")
-    if isinstance(data, ProjectProposed):
-        return _country_problems(data.countries, "data.countries")
+def _check_data(data: Strict, spec: EventType) -> list[tuple[str, str]]:
+    problems = [problem for path in spec.countries
+                for problem in _country_problems(_codes(data, path), f"data.{path}")]
     if isinstance(data, OrganizationUpdated):
         changes = [f for f in data.__struct_fields__ if f != "key" and getattr(data, f)]
         if not changes:
-            return [("data", "say what changes: name, acronym, category, parent or url")]
+            problems.append(("data", "say what changes: name, acronym, category, parent or url"))
     if isinstance(data, TranslationAdded):
-        problems = _lang_problems(data.lang, "data.lang")
+        problems += _lang_problems(data.lang, "data.lang")
         if data.summary is None and data.title is None:
             problems.append(("data", "give the summary, the title or both in that language"))
-        return problems
     if isinstance(data, EventCorrected):
-        return [
-            (f"data.set.{name}", problem)
-            for name in data.set
-            if (problem := settable_problem(name))
-        ]
-    return []
+        problems += [(f"data.set.{name}", problem) for name in data.set
+                     if (problem := settable_problem(name))]
+    return problems
+
+
+def _codes(data: Strict, path: str) -> list[str]:
+    """The country codes at a dotted data path (one code or a list; none if absent)."""
+    value: Any = data
+    for name in path.split("."):
+        value = getattr(value, name, None)
+    return [value] if isinstance(value, str) else list(value or ())
 
 
 def settable_problem(name: str) -> str | None:
@@ -566,8 +638,8 @@ def org_references(event: Event) -> list[tuple[str, str]]:
 def entity_references(event: Event) -> list[tuple[str, str, tuple[str, ...]]]:
     """(field, entity key, kinds it may be) for every agreement, submission… it names."""
     return [
-        (f"data.{field}", event.data[field], kinds)
-        for field, kinds in (event.spec.entity_refs or {}).items()
+        (f"data.{name}", event.data[name], kinds)
+        for name, kinds in event.spec.entity_fields().items()
     ]
 
 

@@ -61,12 +61,13 @@ def config(root: Path, name: str) -> str | None:
     return value or None
 
 
-def fallback_identity(root: Path, who: str | None) -> list[str]:
-    """Options making `who` the author and committer when git has no identity of its own
-    (a commit must never fail for want of one when cooplog knows who is recording)."""
+def fallback_identity(root: Path, who: str | None, name: str | None = None) -> list[str]:
+    """Options making `who` (named `name`, else `who`) the author and committer when git has
+    no identity of its own (a commit must never fail for want of one when cooplog knows
+    who is recording)."""
     if not who or config(root, "user.email"):
         return []
-    return ["-c", f"user.email={who}", "-c", f"user.name={who}"]
+    return ["-c", f"user.email={who}", "-c", f"user.name={name or who}"]
 
 
 def require_branch(root: Path, doing: str) -> None:

@@ -32,15 +32,24 @@ def normalised(body: dict) -> dict:
             data[name] = [_stripped(key) for key in data[name]]
         elif name in data:
             data[name] = _stripped(data[name])
-    location = data.get("location")
-    if isinstance(location, dict) and isinstance(location.get("country"), str):
-        data["location"] = {**location, "country": location["country"].strip().upper()}
-    if isinstance(data.get("countries"), list):
-        data["countries"] = [c.strip().upper() if isinstance(c, str) else c
-                             for c in data["countries"]]
+    for path in spec.countries if spec else ():
+        data = body["data"] = _codes_upper(data, path.split("."))
     if isinstance(data.get("target"), str):
         data["target"] = event_id(data["target"])
     return body
+
+
+def _codes_upper(data: dict, path: list[str]) -> dict:
+    """`data` with the country codes at a data path in upper case (changed in a copy)."""
+    name, rest = path[0], path[1:]
+    value = data.get(name)
+    if rest:
+        return {**data, name: _codes_upper(value, rest)} if isinstance(value, dict) else data
+    if isinstance(value, str):
+        return {**data, name: value.strip().upper()}
+    if isinstance(value, list):
+        return {**data, name: [c.strip().upper() if isinstance(c, str) else c for c in value]}
+    return data
 
 
 def _names_stripped(value: Any) -> Any:

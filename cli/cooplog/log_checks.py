@@ -10,8 +10,7 @@ from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
-from . import audit
-from .check import review as review_log
+from . import audit, rules
 from .errors import Problem
 from .logs import Log
 from .site import caught_up
@@ -61,7 +60,7 @@ def review(logs: list[Log]) -> tuple[list[Problem], list[Problem], int]:
     problems, warnings, files = [], [], 0
     for log in logs:
         store = Store(log.root)
-        found, warned = review_log(store)
+        found, warned = rules.review(store)
         problems += [_in(log, p) for p in found]
         warnings += [_in(log, w) for w in warned]
         files += sum(1 for _ in store.files())

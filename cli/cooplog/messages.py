@@ -13,13 +13,16 @@ from .errors import USAGE, CooplogError
 LANGUAGES = ("ar", "en", "es", "fr", "ru", "zh")  # the UN's: a report is in one of these
 RIGHT_TO_LEFT = ("ar",)
 LOCALE_DIR = Path(__file__).parent / "locale"
+COOKIE = "cooplog_lang"  # the site remembers there the language a reader chose
 DOMAIN = "cooplog"
 
 
 def checked(lang: str, option: str = "--lang") -> str:
-    """`lang` if a report can be written in it, else a usage error naming the option."""
+    """`lang` if a report or page can be written in it, else a usage error naming the
+    option."""
     if lang not in LANGUAGES:
-        raise CooplogError(f"{option}: {lang!r} is not a language reports are written in; "
+        raise CooplogError(f"{option}: {lang!r} is not a language reports and pages are "
+                           "written in; "
                            f"use one of: {', '.join(LANGUAGES)}", exit_code=USAGE)
     return lang
 
@@ -51,3 +54,21 @@ def language_name(code: str, lang: str) -> str:
 
 def direction(lang: str) -> str:
     return "rtl" if lang in RIGHT_TO_LEFT else "ltr"
+
+
+def in_their_own_names() -> dict[str, str]:
+    """Each language by its own name, as a language switch offers them: "Français", "中文"."""
+    return {code: _capitalized(language_name(code, code)) for code in LANGUAGES}
+
+
+def _capitalized(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def asked_for(asked: str | None, remembered: str | None) -> str:
+    """The language a page is read in: the one asked for (`?lang=`, checked), else the one
+    the reader chose before (a cookie; ignored when it is not one of LANGUAGES), else
+    English."""
+    if asked and asked.strip():
+        return checked(asked.strip(), option="lang")
+    return remembered if remembered in LANGUAGES else "en"

@@ -54,8 +54,7 @@ def _title(event_type: str, title: str | None) -> str | None:
 
 
 def _fingerprint(event: events.Event):
-    title = next((event.data[f] for f in ("title", "name", "subject", "partnership")
-                  if isinstance(event.data.get(f), str)), None)
+    title = event.data.get(event.spec.title)
     return (event.type, event.occurred, frozenset(event.orgs),
             _title(event.type, title), _words(event.summary))
 
@@ -103,7 +102,7 @@ def _from_files(store: Store, dated: list[tuple[str, events.Event]]
     """The same from the files, with the corrections and retractions that apply to them. A
     file costs a look at its type, and one of the types in question a search of its bytes
     for one of the dates: only those that hold it are read whole."""
-    from .check import current_events
+    from .resolution import current_events
 
     dates = {event.type: set() for _, event in dated}
     for _, event in dated:
@@ -114,7 +113,7 @@ def _from_files(store: Store, dated: list[tuple[str, events.Event]]
             status = entry.stat(follow_symlinks=False)
             raw = contents(entry.path, status)
             kind = _HEAD.decode(raw).type
-            if not kind.startswith("event.") and not any(
+            if kind not in events.AMENDING and not any(
                     date in raw for date in dates.get(kind, ())):
                 continue
             event = store.parse(Path(entry.path), raw, status.st_mode)

@@ -23,16 +23,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import singledispatch
 from pathlib import Path, PurePosixPath
 
 import msgspec
 import sqlite_utils
 
-from . import check, countries, database, dates, events, places, recorded
+from . import database, dates, events, places, recorded
 from .errors import CooplogError
-from .events import ENTITY_TABLES
-from .schema import FIRST_CREATORS, FTS_TABLES, TABLES, ensure_shape, ref_resolved
+from .resolution import CORRECTION, RETRACTION, Resolved, organization, resolve
+from .schema import FIRST_CREATORS, FTS_TABLES, TABLES, ensure_shape, ref_resolved, sql_list
 from .store import Store, contents
 
 # A build reads files in this many processes (chunks of CHUNK files) when there are at
@@ -40,10 +39,21 @@ from .store import Store, contents
 READERS = min(os.cpu_count() or 1, 4)
 CHUNK = 500
 PARALLEL_FROM = 2000
-COLUMNS = {table: tuple(columns) for table, (columns, _, _) in TABLES.items()}
+
+
+class _Columns(dict):
+    """Each table's column names in order, read from TABLES when first asked (so a table
+    declared later, as a test's new type does, has them too)."""
+
+    def __missing__(self, table: str) -> tuple[str, ...]:
+        self[table] = tuple(TABLES[table][0])
+        return self[table]
+
+
+COLUMNS = _Columns()
 TARGET_INDEX = "idx_events_target_type"  # sqlite-utils' name for INDEXES' events(target, type)
-DERIVED = ("event_orgs", "meetings", "statuses", "partnerships", "revisions", "mandates",
-           "translations", "_keys", "_refs")
+# Organizations' activity figures leave these types out: they are the organizations' own.
+NOT_ORG_ACTIVITY = sql_list(events.ORGANIZATION_TYPES)
 CATEGORY_ORDER = {c: i for i, c in enumerate(events.CATEGORIES, start=1)}
 
 
@@ -90,69 +100,32 @@ def _when(event: events.Event) -> dict:
             "occurred_end": end.isoformat()}
 
 
-@singledispatch
-def derive(data: events.Strict, event: events.Event, rows: Rows) -> None:
-    """Rows of the type's own tables (none for types described by their summary alone)."""
+def own_rows(event: events.Event, rows: Rows) -> None:
+    """The rows its type declares: the key it creates or updates, its own table's row."""
+    spec = event.spec
+    if spec.creates or spec.updates_org:
+        org = spec.registers_org or spec.updates_org
+        rows.add("_keys", namespace="org" if org else "entity", key=event.data["key"],
+                 kind="organization" if org else spec.creates,
+                 role="update" if spec.updates_org else "create", event_id=event.id)
+    if spec.table:
+        when = _when(event)
+        year = int(when["occurred_start"][:4]) if when["occurred_start"] else None
+        own = spec.row(msgspec.convert(event.data, spec.data), event)
+        rows.add(spec.table, **{**when, "year": year, **_encoded(own), "event_id": event.id})
 
 
-@derive.register
-def _(data: events.OrganizationRegistered, event, rows):
-    rows.add("_keys", namespace="org", key=data.key, kind="organization", role="create",
-             event_id=event.id)
+def _encoded(columns: dict) -> dict:
+    """Lists and objects as JSON text (empty ones as null), as every table holds them."""
+    return {name: _dumps(value) if isinstance(value, list | dict) else value
+            for name, value in columns.items()}
 
 
-@derive.register
-def _(data: events.OrganizationUpdated, event, rows):
-    rows.add("_keys", namespace="org", key=data.key, kind="organization", role="update",
-             event_id=event.id)
-
-
-@derive.register
-def _(data: events.MeetingAttended, event, rows):
-    when = _when(event)
-    location = data.location or events.Location()
-    # latitude and longitude are filled as the row is written (`_located`)
-    rows.add("meetings", event_id=event.id, title=data.title, role=data.role,
-             planned=int(event.type == "meeting.planned"), city=location.city,
-             country=location.country,
-             country_name=location.country and countries.country_name(location.country),
-             online=None if data.online is None else int(data.online),
-             organizer=_dumps(data.organizer), **when, year=int(when["occurred_start"][:4]))
-
-
-def _entity(data, event, rows):
-    rows.add("_keys", namespace="entity", key=data.key, kind=event.spec.creates,
-             role="create", event_id=event.id)
-
-
-for _type in (events.AgreementSigned, events.SubmissionMade, events.RequestMade,
-              events.ProjectProposed):
-    derive.register(_type, _entity)
-
-
-@derive.register
-def _(data: events.AgreementRevised, event, rows):
-    when = _when(event)
-    rows.add("revisions", event_id=event.id, agreement=data.agreement, change=data.change,
-             occurred=event.occurred, occurred_end=when["occurred_end"])
-
-
-@derive.register
-def _(data: events.StatusChanged, event, rows):
-    rows.add("statuses", event_id=event.id, subject=data.subject, status=data.status,
-             note=data.note, **_when(event))
-
-
-@derive.register
-def _(data: events.TranslationAdded, event, rows):
-    rows.add("translations", event_id=event.id, target=data.target, lang=data.lang,
-             summary=data.summary, title=data.title)
-
-
-@derive.register
-def _(data: events.PartnershipJoined, event, rows):
-    rows.add("partnerships", event_id=event.id, partnership=data.partnership, role=data.role,
-             occurred=event.occurred, year=int(_when(event)["occurred_start"][:4]))
+def derived_tables() -> tuple[str, ...]:
+    """The tables holding rows of current events alone, cleared when one is refreshed: those
+    of every event, and each type's own."""
+    return ("event_orgs", "mandates", "_keys", "_refs",
+            *dict.fromkeys(spec.table for spec in events.TYPES.values() if spec.table))
 
 
 def references(event: events.Event, rows: Rows) -> None:
@@ -162,7 +135,7 @@ def references(event: events.Event, rows: Rows) -> None:
     for where, key, kinds in events.entity_references(event):
         rows.add("_refs", event_id=event.id, field=where, namespace="entity", key=key,
                  kinds=",".join(kinds))
-    if event.type in events.TARGETING:
+    if event.spec.targets:
         rows.add("_refs", event_id=event.id, field="data.target", namespace="event",
                  key=event.data["target"], kinds="event")
 
@@ -170,31 +143,29 @@ def references(event: events.Event, rows: Rows) -> None:
 def current_rows(event: events.Event, rows: Rows) -> None:
     """Everything a current (not retracted) event puts in the derived tables."""
     references(event, rows)
-    if event.type.startswith("event."):
+    if event.spec.amends:
         return
     for org in dict.fromkeys(event.orgs):
         rows.add("event_orgs", event_id=event.id, org_key=org)
     for mandate in dict.fromkeys(event.mandates):
         rows.add("mandates", event_id=event.id, mandate=mandate)
-    derive(msgspec.convert(event.data, event.spec.data), event, rows)
+    own_rows(event, rows)
 
 
 def event_columns(event: events.Event) -> dict:
     """The `events` columns that show an event's current (corrected) values."""
     when = _when(event)
     data = event.data
-    # a translation's title is the title of the event it names, found in `translations`
-    title = None if event.type == "translation.added" else next(
-        (data[f] for f in ("title", "name", "subject", "partnership") if f in data), None)
+    spec = event.spec
     return {
         "type": event.type, **when,
         "year": int(when["occurred_start"][:4]) if when["occurred_start"] else None,
-        "summary": event.summary, "title": title, "orgs": _dumps(event.orgs),
+        "summary": event.summary, "title": data.get(spec.title), "orgs": _dumps(event.orgs),
         "mandates": _dumps(event.mandates),
         "documents": _dumps(event.documents),
         "source": event.source, "data": _dumps(data) or "{}",
         "recorded_at": event.recorded_at, "recorded_by": event.recorded_by,
-        "target": data.get("target") if event.type in events.TARGETING else None,
+        "target": data.get("target") if spec.targets else None,
         "lang": event.lang,
     }
 
@@ -202,29 +173,22 @@ def event_columns(event: events.Event) -> dict:
 # --- resolving retractions and corrections -------------------------------------------------
 
 
-@dataclass
-class Resolved:
-    event: events.Event  # as corrected
-    retracted_by: str | None
-    corrected_by: list[str]
-    refused: list[tuple[str, str]]  # (correction id, why it is not applied)
-
-
 class Lookups:
-    """What resolving one event needs to know about the others, from the database."""
+    """What resolving one event needs to know about the others, from the database (the
+    `resolution.Source` of the projection)."""
 
     def __init__(self, conn):
         self.conn = conn
 
     def retractions_of(self, event_id: str) -> list[str]:
         return [r[0] for r in self.conn.execute(
-            "select id from events where target = ? and type = 'event.retracted' order by id",
-            [event_id])]
+            "select id from events where target = ? and type = ? order by id",
+            [event_id, RETRACTION])]
 
     def corrections_of(self, event_id: str) -> list[events.Event]:
         return [_event(r[0]) for r in self.conn.execute(
-            "select original from events where target = ? and type = 'event.corrected' "
-            "order by id", [event_id])]
+            "select original from events where target = ? and type = ? order by id",
+            [event_id, CORRECTION])]
 
 
 def _claimed_id(raw: bytes) -> str | None:
@@ -245,26 +209,6 @@ def _original_row(event: events.Event, rel: str, commit_sha: str | None = None) 
     return {"id": event.id, **event_columns(event), "path": rel, "retracted": 0,
             "retracted_by": None, "corrected": 0, "corrected_by": None,
             "original": msgspec.json.encode(event).decode(), "commit_sha": commit_sha}
-
-
-def retracted_by(lookups, event_id: str, seen: frozenset = frozenset()) -> str | None:
-    """The retraction in force on this event: one not itself retracted (cycles ignored)."""
-    for retraction in lookups.retractions_of(event_id):
-        if retraction not in seen and not retracted_by(lookups, retraction, seen | {event_id}):
-            return retraction
-    return None
-
-
-def resolve(lookups, original: events.Event) -> Resolved:
-    retraction = retracted_by(lookups, original.id)
-    if original.type.startswith("event."):
-        return Resolved(original, retraction, [], [])
-    corrections = [c for c in lookups.corrections_of(original.id)
-                   if not retracted_by(lookups, c.id)]
-    current, refused = check.corrected(original, corrections)
-    refused_ids = {c for c, _ in refused}
-    applied = [c.id for c in corrections if c.id not in refused_ids]
-    return Resolved(current, retraction, applied, refused)
 
 
 # --- reading files ----------------------------------------------------------------------------
@@ -335,7 +279,7 @@ def read_files(root: str, files: list[tuple[str, str]], applied_at: str) -> Chun
         if event := seen.event:
             rows.add("events", **_original_row(event, rel))
             current_rows(event, rows)
-            if event.type.startswith("event."):
+            if event.spec.amends:
                 targets.append(event.data["target"])
     return Chunk(rows.tables, targets, len(files))
 
@@ -642,7 +586,7 @@ class Projection:
                     continue
                 resolved = resolve(lookups, _event(row[0]))
                 rows.extend(self._rewrite(resolved))
-                if resolved.event.type.startswith("event."):
+                if resolved.event.spec.amends:
                     targets.add(resolved.event.data["target"])
             batch = targets - seen
         # resolving reads only `events`: the derived rows of them all go in at once
@@ -680,12 +624,11 @@ class Projection:
             (touched.orgs if namespace == "org" else touched.entities).add(key)
             touched.keys.add((namespace, key))
         touched.entities.update(k for (k,) in self.conn.execute(
-            "select subject from statuses where event_id = ? union "
-            "select agreement from revisions where event_id = ?", [event_id, event_id]))
+            "select key from _refs where event_id = ? and namespace = 'entity'", [event_id]))
 
     def _clear(self, event_ids: Iterable[str]) -> None:
         ids = [(event_id,) for event_id in event_ids]
-        for table in DERIVED:
+        for table in derived_tables():
             self.conn.executemany(f"delete from [{table}] where event_id = ?", ids)
         self.conn.executemany("delete from _correction_problems where target = ?", ids)
 
@@ -735,7 +678,7 @@ class Projection:
                   else "event_orgs eo join events e on e.id = eo.event_id")
         figures = {key: rest for key, *rest in self.conn.execute(
             "select eo.org_key, min(e.occurred_start), max(e.occurred_end), count(*) "
-            f"from {joined} where e.type not like 'organization.%' "
+            f"from {joined} where e.type not in ({NOT_ORG_ACTIVITY}) "
             f"{among.format('eo.org_key')} group by eo.org_key", params)}
         entries: dict[str, list[tuple]] = {}
         for key, *entry in self.conn.execute(
@@ -745,17 +688,13 @@ class Projection:
             entries.setdefault(key, []).append(entry)
         rows = Rows()
         for key, found in entries.items():
-            creators = [entry for entry in found if entry[0] == "create"]
-            if not creators:
+            org = organization([(role, json.loads(data)) for role, _, data in found])
+            if org is None:
                 continue
-            org = {f: None for f in ("name", "acronym", "category", "parent", "url")}
-            org.update({k: v for k, v in json.loads(creators[0][2]).items() if k != "key"})
-            for role, _, data in found:
-                if role == "update":
-                    org.update({k: v for k, v in json.loads(data).items() if k != "key"})
+            registered_by = next(event_id for role, event_id, _ in found if role == "create")
             first, last, count = figures.get(key, (None, None, 0))
             rows.add("organizations", key=key, **org,
-                     group_order=CATEGORY_ORDER[org["category"]], registered_by=creators[0][1],
+                     group_order=CATEGORY_ORDER[org["category"]], registered_by=registered_by,
                      first_activity=first, last_activity=last, activity_count=count)
         self._insert(rows)
 
@@ -763,7 +702,7 @@ class Projection:
         """Rewrite agreements, submissions, requests and projects from the event that
         created each key first, with their revisions and current status. All of them when
         `keys` is None; each of the three lookups is one query whatever the number of keys."""
-        among, params = _among(self._emptied(ENTITY_TABLES.values(), keys))
+        among, params = _among(self._emptied(events.ENTITY_TABLES.values(), keys))
         creators: dict[str, tuple] = {}
         for key, *creator in self.conn.execute(
                 "select k.key, k.kind, e.id, e.data, e.occurred, e.year from _keys k "
@@ -779,23 +718,16 @@ class Projection:
             f"{among.format('agreement')} group by agreement", params)}
         rows = Rows()
         for key, (kind, event_id, data, occurred, year) in creators.items():
-            data = json.loads(data)
+            entity = events.ENTITIES[kind]
             status, since = statuses.get(key, (None, None))
-            row = {"key": key, "event_id": event_id, "occurred": occurred, "year": year,
-                   "status": status, "status_since": since}
-            if kind == "agreement":
-                count, last = revisions.get(key, (0, None))
-                row.update(kind=data["kind"], title=data["title"],
-                           parties=_dumps(data["parties"]), revisions=count, last_revised=last)
-            elif kind == "submission":
-                row.update(to_org=data["to"], body=data.get("body"), title=data["title"],
-                           items=_dumps(data.get("items")))
-            elif kind == "request":
-                row.update(to_org=data["to"], subject=data["subject"])
-            else:
-                row.update(title=data["title"], funder=data.get("funder"),
-                           countries=_dumps(data.get("countries")))
-            rows.add(ENTITY_TABLES[kind], **row)
+            # its data fields (under the table's names), then what gathers other events
+            row = {entity.renamed.get(name, name): value
+                   for name, value in _encoded(json.loads(data)).items()}
+            row.update(key=key, event_id=event_id, occurred=occurred, year=year,
+                       status=status, status_since=since)
+            if "revisions" in COLUMNS[entity.table]:
+                row["revisions"], row["last_revised"] = revisions.get(key, (0, None))
+            rows.add(entity.table, **row)
         self._insert(rows)
 
     def _emptied(self, tables: Iterable[str], keys: Iterable[str] | None) -> list[str] | None:
@@ -904,10 +836,17 @@ def project(root: Path, db_path: Path | None = None) -> Projection:
     return Projection(store, db_path)
 
 
-def catch_up(root: Path, db_path: Path | None = None) -> dict:
-    """For other modules (sync): bring the database in step with the files."""
+@contextmanager
+def fresh(root: Path, db_path: Path | None = None) -> Iterator[Projection]:
+    """The projection in step with the files, for reading (`report`, `export ics`) or for
+    nothing more (`sync`): caught up now, unless a running watcher keeps it in step (its
+    lease): then catching up too would only contend with it for the database."""
+    from .lease import kept_in_step
+
     projection = project(root, db_path)
     try:
-        return projection.catch_up()
+        if not kept_in_step(projection.db_path):
+            projection.catch_up()
+        yield projection
     finally:
         projection.close()

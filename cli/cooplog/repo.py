@@ -69,7 +69,5 @@ def init(root: Path) -> None:
             (root / name).write_text(text)
     install_hook(root)
     gitops.run(root, "add", "--", ".gitignore", "metadata.yml", f"{EVENTS}/.gitkeep")
-    ident = []
-    if not gitops.config(root, "user.email"):
-        ident = ["-c", "user.email=cooplog@localhost", "-c", "user.name=cooplog"]
+    ident = gitops.fallback_identity(root, "cooplog@localhost", name="cooplog")
     gitops.run(root, *ident, "commit", "--quiet", "-m", "cooplog: a new log")

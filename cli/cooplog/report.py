@@ -23,6 +23,7 @@ from datetime import date
 from . import dates, messages
 from .countries import place
 from .errors import USAGE, CooplogError
+from .events import NOT_ACTIVITIES
 
 NOTHING = "No activity recorded in this period."
 EMPTY = "No activities recorded in this period."
@@ -42,8 +43,6 @@ GROUPS = {
 # than lost; `add` and `validate` warn about them.
 OTHER_ACTIVITIES = "Other activities"
 NO_ORGANIZATION = "No organization recorded"
-# Types that are not activities of their own: what they say shows in the events they name.
-NOT_ACTIVITIES = ("organization.", "event.", "translation.")
 CONTINUED = "(continued)"  # an organization's row carried onto the next page
 DISTRIBUTION = "Distr.: General"
 ORIGINAL = "Original: English"
@@ -80,14 +79,20 @@ class Activity:
 
 def activity(occurred: str, summary: str, written_in: str | None, translated: str | None,
              city: str | None, country: str | None, event_id: str, lang: str) -> Activity:
-    """An activity as a report in `lang` shows it: its translation into `lang` if it has
-    one, else as written, marked unless written in `lang` or in a language not recorded."""
-    if translated is not None:
-        summary, written_in = translated, None
-    elif written_in == lang:
-        written_in = None
+    """An activity as a report in `lang` shows it (`in_language`)."""
+    summary, written_in = in_language(summary, written_in, translated, lang)
     return Activity(occurred, summary, place(city, country, lang), event_id, lang,
                     written_in and messages.language_name(written_in, lang))
+
+
+def in_language(text: str, written_in: str | None, translated: str | None,
+                lang: str) -> tuple[str, str | None]:
+    """What a report or page in `lang` shows of a text written in `written_in`: its
+    translation into `lang` if it has one, else the text as written, with the language to
+    mark it with (None when written in `lang` or in a language not recorded)."""
+    if translated is not None:
+        return translated, None
+    return text, None if written_in == lang else written_in
 
 
 @dataclass
@@ -339,7 +344,7 @@ TRANSLATED = """select t.summary from translations t
 
 def without_organization(conn, bounds: dict) -> list[Activity]:
     """The period's activities recorded with no organization, by date."""
-    left_out = " ".join(f"and e.type not like '{prefix}%'" for prefix in NOT_ACTIVITIES)
+    left_out = "and e.type not in ({})".format(", ".join(f"'{name}'" for name in NOT_ACTIVITIES))
     rows = conn.execute(
         f"""
         select e.occurred, e.summary, e.lang, ({TRANSLATED}), m.city, m.country, e.id

@@ -9,6 +9,8 @@ import hashlib
 import sqlite_utils
 
 from .database import APPLICATION_ID
+from .events import AMENDING, ORGANIZATION_TYPES
+from .rules import sql_message
 
 # Tables the projection owns: name -> (columns, primary key, foreign keys).
 TABLES: dict[str, tuple[dict, object, list]] = {
@@ -170,6 +172,13 @@ INDEXES = [
 ]
 
 _FILE_OF = "(select path from events where id = {})"
+_FIRST_CREATOR = """(select min(w.event_id) from _keys w where w.namespace = k.namespace
+           and w.key = k.key and w.role = 'create')"""
+
+
+def sql_list(names: tuple[str, ...]) -> str:
+    """Names as an SQL list: 'a', 'b'."""
+    return ", ".join(f"'{name}'" for name in names)
 
 # Each key's first creator (the smaller id wins): the one a reference must name the kind of.
 FIRST_CREATORS = """select k.namespace, k.key, k.kind from _keys k
@@ -198,9 +207,7 @@ VIEWS = {
 select path, field, message, null as event_id from _file_problems
 union all
 select {_FILE_OF.format('k.event_id')}, 'data.key',
-       'the key ''' || k.key || ''' was already created by '
-       || (select min(w.event_id) from _keys w where w.namespace = k.namespace
-           and w.key = k.key and w.role = 'create') || ': choose another key', k.event_id
+       {sql_message("taken", key="k.key", first=_FIRST_CREATOR)}, k.event_id
   from _keys k
  where k.role = 'create'
    and exists (select 1 from _keys w where w.namespace = k.namespace and w.key = k.key
@@ -208,11 +215,10 @@ select {_FILE_OF.format('k.event_id')}, 'data.key',
 union all
 select {_FILE_OF.format('r.event_id')}, r.field,
        case r.namespace
-         when 'org' then 'unknown organization ''' || r.key || ''': register it with '
-              || '`cooplog add organization --key ' || r.key || ' ...` or fix the key'
-         when 'event' then 'no event has the id ' || r.key
-         else 'no ' || replace(r.kinds, ',', ' or ') || ' has the key ''' || r.key
-              || ''': record it first or fix the key'
+         when 'org' then {sql_message("unknown_org", key="r.key")}
+         when 'event' then {sql_message("unknown_event", key="r.key")}
+         else {sql_message("unknown_entity", kinds="replace(r.kinds, ',', ' or ')",
+                           key="r.key")}
        end, r.event_id
   from _refs r
  where r._resolved = 0
@@ -223,13 +229,13 @@ union all
 select path, 'file', message, null from _breaches
 """,
     # The record as people read it: one row per current event and organization involved.
-    "timeline": """
+    "timeline": f"""
 select e.occurred_start, e.occurred_end, e.occurred, e.type, e.summary, e.title,
        eo.org_key, o.name as org_name, o.acronym as org_acronym, o.category, e.id as event_id
   from events e
   left join event_orgs eo on eo.event_id = e.id
   left join organizations o on o.key = eo.org_key
- where e.retracted = 0 and e.type not like 'event.%' and e.type not like 'organization.%'
+ where e.retracted = 0 and e.type not in ({sql_list(AMENDING + ORGANIZATION_TYPES)})
 """,
     "open_items": """
 select 'request' as kind, key, subject as title, to_org, status, status_since, event_id

@@ -124,7 +124,6 @@ def datasette(root: Path, db_path: Path | None = None, warn=None):
 def serve(root: Path, db_path: Path | None, host: str, port: int, polling: bool = False,
           announce=print) -> None:
     """Run until Ctrl-C; the watcher is stopped and joined on the way out."""
-    import uvicorn
 
     global WATCHER
     db_path = Path(db_path) if db_path else default_db(root)
@@ -140,20 +139,8 @@ def serve(root: Path, db_path: Path | None, host: str, port: int, polling: bool 
         app = datasette(root, db_path,
                         warn=lambda line: announce(f"cooplog: warning: {line}")).app()
         settle()
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
         announce(f"cooplog: serving {root} at http://{host}:{port}/ (Ctrl-C stops)")
-        # uvicorn re-raises the signal that stopped it once it has shut down: Ctrl-C comes
-        # back as KeyboardInterrupt, and SIGTERM (a service manager's stop) is made to as
-        # well, so that both end here cleanly, with the watcher joined, and exit 0.
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
-        try:
-            server.run(sockets=[listening])
-        except KeyboardInterrupt:
-            pass
-        finally:
-            if main:
-                signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
+        run_until_stopped(app, listening)
     finally:
         watcher.stop()
         WATCHER = None
@@ -166,7 +153,6 @@ def serve_logs(logs, host: str, port: int, polling: bool = False, announce=print
     named by the health endpoint; the others go on."""
     import tempfile
 
-    import uvicorn
     from datasette.app import Datasette
 
     from .projection import project
@@ -193,19 +179,9 @@ def serve_logs(logs, host: str, port: int, polling: bool = False, announce=print
                        settings=SETTINGS, template_dir=str(log_assets.TEMPLATES),
                        plugins_dir=str(log_assets.plugins()))
         settle()
-        server = uvicorn.Server(uvicorn.Config(ds.app(), host=host, port=port,
-                                               log_level="warning"))
         names = ", ".join(f"{log.name} ({log.visibility})" for log in logs)
         announce(f"cooplog: serving {names} at http://{host}:{port}/ (Ctrl-C stops)")
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
-        try:
-            server.run(sockets=[listening])
-        except KeyboardInterrupt:
-            pass
-        finally:
-            if main:
-                signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
+        run_until_stopped(ds.app(), listening)
     finally:
         refresher.stop()
         for watcher in watchers.values():
@@ -214,6 +190,25 @@ def serve_logs(logs, host: str, port: int, polling: bool = False, announce=print
         REFRESHER = None
         listening.close()
         scratch.cleanup()
+
+
+def run_until_stopped(app, listening: socket.socket) -> None:
+    """Serve until Ctrl-C or SIGTERM. uvicorn re-raises the signal that stopped it once it
+    has shut down: Ctrl-C comes back as KeyboardInterrupt, and SIGTERM (a service manager's
+    stop) is made to as well, so that both end here cleanly, for the caller to join its
+    watchers, and exit 0."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
+    try:
+        server.run(sockets=[listening])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous or signal.SIG_DFL)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

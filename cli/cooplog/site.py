@@ -55,6 +55,13 @@ select c.log, (select e.path from events e where e.log = c.log and e.id = c.regi
        || 'acronym, category, parent and url) to make it one organization',
        c.registered_by
   from organization_conflicts c""",
+    # schema.VIEWS' current_translations, per log: a translation is of its own log's event
+    "current_translations": """
+select t.log, t.event_id, t.target, t.lang, t.summary, t.title
+  from translations t
+ where not exists (select 1 from translations u
+                    where u.log = t.log and u.target = t.target and u.lang = t.lang
+                      and u.event_id > t.event_id)""",
     # schema.VIEWS' open_items, with the log each item is recorded in
     "open_items": """
 select log, 'request' as kind, key, subject as title, to_org, status, status_since, event_id

@@ -67,9 +67,10 @@ def sync(root: Path | str, db: Path | None = None) -> Synced:
         except CooplogError:
             gitops.run(root, "reset", "--quiet", "--keep", old)
             raise
-    from .projection import catch_up  # here: the database is not needed until now
+    from .projection import fresh  # here: the database is not needed until now
 
-    catch_up(root, db)
+    with fresh(root, db):
+        pass
     return Synced(remote, merge_ref, len(incoming), outgoing, warnings)
 
 

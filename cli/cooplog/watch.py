@@ -28,8 +28,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
-from . import database, events
-from . import lease as leases
+from . import database, events, lease
 from .errors import CooplogError
 from .projection import Projection, compared
 from .store import Store, contents, read_only
@@ -198,7 +197,7 @@ class Watcher:
             self.status.errors.append(f"cannot start: {e}")
             self._ready.set()
             return
-        self._lease = leases.take(self.db_path)
+        self._lease = lease.take(self.db_path)
         self.database_file = projection.files[""]
         self.status.alive = True
         self.status.last_reconcile_at = time.time()
@@ -436,7 +435,7 @@ class Watcher:
             self.status.rebuilding = False
         if self._lease is not None:
             os.close(self._lease)
-        self._lease = leases.take(self.db_path)
+        self._lease = lease.take(self.db_path)
         self.database_file = renewed.files[""]
         self.status.last_applied_at = self.status.last_reconcile_at = time.time()
         log.warning("%s rebuilt from the files", self.db_path)

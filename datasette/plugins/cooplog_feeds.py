@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from cooplog.plugins import register_again
+from cooplog.site_support import register_again
 
 
 def empty_feeds_too() -> None:

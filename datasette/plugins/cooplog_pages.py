@@ -1,6 +1,13 @@
 """Pages people read, on top of Datasette's tables: `/` (what the log holds), `/event/<id>`,
 `/org/<key>`, `/search` and `/meetings`. Names instead of keys and ids, dates in words, lists
-as lists; text of the record in Chinese marked `lang="zh"` (`lang_of` says the rule).
+as lists; text of the record in another language than the page's marked with its own `lang`
+(`lang_of` says the rule).
+
+Each page is read in one of the six UN languages (`?lang=`, remembered in a cookie so that
+every link the page makes keeps it without each link saying so): its fixed words from the
+report's gettext catalogs (`_` in the templates), dates and countries in that language, and
+each text of the record in it where written in it or translated into it, else as written,
+marked with its language's name, as the report does (`report.in_language`).
 
 The data is read here, in Python, through Datasette's read-only connection, and handed to
 templates as plain values: a log's templates render in Jinja's sandbox, which cannot reach
@@ -11,19 +18,22 @@ kept until the log changes."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import date
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
-from cooplog import countries, dates, report
-from cooplog.plugins import MISSING, KeptUntilChanged
+from cooplog import countries, dates, events, messages, report
+from cooplog.errors import CooplogError
 from cooplog.report import GROUPS, NOT_ACTIVITIES
 from cooplog.site import ORG_FIELDS
+from cooplog.site_support import MISSING, KeptUntilChanged
 
 DATABASE = "cooplog"
 LATEST = 12  # changes listed on the home page
@@ -44,7 +54,7 @@ KINDS = {
 # Han ideographs (the unified block and extension A): text with no recorded `lang` that has
 # them is taken to be Chinese. Japanese writes them too: its events say `lang: ja`, which wins.
 HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
-NOT_ACTIVITY = " and ".join(f"e.type not like '{prefix}%'" for prefix in NOT_ACTIVITIES)
+NOT_ACTIVITY = "e.type not in ({})".format(", ".join(f"'{name}'" for name in NOT_ACTIVITIES))
 
 
 class PageError(Exception):
@@ -58,27 +68,40 @@ class PageError(Exception):
 # --- words -------------------------------------------------------------------------------
 
 
-def in_words(occurred: str | None) -> str:
+def in_words(occurred: str | None, lang: str = "en") -> str:
     """An `occurred` value or an RFC 3339 timestamp as a date in words; "" for none."""
     if not occurred:
         return ""
     try:
-        return dates.in_words(occurred[:10] if "T" in occurred else occurred)
+        return dates.in_words(occurred[:10] if "T" in occurred else occurred, lang)
     except dates.DateError:
         return occurred
 
 
-def lang_of(text: str | None, recorded: str | None) -> str | None:
-    """The `lang` attribute a piece of the record needs on an English page: the event's
-    recorded `lang` when it is not English, else "zh" when the text has Han ideographs."""
+def lang_of(text: str | None, recorded: str | None, page: str) -> str | None:
+    """The `lang` attribute a piece of the record needs on a page in `page`: the event's
+    recorded `lang` when it is not the page's, else "zh" when the text has Han ideographs."""
     if not text:
         return None
     if recorded:
-        return None if recorded == "en" else recorded
-    return "zh" if HAN.search(text) else None
+        return None if recorded == page else recorded
+    return "zh" if HAN.search(text) and page != "zh" else None
 
 
-def period_of(value: str | None) -> tuple[str, str, str, str] | None:
+def localized(text: str | None, recorded: str | None, translated: str | None, lang: str,
+              field: str) -> dict:
+    """`field` of an item as a page in `lang` shows it (report.in_language): the text, its
+    `lang` attribute (`<field>_lang`) and the name of the language it is marked with
+    (`<field>_in`)."""
+    if not text and translated is None:
+        return {field: text, f"{field}_lang": None, f"{field}_in": None}
+    text, written_in = report.in_language(text, recorded, translated, lang)
+    return {field: text,
+            f"{field}_lang": None if translated is not None else lang_of(text, recorded, lang),
+            f"{field}_in": written_in and messages.language_name(written_in, lang)}
+
+
+def period_of(value: str | None, lang: str = "en") -> tuple[str, str, str, str] | None:
     """A period as people write it (`2008/2009`, `2008-2009`, `2008–2009`, `2009`), read as
     the report reads it, as (EDTF, first day, last day, words); None when none is asked for."""
     if not value or not value.strip():
@@ -90,7 +113,7 @@ def period_of(value: str | None) -> tuple[str, str, str, str] | None:
         raise PageError(f"The period “{value}” is not one this page understands: give a year "
                         "(2009) or two joined by a slash or a dash (2008/2009, 2008–2009).",
                         status=400) from None
-    return canonical, first.isoformat(), last.isoformat(), dates.in_words(canonical)
+    return canonical, first.isoformat(), last.isoformat(), dates.in_words(canonical, lang)
 
 
 def highlighted(text: str | None, words: str) -> Markup:
@@ -200,21 +223,60 @@ def _org(key: str, names: dict, log: str | None = None) -> dict:
             "log_choice": log if known and known["conflicting"] else None}
 
 
-async def _with_orgs(db, events: list[dict], logs: Logs | None = None) -> list[dict]:
-    """Each event with its organizations by name and its text's language, for a list."""
+async def _texts(db, ids, lang: str, logs: Logs | None = None) -> dict:
+    """By event id, and on a site by (log, id) too: the language it is written in (`lang`)
+    and its current translation into the page's language (`summary`, `title`; None where
+    it has none)."""
+    ids = sorted({i for i in ids if i})
+    if not ids:
+        return {}
+    logs = logs or Logs()
+    rows = await _rows(db, f"""select {logs.column('e')} as log, e.id, e.lang, t.summary, t.title
+        from events e left join current_translations t
+          on t.target = e.id and t.lang = :lang and {logs.same('t', 'e')}
+        where e.id in (select value from json_each(:ids))""",
+                       {"ids": json.dumps(ids), "lang": lang})
+    return {**{row["id"]: row for row in rows}, **{(row["log"], row["id"]): row for row in rows}}
+
+
+def _text_of(texts: dict, row: dict, key: str = "id") -> dict:
+    return texts.get((row.get("log"), row[key])) or texts.get(row[key]) or {}
+
+
+async def _in_language(db, rows: list[dict], lang: str, field: str = "title",
+                       translated: str = "title", key: str = "event_id",
+                       logs: Logs | None = None) -> list[dict]:
+    """Each row's `field` (an event's `translated` text) as the page shows it
+    (`localized`)."""
+    texts = await _texts(db, [row[key] for row in rows], lang, logs)
+    for row in rows:
+        found = _text_of(texts, row, key)
+        row.update(localized(row.get(field), found.get("lang"), found.get(translated), lang,
+                             field))
+    return rows
+
+
+async def _with_orgs(db, events: list[dict], lang: str, logs: Logs | None = None) -> list[dict]:
+    """Each event with its organizations by name and its text in the page's language, for
+    a list."""
     logs = logs or Logs()
     names = await _org_names(db, [k for e in events for k in _json(e.get("orgs"), [])], logs)
+    texts = await _texts(db, [e["id"] for e in events], lang, logs)
     for event in events:
         logs.marked(event)
         event["org_list"] = [_org(k, names, event.get("log")) for k in _json(event.get("orgs"), [])]
-        event["when"] = in_words(event.get("occurred"))
-        event["kind"] = KINDS.get(event["type"], event["type"])
-        event["text"] = event.get("summary") or event.get("title") or event["kind"]
-        event["text_lang"] = lang_of(event["text"], event.get("lang"))
+        event["when"] = in_words(event.get("occurred"), lang)
+        event["kind"] = messages.gettext(KINDS.get(event["type"], event["type"]), lang)
+        field = "summary" if event.get("summary") else "title"
+        found = _text_of(texts, event)
+        event.update(localized(event.get(field), found.get("lang"), found.get(field), lang,
+                               "text"))
+        event["text"] = event["text"] or event["kind"]
     return events
 
 
-async def _history(db, subjects: list[str], logs: Logs | None = None) -> dict[tuple, list[dict]]:
+async def _history(db, subjects: list[str], lang: str,
+                   logs: Logs | None = None) -> dict[tuple, list[dict]]:
     """Each (log, subject)'s status history, oldest first, each "since" its own date in
     words (log None in one log's own database)."""
     if not subjects:
@@ -227,23 +289,21 @@ async def _history(db, subjects: list[str], logs: Logs | None = None) -> dict[tu
                        {"keys": json.dumps(subjects)})
     history: dict[tuple, list[dict]] = {}
     for row in rows:
-        row["since"] = in_words(row["occurred"])
-        row["words"] = row["status"].replace("-", " ")
+        row["since"] = in_words(row["occurred"], lang)
+        row["words"] = messages.gettext(row["status"].replace("-", " "), lang)
         logs.marked(row)
         history.setdefault((row["log"], row["subject"]), []).append(row)
     return history
 
 
-EVENT_COLUMNS = ("e.id, e.type, e.occurred, e.summary, e.title, e.orgs, e.retracted, "
-                 "json_extract(e.original, '$.lang') as lang")
+EVENT_COLUMNS = "e.id, e.type, e.occurred, e.summary, e.title, e.orgs, e.retracted, e.lang"
 
 
-async def event_page(db, event_id: str, logs: Logs | None = None) -> dict:
+async def event_page(db, event_id: str, lang: str, logs: Logs | None = None) -> dict:
     """One event; on a site where two logs hold its id, the one `?log=` names (else the
     first log's), the others linked, and all it refers to read in its own log."""
     logs = logs or Logs()
-    rows = await _rows(db, f"select *, {logs.column('e')} as log_of, "
-                           "json_extract(original, '$.lang') as lang from events e "
+    rows = await _rows(db, f"select *, {logs.column('e')} as log_of from events e "
                            f"where id = :id and {logs.only('e')} order by log_of",
                        {"id": event_id.upper(), "log": logs.chosen})
     if not rows:
@@ -259,37 +319,40 @@ async def event_page(db, event_id: str, logs: Logs | None = None) -> dict:
     data = _json(event["data"], {})
     original = _json(event["original"], {})
     names = await _org_names(db, _json(event["orgs"], []) + _org_keys_in(data), here)
+    translated = _text_of(await _texts(db, [event["id"]], lang, here),
+                          {"log": here.chosen, "id": event["id"]})
+    for field in ("summary", "title"):
+        event.update(localized(event[field], event["lang"], translated.get(field), lang, field))
     event.update(
-        when=in_words(event["occurred"]), kind=KINDS.get(event["type"], event["type"]),
-        summary_lang=lang_of(event["summary"], event["lang"]),
-        title_lang=lang_of(event["title"], event["lang"]),
+        when=in_words(event["occurred"], lang),
+        kind=messages.gettext(KINDS.get(event["type"], event["type"]), lang),
         org_list=[_org(k, names, here.chosen) for k in _json(event["orgs"], [])],
         documents=[dict(d, link=web_link(d.get("url"))) for d in _json(event["documents"], [])],
         mandate_list=_json(event["mandates"], []),
         item_list=data.get("items") or [],
-        details=_details(event["type"], data, names, here.chosen),
-        recorded_when=in_words(event["recorded_at"]),
+        details=_details(event["type"], data, names, lang, here.chosen),
+        recorded_when=in_words(event["recorded_at"], lang),
     )
     event["confidential"] = await _confidential(db, [event.get("log")])
-    event["place"] = await _place(db, event["id"], data, here)
+    event["place"] = await _place(db, event["id"], data, lang, here)
     event["subject"] = None
     if event["type"] == "status.changed":  # its title is the subject's key: name it instead
-        event["title"] = event["title_lang"] = None
+        event["title"] = event["title_lang"] = event["title_in"] = None
         event["subject"] = await _subject(db, data.get("subject"), here)
         if event["subject"]:
             event["subject"]["at"] = logs.marked({"log": here.chosen})["at"]
-    event["history"] = (await _history(db, [data["key"]], here)).get(
-        (here.chosen, data["key"]), []) \
-        if "key" in data and not event["type"].startswith("organization.") else []
+    event["history"] = (await _history(db, [data["key"]], lang, here)).get(
+        (here.chosen, data["key"]), []) if events.TYPES[event["type"]].entity else []
     event["commit"] = None
     if event["commit_sha"]:
         commits = await _rows(db, "select sha, author, email, committed_at from commits c "
                                   f"where sha = :sha and {here.only('c')}",
                               {"sha": event["commit_sha"], **inside})
         if commits:
-            event["commit"] = dict(commits[0], when=in_words(commits[0]["committed_at"]))
+            event["commit"] = dict(commits[0],
+                                   when=in_words(commits[0]["committed_at"], lang))
     event["corrections"] = await _corrections(db, original, _json(event["corrected_by"], []),
-                                              here)
+                                              lang, here)
     event["retraction"] = None
     if event["retracted"] and event["retracted_by"]:
         retraction = await _rows(db, "select id, recorded_at, recorded_by, data from events e "
@@ -298,13 +361,13 @@ async def event_page(db, event_id: str, logs: Logs | None = None) -> dict:
         if retraction:
             r = retraction[0]
             event["retraction"] = {"id": r["id"], "by": r["recorded_by"],
-                                   "when": in_words(r["recorded_at"]),
+                                   "when": in_words(r["recorded_at"], lang),
                                    "reason": _json(r["data"], {}).get("reason")}
     if event["target"]:
         target = await _rows(db, f"select id, {here.column('e')} as log, summary, title, type "
                                  f"from events e where id = :id and {here.only('e')}",
                              {"id": event["target"], **inside})
-        event["target_event"] = (await _with_orgs(db, target, logs))[0] if target else None
+        event["target_event"] = (await _with_orgs(db, target, lang, logs))[0] if target else None
     return event
 
 
@@ -325,41 +388,43 @@ def _org_keys_in(data: dict) -> list[str]:
     return [k for k in keys if isinstance(k, str)]
 
 
-def _details(type_: str, data: dict, names: dict, log: str | None = None
+def _details(type_: str, data: dict, names: dict, lang: str, log: str | None = None
              ) -> list[tuple[str, object]]:
     """The type's own fields a reader needs, labelled, organizations by name."""
+    say = functools.partial(messages.gettext, lang=lang)
 
     def org(key):
         return _org(key, names, log)
 
     fields = {
-        "role": ("Role", lambda v: v),
+        "role": ("Role", say),
         "to": ("To", org),
         "body": ("Body", lambda v: v),
-        "kind": ("Kind", lambda v: {"mou": "memorandum of understanding"}.get(v, v)),
+        "kind": ("Kind", lambda v: say({"mou": "memorandum of understanding"}.get(v, v))),
         "parties": ("Parties", lambda v: [org(k) for k in v]),
         "organizer": ("Organized by", lambda v: [org(k) for k in v]),
         "funder": ("Funded by", org),
-        "countries": ("Countries", lambda v: [countries.country_name(c) for c in v]),
-        "status": ("Status", lambda v: v.replace("-", " ")),
+        "countries": ("Countries", lambda v: [countries.country_name(c, lang) for c in v]),
+        "status": ("Status", lambda v: say(v.replace("-", " "))),
         "note": ("Note", lambda v: v),
         "partnership": ("Partnership", lambda v: v),
         "change": ("Change", lambda v: v),
         "agreement": ("Agreement", lambda v: v),
-        "online": ("Online", lambda v: "yes" if v else "no"),
+        "online": ("Online", lambda v: say("yes" if v else "no")),
     }
-    return [(label, show(data[name])) for name, (label, show) in fields.items()
+    return [(say(label), show(data[name])) for name, (label, show) in fields.items()
             if data.get(name) not in (None, "", [])]
 
 
-async def _place(db, event_id: str, data: dict, here: Logs) -> str | None:
+async def _place(db, event_id: str, data: dict, lang: str, here: Logs) -> str | None:
     rows = await _rows(db, "select city, country from meetings m where event_id = :id and "
                            f"{here.only('m')}", {"id": event_id, "log": here.chosen})
     location = rows[0] if rows else (data.get("location") or {})
-    return countries.place(location.get("city"), location.get("country"))
+    return countries.place(location.get("city"), location.get("country"), lang)
 
 
-async def _corrections(db, original: dict, ids: list[str], here: Logs) -> list[dict]:
+async def _corrections(db, original: dict, ids: list[str], lang: str,
+                       here: Logs) -> list[dict]:
     """Each correction in force, in id order, as old → new with its reason: the old value is
     what the field held before that correction, starting from the event as recorded."""
     if not ids:
@@ -378,7 +443,8 @@ async def _corrections(db, original: dict, ids: list[str], here: Logs) -> list[d
                             "new": _shown(new)})
             _put(body, field, new)
         corrections.append({"id": row["id"], "by": row["recorded_by"],
-                            "when": in_words(row["recorded_at"]), "reason": data.get("reason"),
+                            "when": in_words(row["recorded_at"], lang),
+                            "reason": data.get("reason"),
                             "changes": changes})
     return corrections
 
@@ -418,7 +484,8 @@ async def _confidential(db, logs: list[str | None]) -> bool:
     return bool(rows) and all(row["visibility"] == "private" for row in rows)
 
 
-async def org_page(db, key: str, period: tuple | None, logs: Logs | None = None) -> dict:
+async def org_page(db, key: str, period: tuple | None, lang: str,
+                   logs: Logs | None = None) -> dict:
     """One organization. On a site, a key registered differently in two logs is two
     organizations: the page is the one registration `?log=` names (else the first log's),
     read in the logs that register it alike, and the others are linked, never merged."""
@@ -445,7 +512,7 @@ async def org_page(db, key: str, period: tuple | None, logs: Logs | None = None)
         return f"{alias}.log in (select value from json_each(:logs))" if scope else "1"
 
     org["confidential"] = await _confidential(db, [row.get("log") for row in alike])
-    org["group"] = GROUPS.get(org["category"], org["category"])
+    org["group"] = messages.gettext(GROUPS.get(org["category"], org["category"]), lang)
     org["parent_org"] = None
     if org["parent"]:
         org["parent_org"] = _org(org["parent"], await _org_names(db, [org["parent"]], logs),
@@ -456,13 +523,15 @@ async def org_page(db, key: str, period: tuple | None, logs: Logs | None = None)
         within = " and e.occurred_end >= :start and e.occurred_start <= :end"
         params.update(start=period[1], end=period[2])
     org["activities"] = await _with_orgs(db, await _rows(db, f"""
-        select {logs.column('e')} as log, {EVENT_COLUMNS} from event_orgs eo
+        select {logs.column('e')} as log, {EVENT_COLUMNS}, e.occurred_start, e.occurred_end
+          from event_orgs eo
           join events e on e.id = eo.event_id and {logs.same('e', 'eo')}
          where eo.org_key = :key and {inside('eo')} and e.retracted = 0
            and {NOT_ACTIVITY}{within}
-         order by e.occurred_start, e.occurred_end, e.id""", params), logs)
+         order by e.occurred_start, e.occurred_end, e.id""", params), lang, logs)
     for activity in org["activities"]:
         activity["others"] = [o for o in activity["org_list"] if o["key"] != org["key"]]
+        activity["outside"] = _outside(activity, period)
 
     def involved(alias: str) -> str:
         return (f"exists (select 1 from event_orgs eo where eo.org_key = :key and "
@@ -479,11 +548,13 @@ async def org_page(db, key: str, period: tuple | None, logs: Logs | None = None)
         to_org, subject, occurred, status from requests t where {involved('t')}
         order by occurred, key""", params)
     history = await _history(db, [r["key"] for kind in ("agreements", "submissions", "requests")
-                                  for r in org[kind]], logs)
-    for kind in ("agreements", "submissions", "requests"):
+                                  for r in org[kind]], lang, logs)
+    for kind, field in (("agreements", "title"), ("submissions", "title"),
+                        ("requests", "subject")):
+        await _in_language(db, org[kind], lang, field, logs=logs)
         for row in org[kind]:
             logs.marked(row)
-            row["when"] = in_words(row["occurred"])
+            row["when"] = in_words(row["occurred"], lang)
             row["history"] = history.get((row["log"], row["key"]), [])
             row["item_list"] = _json(row.get("items"), [])
     org["partnerships"] = await _rows(db, f"""select {logs.column('p')} as log, p.event_id,
@@ -491,31 +562,43 @@ async def org_page(db, key: str, period: tuple | None, logs: Logs | None = None)
         order by p.occurred, p.event_id""", params)
     for row in org["partnerships"]:
         logs.marked(row)
-        row["when"] = in_words(row["occurred"])
+        row["when"] = in_words(row["occurred"], lang)
     org["meetings"] = await _rows(db, f"""select {logs.column('m')} as log, m.event_id, m.title,
-        m.role, m.planned, m.city, m.country, m.occurred from event_orgs eo
+        m.role, m.planned, m.city, m.country, m.occurred, m.occurred_start, m.occurred_end
+          from event_orgs eo
         join meetings m on m.event_id = eo.event_id and {logs.same('m', 'eo')}
         join events e on e.id = m.event_id and {logs.same('e', 'm')}
          where eo.org_key = :key and {inside('eo')}{within}
          order by m.occurred_start, m.event_id""", params)
+    await _in_language(db, org["meetings"], lang, logs=logs)
     for row in org["meetings"]:
         logs.marked(row)
-        row["when"] = in_words(row["occurred"])
-        row["place"] = countries.place(row["city"], row["country"])
+        row["when"] = in_words(row["occurred"], lang)
+        row["outside"] = _outside(row, period)
+        row["place"] = countries.place(row["city"], row["country"], lang)
     org["children"] = await _rows(db, f"""select distinct key, name, acronym from organizations o
         where parent = :key and {inside('o')} order by name""", params)
     return org
 
 
-async def home_page(db, period: tuple | None, logs: Logs | None = None) -> dict:
+def _outside(row: dict, period: tuple | None) -> bool:
+    """Whether an item listed for a period overlaps it without being dated within it (an
+    item of the biennium 2008/2009, listed for 2009): the page says so beside it."""
+    return bool(period) and (row["occurred_start"] < period[1] or row["occurred_end"] > period[2])
+
+
+async def home_page(db, period: tuple | None, lang: str, logs: Logs | None = None) -> dict:
     logs = logs or Logs()
     within, params = "", {"log": logs.chosen}
     if period:
         within = " and occurred_end >= :start and occurred_start <= :end"
         params.update(start=period[1], end=period[2])
-    counts = {row["type"]: row["n"] for row in await _rows(
-        db, f"select type, count(*) as n from events e where retracted = 0{within} "
-            f"and {logs.only('e')} group by type", params)}
+    outside = "sum(occurred_start < :start or occurred_end > :end)" if period else "0"
+    by_type = await _rows(db, f"select type, count(*) as n, {outside} as outside from events e "
+                              f"where retracted = 0{within} and {logs.only('e')} group by type",
+                          params)
+    counts = {row["type"]: row["n"] for row in by_type}
+    not_within = sum(row["outside"] for row in by_type if row["type"] not in NOT_ACTIVITIES)
     organizations = await _rows(db, f"""select key, name, acronym, category, group_order,
         case when {logs.conflicting('o')} then min({logs.column('o')}) end as log_choice,
         {logs.private_alone('o')} as confidential
@@ -524,7 +607,8 @@ async def home_page(db, period: tuple | None, logs: Logs | None = None) -> dict:
                                 params)
     groups: dict[str, list] = {}
     for org in organizations:
-        groups.setdefault(GROUPS.get(org["category"], org["category"]), []).append(org)
+        group = messages.gettext(GROUPS.get(org["category"], org["category"]), lang)
+        groups.setdefault(group, []).append(org)
     years = [row["year"] for row in await _rows(
         db, f"select distinct year from events e where year is not null and {logs.only('e')} "
             "order by year desc", params)]
@@ -532,25 +616,24 @@ async def home_page(db, period: tuple | None, logs: Logs | None = None) -> dict:
         select {logs.column('e')} as log, {EVENT_COLUMNS}, e.recorded_at, e.recorded_by,
                e.target
           from events e where {logs.only('e')}
-         order by e.recorded_at desc, e.id desc limit {LATEST}""", params), logs)
-    targets = await _rows(db, f"""select {logs.column('e')} as log, id, summary, title, type
-        from events e where id in (select value from json_each(:ids))""",
-                          {"ids": json.dumps([e["target"] for e in latest if e["target"]])})
-    named = {(t["log"], t["id"]): t["summary"] or t["title"] or KINDS.get(t["type"], t["type"])
-             for t in targets}
+         order by e.recorded_at desc, e.id desc limit {LATEST}""", params), lang, logs)
+    targets = await _with_orgs(db, await _rows(db, f"""select {logs.column('e')} as log,
+        {EVENT_COLUMNS} from events e where id in (select value from json_each(:ids))""",
+        {"ids": json.dumps([e["target"] for e in latest if e["target"]])}), lang, logs)
+    named = {(t["log"], t["id"]): t for t in targets}
     for event in latest:
-        event["recorded_when"] = in_words(event["recorded_at"])
-        target = (event["log"], event["target"])
-        if target in named:  # a correction, retraction or translation: of what
-            event["kind"] = f"{event['kind']} of"
-            event["text"] = f"“{named[target]}”"
-            event["text_lang"] = lang_of(named[target], None)
-    return {"counts": _counted(counts, len(organizations)), "groups": groups,
-            "periods": _periods(years), "latest": latest,
-            "waiting": await _waiting(db, logs)}
+        event["recorded_when"] = in_words(event["recorded_at"], lang)
+        target = named.get((event["log"], event["target"]))
+        if target:  # a correction, retraction or translation: of what
+            event["kind"] = messages.gettext("{kind} of", lang).format(kind=event["kind"])
+            event.update(text=f"“{target['text']}”", text_lang=target["text_lang"],
+                         text_in=target["text_in"])
+    return {"counts": _counted(counts, len(organizations), lang), "not_within": not_within,
+            "groups": groups, "periods": _periods(years, lang), "latest": latest,
+            "waiting": await _waiting(db, lang, logs)}
 
 
-async def _waiting(db, logs: Logs) -> list[dict]:
+async def _waiting(db, lang: str, logs: Logs) -> list[dict]:
     """Requests and submissions still waiting for an answer (the `open_items` view), oldest
     first, each with whom it went to and since when its status holds."""
     rows = await _rows(db, f"""select {logs.column('i')} as log, i.kind, i.title, i.to_org,
@@ -561,17 +644,22 @@ async def _waiting(db, logs: Logs) -> list[dict]:
     for row in rows:
         logs.marked(row)
         row["to"] = _org(row["to_org"], names, row["log"]) if row["to_org"] else None
-        row["when"] = in_words(row["occurred"])
-        row["since"] = in_words(row["status_since"])
-        row["words"] = (row["status"] or "no answer recorded").replace("-", " ")
+        row["when"] = in_words(row["occurred"], lang)
+        row["since"] = in_words(row["status_since"], lang)
+        row["words"] = messages.gettext(
+            (row["status"] or "no answer recorded").replace("-", " "), lang)
+    await _in_language(db, rows, lang, logs=logs)
     return rows
 
 
-def _counted(counts: dict[str, int], organizations: int) -> list[str]:
-    """What the log holds, as phrases: "40 meetings", "1 request"."""
+def _counted(counts: dict[str, int], organizations: int, lang: str) -> list[str]:
+    """What the log holds, as phrases: "40 meetings", "1 request" (the catalogs say them
+    without a plural where a language has more forms than two: "Заявки: 3")."""
+    from babel.numbers import format_decimal
 
     def phrase(n: int, one: str, many: str) -> str:
-        return f"{n:,} {one if n == 1 else many}"
+        return messages.gettext("{n} " + (one if n == 1 else many), lang).format(
+            n=format_decimal(n, locale=lang))
 
     meetings = counts.get("meeting.attended", 0)
     phrases = [phrase(organizations, "organization registered", "organizations registered"),
@@ -590,44 +678,94 @@ def _counted(counts: dict[str, int], organizations: int) -> list[str]:
     return phrases
 
 
-def _periods(years: list[int]) -> list[tuple[str, str]]:
+def _periods(years: list[int], lang: str) -> list[tuple[str, str]]:
     """The bienniums the log's years fall in (2008/2009 …), latest first, then each year."""
     bienniums = sorted({(y - 1, y) if y % 2 else (y, y + 1) for y in years}, reverse=True)
-    return ([(f"{a}/{b}", dates.in_words(f"{a}/{b}")) for a, b in bienniums]
+    return ([(f"{a}/{b}", dates.in_words(f"{a}/{b}", lang)) for a, b in bienniums]
             + [(str(y), str(y)) for y in years])
 
 
-async def search_page(db, q: str, logs: Logs | None = None) -> dict:
+def _search(logs: Logs) -> str:
+    """The same search as the `search` canned query: an event by its own words (`found_*`
+    null) or by those of one of its current translations (`found_*` the translation's); on
+    a site, a translation is its target's in the same log, and `?log=` keeps to one."""
+    return f"""
+    select {logs.column('e')} as log, {EVENT_COLUMNS}, e.lang as matched_lang,
+           null as found_summary, null as found_title
+      from events e
+     where length(:q) >= 3 and {logs.only('e')}
+       and rowid in (select rowid from events_fts
+                      where events_fts match '"' || replace(:q, '"', '""') || '"'
+                      order by rowid desc limit {FOUND})
+    union all
+    select {logs.column('e')}, {EVENT_COLUMNS}, e.lang, null, null from events e
+     where length(:q) between 1 and 2 and {logs.only('e')}
+       and rowid in (select rowid from events
+                      where instr(summary, :q) > 0 or instr(title, :q) > 0
+                      order by rowid desc limit {FOUND})
+    union all
+    select {logs.column('e')}, {EVENT_COLUMNS}, t.lang, t.summary, t.title
+      from translations t join events e on e.id = t.target and {logs.same('e', 't')}
+     where length(:q) >= 3 and {logs.only('e')}
+       and not exists (select 1 from translations u where u.target = t.target
+                         and {logs.same('u', 't')} and u.lang = t.lang
+                         and u.event_id > t.event_id)
+       and t.rowid in (select rowid from translations_fts
+                        where translations_fts match '"' || replace(:q, '"', '""') || '"'
+                        order by rowid desc limit {FOUND})
+    union all
+    select {logs.column('e')}, {EVENT_COLUMNS}, t.lang, t.summary, t.title
+      from translations t join events e on e.id = t.target and {logs.same('e', 't')}
+     where length(:q) between 1 and 2 and {logs.only('e')}
+       and not exists (select 1 from translations u where u.target = t.target
+                         and {logs.same('u', 't')} and u.lang = t.lang
+                         and u.event_id > t.event_id)
+       and t.rowid in (select rowid from translations
+                        where instr(summary, :q) > 0 or instr(title, :q) > 0
+                        order by rowid desc limit {FOUND})
+     order by occurred desc, id desc"""
+
+
+async def search_page(db, q: str, lang: str, logs: Logs | None = None) -> dict:
+    """Events found by their own words or those of a translation, each shown in the page's
+    language, with the language of the text its words were found in."""
     logs = logs or Logs()
     q = q.strip()
     if not q:
         return {"q": "", "results": None}
-    rows = await _rows(db, f"""
-        select {logs.column('e')} as log, {EVENT_COLUMNS} from events e
-         where length(:q) >= 3 and {logs.only('e')}
-           and rowid in (select rowid from events_fts
-                          where events_fts match '"' || replace(:q, '"', '""') || '"'
-                          order by rowid desc limit {FOUND})
-        union all
-        select {logs.column('e')} as log, {EVENT_COLUMNS} from events e
-         where length(:q) between 1 and 2 and {logs.only('e')}
-           and rowid in (select rowid from events
-                          where instr(summary, :q) > 0 or instr(title, :q) > 0
-                          order by rowid desc limit {FOUND})
-         order by occurred desc, id desc""", {"q": q, "log": logs.chosen})
-    results = await _with_orgs(db, rows, logs)
+    found: dict[tuple, dict] = {}
+    for row in await _rows(db, _search(logs), {"q": q, "log": logs.chosen}):
+        found.setdefault((row["log"], row["id"]), dict(row, matches=[]))["matches"].append(row)
+    results = await _with_orgs(db, list(found.values())[:FOUND], lang, logs)
+    texts = await _texts(db, [row["id"] for row in found.values()], lang, logs)
     for result in results:
         if result["type"] == "status.changed":  # its title is a key, not words
             result["title"] = None
-        result["summary_marked"] = highlighted(result["summary"], q)
-        result["title_marked"] = highlighted(result["title"], q)
-        result["summary_lang"] = lang_of(result["summary"], result["lang"])
-        result["title_lang"] = lang_of(result["title"], result["lang"])
+        translated = _text_of(texts, result)
+        for field in ("summary", "title"):
+            result.update(localized(result[field], result["lang"], translated.get(field),
+                                    lang, field))
+            result[f"{field}_marked"] = highlighted(result[field], q)
+        result["found_in"] = [_match(match, result, q, lang) for match in result["matches"]]
     return {"q": q, "results": results, "limit": FOUND}
 
 
+def _match(match: dict, result: dict, q: str, lang: str) -> dict:
+    """Where a result's words were found: the language's name (None: not recorded), and
+    the text they were found in when the page shows another (its `lang` attribute too)."""
+    if match["found_summary"] is None and match["found_title"] is None:  # its own words
+        text, recorded = match["summary"] or match["title"], match["lang"]
+    else:
+        text, recorded = match["found_summary"] or match["found_title"], match["matched_lang"]
+    if text in (result["summary"], result["title"]):
+        text = None
+    return {"name": recorded and messages.language_name(recorded, lang),
+            "text": highlighted(text, q) if text else None,
+            "lang": lang_of(text, recorded, lang) if text else None}
+
+
 async def meetings_page(db, period: tuple | None, city: str | None, offset: int = 0,
-                        logs: Logs | None = None) -> dict:
+                        lang: str = "en", logs: Logs | None = None) -> dict:
     """The period's meetings as an agenda: by year, then month. A meeting dated only to a
     year or a biennium is listed under that span, said as such, never under its first
     month. Without a period, the latest biennium that holds meetings."""
@@ -636,14 +774,14 @@ async def meetings_page(db, period: tuple | None, city: str | None, offset: int 
         latest = await _rows(db, f"select max(year) as year from meetings m where "
                                  f"{logs.only('m')}", {"log": logs.chosen})
         year = latest[0]["year"] if latest and latest[0]["year"] else date.today().year
-        period = period_of(f"{year - 1}/{year}" if year % 2 else f"{year}/{year + 1}")
+        period = period_of(f"{year - 1}/{year}" if year % 2 else f"{year}/{year + 1}", lang)
     params = {"start": period[1], "end": period[2], "log": logs.chosen}
     where = f"m.occurred_end >= :start and m.occurred_start <= :end and {logs.only('m')}"
     places = await _rows(db, f"""select m.city, m.country, count(*) as n from meetings m
         where {where} and m.city is not null group by m.city, m.country
         order by n desc, m.city""", params)
     for place in places:
-        place["name"] = countries.place(place["city"], place["country"])
+        place["name"] = countries.place(place["city"], place["country"], lang)
     if city:
         where += " and m.city = :city"
         params["city"] = city
@@ -651,45 +789,108 @@ async def meetings_page(db, period: tuple | None, city: str | None, offset: int 
                          params))[0]["n"]
     rows = await _rows(db, f"""select {logs.column('m')} as log, m.event_id, m.title, m.role,
         m.planned, m.city, m.country, m.online, m.occurred, m.occurred_start, m.occurred_end,
-        e.orgs from meetings m
+        m.latitude, m.longitude, e.orgs from meetings m
         join events e on e.id = m.event_id and {logs.same('e', 'm')} where {where}
         order by m.occurred_start, m.occurred_end, m.event_id
         limit {AGENDA} offset :offset""", dict(params, offset=offset))
     names = await _org_names(db, [k for r in rows for k in _json(r["orgs"], [])], logs)
-    years: dict[int, dict[tuple, dict]] = {}
+    await _in_language(db, rows, lang, logs=logs)
+    bands: dict[tuple[int, int], dict[tuple, dict]] = {}
     for row in rows:
         logs.marked(row)
-        row["when"] = in_words(row["occurred"])
-        row["place"] = "online" if row["online"] and not row["city"] else \
-            countries.place(row["city"], row["country"])
+        row["when"] = in_words(row["occurred"], lang)
+        row["role"] = messages.gettext(row["role"], lang) if row["role"] else row["role"]
+        row["place"] = messages.gettext("online", lang) if row["online"] and not row["city"] \
+            else countries.place(row["city"], row["country"], lang)
         row["org_list"] = [_org(k, names, row["log"]) for k in _json(row["orgs"], [])]
         first, last = row["occurred_start"], row["occurred_end"]
+        row["outside"] = first < period[1] or last > period[2]  # overlaps, not within
         day_or_month = len(row["occurred"].split("/")[0]) > 4 and (
             len(row["occurred"].split("/")[0]) == 10 or first[:7] == last[:7])
         if day_or_month:  # a day, days, or one month: under its (first) month
-            key, label, within = first[:7], in_words(first[:7]), True
+            key, label, within = first[:7], in_words(first[:7], lang), True
+            band = (int(first[:4]),) * 2
         else:  # a year, a biennium, months: under that span, not a month of it
-            key, label, within = row["occurred"], in_words(row["occurred"]), False
-        months = years.setdefault(int(first[:4]), {})
+            key, label, within = row["occurred"], in_words(row["occurred"], lang), False
+            band = (int(first[:4]), int(last[:4]))  # 2008/2009: a band of its own
+        months = bands.setdefault(band, {})
         # the spans first, each said once, then the months in order
         months.setdefault((within, key), {"label": label, "within": within,
                                           "meetings": []})["meetings"].append(row)
-    agenda = [(year, [months[k] for k in sorted(months)]) for year, months in
-              sorted(years.items())]
+    # 2008, then 2008–2009 (not dated within either year), then 2009
+    agenda = [{"label": str(a) if a == b else in_words(f"{a}/{b}", lang), "across": a != b,
+               "months": [months[k] for k in sorted(months)]}
+              for (a, b), months in sorted(bands.items())]
     years_held = [row["year"] for row in await _rows(
         db, f"select distinct year from meetings m where year is not null and {logs.only('m')} "
             "order by year", {"log": logs.chosen})]
     return {"period": period, "city": city, "places": places, "agenda": agenda,
             "total": total, "offset": offset, "shown": len(rows), "limit": AGENDA,
-            "years": years_held}
+            "years": years_held, "points": _points(rows),
+            "unplaced": [dict(row, why=unplaced_because(row)) for row in rows
+                         if row["latitude"] is None]}
+
+
+def _points(rows: list[dict]) -> list[dict]:
+    """The agenda's meetings that have coordinates, one point per place, as the map's
+    script reads them: plain values, which the template writes as JSON and the script as
+    text, never as HTML."""
+    points: dict[tuple, dict] = {}
+    for row in rows:
+        if row["latitude"] is not None:
+            point = points.setdefault((row["latitude"], row["longitude"]), {
+                "lat": row["latitude"], "lon": row["longitude"], "place": row["place"],
+                "meetings": []})
+            point["meetings"].append({"title": row["title"], "when": row["when"],
+                                      "id": row["event_id"], "at": row.get("at", "")})
+    return list(points.values())
+
+
+def unplaced_because(meeting: dict) -> str:
+    """Why the map cannot show a meeting, in words: what was recorded of its place, and what
+    the gazetteer (places.py, which never guesses) made of it."""
+    city, country = meeting.get("city"), meeting.get("country")
+    if not city and meeting.get("online"):
+        return "held online"
+    if not city and not country:
+        return "no place recorded"
+    if not city:
+        return f"only the country recorded ({countries.country_name(country)})"
+    if not country:
+        return f"no country recorded for {city}, so the city cannot be looked up"
+    return (f"{countries.place(city, country)} is not a place the gazetteer knows: "
+            "the city may be spelt otherwise there, or be too small")
 
 
 # --- routes ------------------------------------------------------------------------------
 
 
-async def _render(datasette, request, template: str, context: dict, status: int = 200):
-    html = await datasette.render_template(template, context, request=request)
-    return Response.html(html, status=status)
+async def _render(datasette, request, template: str, context: dict, status: int = 200,
+                  lang: str = "en"):
+    """The page in `lang`: its fixed words through `_` (the catalogs), its direction, and
+    the switch to each other language (this page, `?lang=` changed); a language asked for
+    is remembered for the pages its links lead to."""
+    words = functools.partial(messages.gettext, lang=lang)
+    here = [(k, v) for k, v in parse_qsl(request.query_string, keep_blank_values=True)
+            if k != "lang"]
+    switch = [(code, name, f"{request.path}?{urlencode([*here, ('lang', code)])}")
+              for code, name in messages.in_their_own_names().items()]
+    html = await datasette.render_template(template, dict(
+        context, lang=lang, text_direction=messages.direction(lang), _=words,
+        language_links=switch), request=request)
+    # the same address reads in the language the cookie names: a cache must keep them apart
+    response = Response.html(html, status=status, headers={"vary": "Cookie"})
+    if request.args.get("lang") == lang:
+        response.set_cookie(messages.COOKIE, lang, max_age=365 * 24 * 3600)
+    return response
+
+
+def _language(request) -> str:
+    """The page's language (messages.asked_for); one not offered is a page in words."""
+    try:
+        return messages.asked_for(request.args.get("lang"), request.cookies.get(messages.COOKIE))
+    except CooplogError as e:
+        raise PageError(f"{e}.", status=400) from None
 
 
 # by database: the home page counts and the agenda read a large share of the log (no index
@@ -711,33 +912,36 @@ async def _kept(db, key, build):
 
 
 async def _page(datasette, request, template: str, build, kept=None):
-    """`template` rendered with what `build` reads; `kept`: the key to keep it under until
-    the log changes, for the pages that read much of it."""
+    """`template` rendered with what `build(db, lang)` reads; `kept`: the key to keep it
+    under until the log changes, for the pages that read much of it."""
+    lang = "en"
     try:
+        lang = _language(request)
         db = datasette.get_database(DATABASE)
         logs = await logs_of(db, request.args.get("log"))
-        context = await (_kept(db, (*kept, logs.chosen), lambda db: build(db, logs)) if kept
-                         else build(db, logs))
+        context = await (_kept(db, (*kept, lang, logs.chosen), lambda db: build(db, lang, logs))
+                         if kept else build(db, lang, logs))
     except PageError as e:
         return await _render(datasette, request, "cooplog_not_found.html",
-                             {"message": str(e), "status": e.status}, status=e.status)
+                             {"message": str(e), "status": e.status}, status=e.status,
+                             lang=lang)
     # kept on the page's links, and the logs to choose from (_cooplog_pages.html)
     return await _render(datasette, request, template, dict(
         context, chosen_log=logs.chosen,
-        site_logs=list(logs.visibility) if len(logs.visibility) > 1 else []))
+        site_logs=list(logs.visibility) if len(logs.visibility) > 1 else []), lang=lang)
 
 
 async def event_view(datasette, request):
-    async def build(db, logs):
-        return {"event": await event_page(db, request.url_vars["id"], logs)}
+    async def build(db, lang, logs):
+        return {"event": await event_page(db, request.url_vars["id"], lang, logs)}
 
     return await _page(datasette, request, "cooplog_event.html", build)
 
 
 async def org_view(datasette, request):
-    async def build(db, logs):
-        period = period_of(request.args.get("period"))
-        return {"org": await org_page(db, request.url_vars["key"], period, logs),
+    async def build(db, lang, logs):
+        period = period_of(request.args.get("period"), lang)
+        return {"org": await org_page(db, request.url_vars["key"], period, lang, logs),
                 "period": period}
 
     return await _page(datasette, request, "cooplog_org.html", build)
@@ -762,9 +966,9 @@ async def home_view(datasette, request, send):
 
         return await IndexView.as_view(datasette)(request, send)
 
-    async def build(db, logs):
-        period = period_of(request.args.get("period"))
-        return dict(await home_page(db, period, logs), period=period,
+    async def build(db, lang, logs):
+        period = period_of(request.args.get("period"), lang)
+        return dict(await home_page(db, period, lang, logs), period=period,
                     site_title=datasette.metadata("title") or "cooplog",
                     description_html=Markup(datasette.metadata("description_html") or ""))
 
@@ -773,16 +977,17 @@ async def home_view(datasette, request, send):
 
 
 async def search_view(datasette, request):
-    async def build(db, logs):
-        return await search_page(db, request.args.get("q") or "", logs)
+    async def build(db, lang, logs):
+        return await search_page(db, request.args.get("q") or "", lang, logs)
 
     return await _page(datasette, request, "cooplog_search.html", build)
 
 
 async def meetings_view(datasette, request):
-    async def build(db, logs):
-        return await meetings_page(db, period_of(request.args.get("period")),
-                                   request.args.get("city") or None, offset, logs)
+    async def build(db, lang, logs):
+        return dict(await meetings_page(db, period_of(request.args.get("period"), lang),
+                                        request.args.get("city") or None, offset, lang, logs),
+                    tiles=_tiles(datasette))
 
     offset = request.args.get("offset") or "0"
     if not offset.isdigit():
@@ -794,6 +999,13 @@ async def meetings_view(datasette, request):
     return await _page(datasette, request, "cooplog_meetings.html", build,
                        kept=("meetings", request.args.get("period"), request.args.get("city"),
                              offset))
+
+
+def _tiles(datasette) -> dict:
+    """The base map's tiles as the table pages' cluster map has them (metadata.yml): served
+    from the machine, so that the map draws with no request leaving it."""
+    config = datasette.plugin_config("datasette-cluster-map") or {}
+    return {"url": config.get("tile_layer"), "options": config.get("tile_layer_options", {})}
 
 
 @hookimpl

@@ -1,11 +1,11 @@
 """The site heals when the database is rebuilt under it: a database file deleted, replaced
 or damaged while `serve` runs is built anew by the watcher, at the same path, and every
 read connection still open on the old file is reopened on the new one
-(`cooplog.plugins.reopen_when_replaced`)."""
+(`cooplog.site_support.reopen_when_replaced`)."""
 
 from datasette import hookimpl
 
-from cooplog.plugins import reopen_when_replaced
+from cooplog.site_support import reopen_when_replaced
 
 
 @hookimpl

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from cooplog.plugins import KeptUntilChanged
+from cooplog.site_support import KeptUntilChanged
 
 # by database: a two-year report of a large log takes a quarter of a second to build, its
 # PDF or Word file a second or two; the readings of query strings (`Choice`) kept beside
@@ -34,7 +34,13 @@ def _asked(request) -> tuple[str | None, str | None, str | None]:
 
 
 def _language(request) -> str:
-    return (request.args.get("lang") or "").strip() or "en"
+    """`?lang=` as typed (the report checks it), else the language the reader chose on the
+    site's other pages (messages.COOKIE)."""
+    from cooplog import messages
+
+    remembered = request.cookies.get(messages.COOKIE)
+    return ((request.args.get("lang") or "").strip()
+            or (remembered if remembered in messages.LANGUAGES else "en"))
 
 
 async def _chosen(db, asked):
@@ -54,24 +60,29 @@ def _query(choice, lang: str) -> str:
 
 async def _page(datasette, request, asked, *, status=200, body=None, title="Report",
                 choice=None, error=None):
-    from cooplog import dates, report
+    import functools
+
+    from cooplog import dates, messages, report
 
     db = datasette.get_database()
     orgs = await db.execute("select distinct name, acronym from organizations order by name")
     period = asked[0] or (choice.period.replace("/", dates.DASH) if choice else "")
     lang = _language(request)
+    lang = lang if lang in messages.LANGUAGES else "en"  # the page around a 400 in words
     query = _query(choice, lang) if choice else ""
     context = {
         "title": title, "body": body, "error": error, "period": period,
         "org": asked[1] or "", "group": choice.group if choice else (asked[2] or ""),
         "groups": report.GROUPS, "organizations": [tuple(row) for row in orgs.rows],
-        "lang": lang, "languages": languages(),
+        "lang": lang, "languages": languages(), "text_direction": messages.direction(lang),
+        "_": functools.partial(messages.gettext, lang=lang),
         "defaulted": body is not None and not asked[0],
         "downloads": [(f"{datasette.urls.instance()}report.{kind}?{query}", label)
                       for kind, (_, label) in DOWNLOADS.items()] if body else [],
     }
     html = await datasette.render_template("report.html", context, request=request)
-    return Response.html(html, status=status)
+    # without `?lang=`, in the language the cookie names: a cache must keep them apart
+    return Response.html(html, status=status, headers={"vary": "Cookie"})
 
 
 async def report_page(datasette, request):
@@ -138,7 +149,7 @@ def languages() -> dict[str, str]:
     """The report languages, each by its own name (the form's choices)."""
     from cooplog import messages
 
-    return {code: messages.language_name(code, code) for code in messages.LANGUAGES}
+    return messages.in_their_own_names()
 
 
 @hookimpl

@@ -20,7 +20,7 @@ Two things cost every page more than its query did:
   runs (`serve` gives it once), so each table's answer is kept.
 - A facet counts every row it covers (on a large log, the two of the events table: 25 ms of
   each of its pages, whose rows take 1 ms), while the log changes a few times a day: each
-  facet's counts are kept until the database changes (`cooplog.plugins.KeptUntilChanged`).
+  facet's counts are kept until the database changes (`cooplog.site_support.KeptUntilChanged`).
 - SQLite's page cache is 2 MB per connection, less than one facet's index on a large log,
   so every facet and period query read its pages anew through system calls. Mapping the
   file lets them read the operating system's cached pages in place (shared by the
@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 
-from cooplog.plugins import MISSING, KeptUntilChanged, register_again
+from cooplog.site_support import MISSING, KeptUntilChanged, register_again
 
 MMAP_BYTES = 1 << 30  # a limit, not an allocation: only the pages read are mapped in
 UNCOUNTED = {"timeline"}

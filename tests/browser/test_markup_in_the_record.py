@@ -183,33 +183,28 @@ def check(visit: Watched, name: str) -> None:
     assert visit.problems == [], (name, visit.problems)
 
 
-def test_the_dashboard_map_popups_and_charts_show_markup_as_text(watched):
+def test_the_dashboard_places_and_charts_show_markup_as_text(watched):
     visit = watched("/-/dashboards/cooperation")
     page = visit.page
-    page.locator("#chart-meetings-map .leaflet-marker-icon").first.wait_for()
     for chart in ("activities-by-year", "busiest-partners"):
         page.locator(f"#chart-{chart} canvas, #chart-{chart} svg").first.wait_for()
-    assert open_popups(page, "#chart-meetings-map") == 3
-    popups = page.locator(".leaflet-popup-content").all_inner_texts()
-    assert popups and all("<img src=x" in text for text in popups), popups
+    page.locator("#chart-meetings-places tbody tr").first.wait_for()
+    places = page.locator("#chart-meetings-places tbody").inner_text()
+    assert "<img src=x" in places, places
     hover_charts(page)
     assert page.locator("#vg-tooltip-element").count() == 1  # a tooltip showed
     assert "<img src=x" in page.locator("#chart-open-items").inner_text()
     check(visit, "dashboard")
 
 
-@pytest.mark.parametrize("chart", ["meetings-map", "open-items", "busiest-partners",
+@pytest.mark.parametrize("chart", ["meetings-places", "open-items", "busiest-partners",
                                    "activities-by-year"])
 def test_each_dashboard_chart_on_its_own_page(watched, chart):
     visit = watched(f"/-/dashboards/cooperation/{chart}")
-    page = visit.page
-    if chart == "meetings-map":
-        page.locator(".leaflet-marker-icon").first.wait_for()
-        assert open_popups(page) == 3
-    else:  # their tooltips are hovered on the dashboard
-        # the chart's page names its container after the dashboard, not the chart
-        page.locator(".chart-container table, .chart-container canvas, "
-                     ".chart-container svg").first.wait_for(state="attached")
+    # their tooltips are hovered on the dashboard; the chart's page names its container
+    # after the dashboard, not the chart
+    visit.page.locator(".chart-container table, .chart-container canvas, "
+                       ".chart-container svg").first.wait_for(state="attached")
     check(visit, chart)
 
 
@@ -221,6 +216,24 @@ def test_the_meetings_map_popups_show_markup_as_text(watched):
     popups = page.locator(".leaflet-popup-content").all_inner_texts()
     assert popups and all("<img src=x" in text for text in popups), popups
     check(visit, "meetings map")
+
+
+def test_the_agenda_map_popups_show_markup_as_text(watched):
+    """The meetings page's own map writes each place's meetings as text (its script)."""
+    visit = watched("/meetings?period=2000/2030")
+    page = visit.page
+    places = page.locator("#meetings-map path.leaflet-interactive")
+    places.first.wait_for()
+    assert places.count() == 3  # Geneva, Nairobi and the planned one in Bangkok
+    popups = []
+    for i in range(places.count()):
+        places.nth(i).dispatch_event("click")
+        # the one just opened (the one before may still be fading out)
+        popups.append(page.locator("#meetings-map .leaflet-popup-content").last.inner_text())
+    assert all("<img src=x" in text for text in popups), popups
+    page.locator("details.unplaced summary").click()
+    assert "<img src=x" in page.locator("details.unplaced").inner_text()
+    check(visit, "agenda map")
 
 
 def readable_pages(site: str) -> list[str]:

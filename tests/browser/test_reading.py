@@ -68,8 +68,9 @@ def test_an_unknown_event_is_a_page_in_words(visit):
 
 
 def test_chinese_text_is_marked_lang_zh(visit):
-    page = visit.open(f"/event/{CHINESE}")
-    assert page.locator('main h1[lang="zh"]').inner_text().startswith("世界贸易组织")
+    """On a Spanish page (the shipped log translates it into English only)."""
+    page = visit.open(f"/event/{CHINESE}?lang=es")
+    assert page.locator('main h1 [lang="zh"]').inner_text().startswith("世界贸易组织")
     visit.finish("reading-chinese", full_page=False)
 
 
@@ -154,3 +155,26 @@ def test_search_from_the_home_page_marks_the_words_found(visit):
     assert page.locator("ol.results > li").count() == 3
     assert set(page.locator("ol.results mark").all_inner_texts()) == {"Demeter"}
     visit.finish("reading-search-from-home")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_meetings_map_beside_the_agenda_draws_from_the_machine_alone(visit, width):
+    """Issue 14, point 4: the map's tiles come from the site itself, and every request the
+    page makes goes to it; beside the agenda at 1280 px, above it at 390 px."""
+    visit.page.set_viewport_size({"width": width, "height": 900})
+    page = visit.open("/meetings?period=2009")
+    page.locator("#meetings-map .leaflet-tile-loaded").first.wait_for()
+    page.locator("#meetings-map path.leaflet-interactive").first.wait_for()
+    assert page.locator("#meetings-map path.leaflet-interactive").count() >= 5  # places
+    assert visit.tiles > 0
+    assert [url for url in visit.requests if not url.startswith(visit.base + "/")] == []
+    map_box = page.locator("#meetings-map").bounding_box()
+    agenda_box = page.locator("ul.agenda").first.bounding_box()
+    if width == 1280:
+        assert map_box["x"] > agenda_box["x"] + agenda_box["width"] - 1  # beside
+    else:
+        assert map_box["y"] + map_box["height"] <= agenda_box["y"]  # above
+    unplaced = page.locator("details.unplaced")
+    unplaced.locator("summary").click()
+    assert "no place recorded" in unplaced.inner_text()
+    visit.finish(f"meetings-map-{width}", full_page=False)

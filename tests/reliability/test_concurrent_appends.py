@@ -19,7 +19,7 @@ import time
 import pytest
 from faults import COOPLOG, ids, wait_until
 
-from cooplog.check import check_log
+from cooplog.rules import check_log
 from cooplog.store import Store
 from helpers import event_files, git
 

@@ -23,7 +23,7 @@ import pytest
 from faults import Forker
 
 from cooplog import append, audit, events
-from cooplog.check import check_log
+from cooplog.rules import check_log
 from cooplog.store import Store
 from helpers import git
 

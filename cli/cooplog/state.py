@@ -1,5 +1,5 @@
-"""Quick look-ups: the organizations and one event as the log reads now (`orgs`, `show`),
-and the org keys and event ids that shell completion offers.
+"""The log's current state, read quickly: the organizations and one event as the log reads
+now (`orgs`, `show`), and the org keys and event ids that shell completion offers.
 
 `orgs` and `show` read the files, the truth, never a database that may be behind them; to
 stay quick on a big log they fully read only the events that can matter (organizations,
@@ -15,26 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import append, events
-from .check import corrected, current_events, retracted
+from .resolution import Among, current_events, in_force, organization, resolve
 from .store import Store, default_db, read_only
-
-ORG_FIELDS = ("key", "name", "acronym", "category", "parent", "url")
 
 
 def organizations(store: Store) -> list[dict]:
     """Every registered organization as the projection has it (the first registration of a
     key, then its updates in id order), in the annex's group order, then by key."""
-    orgs: dict[str, dict] = {}
-    current = current_events(store.events_of(("organization.", "event.")))
+    records: dict[str, list[tuple[str, dict]]] = {}
+    current = current_events(store.events_of((*events.ORGANIZATION_TYPES, *events.AMENDING)))
     for event in current.values():
-        key = event.data["key"]
-        if event.type == "organization.registered" and key not in orgs:
-            orgs[key] = dict.fromkeys(ORG_FIELDS) | event.data
-    for event in current.values():
-        if event.type == "organization.updated" and event.data["key"] in orgs:
-            orgs[event.data["key"]].update(event.data)
+        if event.spec.registers_org or event.spec.updates_org:
+            role = "create" if event.spec.registers_org else "update"
+            records.setdefault(event.data["key"], []).append((role, event.data))
+    orgs = [{"key": key, **org} for key, found in records.items()
+            if (org := organization(found)) is not None]
     order = {category: i for i, category in enumerate(events.CATEGORIES)}
-    return sorted(orgs.values(), key=lambda o: (order[o["category"]], o["key"]))
+    return sorted(orgs, key=lambda o: (order[o["category"]], o["key"]))
 
 
 @dataclass
@@ -68,20 +65,13 @@ def show(store: Store, event_id: str) -> Shown:
     """The event with this id, with the corrections and retractions that apply to it."""
     original = append.find(store, event_id)
     event_id = original.id
-    others = store.events_of(("event.",))
-    gone = retracted({**others, event_id: original})
-    aimed = sorted((e for e in others.values()
-                    if e.data["target"] == event_id and e.id not in gone), key=lambda e: e.id)
-    retractions = [e for e in aimed if e.type == "event.retracted"]
-    corrections = [e for e in aimed if e.type == "event.corrected"]
-    if original.type.startswith("event."):  # corrections never apply to these
-        corrections = []
-    event, refused = corrected(original, corrections)
-    refused_ids = {c for c, _ in refused}
-    return Shown(store.relpath(store.path_for(event_id)), original, event,
-                 [c for c in corrections if c.id not in refused_ids],
-                 [message for _, message in refused],
-                 retractions if event_id in gone else [])
+    others = store.events_of(events.AMENDING)
+    source = Among({**others, event_id: original})
+    resolved = resolve(source, original)
+    return Shown(store.relpath(store.path_for(event_id)), original, resolved.event,
+                 [others[c] for c in resolved.corrected_by],
+                 [message for _, message in resolved.refused],
+                 [others[r] for r in in_force(source, event_id)])
 
 
 # --- for shell completion ---------------------------------------------------------------
@@ -108,27 +98,21 @@ def org_keys(root: Path, db: Path | None = None) -> list[tuple[str, str]]:
     return sorted((o["key"], o["name"]) for o in organizations(Store(root)))
 
 
-# the field (and column) that names each kind of entity
-ENTITY_TITLES = {"agreement": "title", "submission": "title", "request": "subject",
-                 "project": "title"}
-
-
 def entity_keys(root: Path, db: Path | None = None,
                 kinds: tuple[str, ...] = events.ENTITY_KINDS) -> list[tuple[str, str]]:
     """(key, title) of every agreement, submission, request or project of these kinds, as
     `org_keys` finds organizations: the database if it can be read, else the files."""
     found = _from_database(db or default_db(root), " union ".join(
-        f"select key, {ENTITY_TITLES[kind]} from {events.ENTITY_TABLES[kind]}"
+        f"select key, {events.ENTITIES[kind].title} from {events.ENTITIES[kind].table}"
         for kind in kinds) + " order by 1")
     if found is not None:
         return found
-    creators = tuple(name for name, spec in events.TYPES.items()
-                     if spec.creates in ENTITY_TITLES)
+    creators = tuple(name for name, spec in events.TYPES.items() if spec.entity)
     found: dict[str, tuple[str, str]] = {}
-    for event in current_events(Store(root).events_of((*creators, "event."))).values():
+    for event in current_events(Store(root).events_of((*creators, *events.AMENDING))).values():
         if event.type in creators:  # a key is what its first creator (smallest id) made
-            kind = event.spec.creates
-            found.setdefault(event.data["key"], (kind, event.data[ENTITY_TITLES[kind]]))
+            entity = event.spec.entity
+            found.setdefault(event.data["key"], (entity.kind, event.data[entity.title]))
     return sorted((key, title) for key, (kind, title) in found.items() if kind in kinds)
 
 

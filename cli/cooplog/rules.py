@@ -4,6 +4,7 @@ applies the same per-event functions incrementally."""
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,59 +12,33 @@ from pathlib import Path
 from . import events
 from .errors import Problem
 from .recorded import consult
+from .resolution import RETRACTION, Among, resolve, retracted_by
 from .store import Store
 
-
-def corrected(event: events.Event, corrections: list[events.Event]):
-    """The event as its corrections (in id order) leave it, and (correction id, problem) for
-    each correction that would make it invalid and so is not applied."""
-    body = events.to_dict(event)
-    current = event
-    refused = []
-    for correction in sorted(corrections, key=lambda c: c.id):
-        candidate = events.apply_corrections(body, [correction.data["set"]])
-        try:
-            current = events.validate(candidate)
-        except events.Invalid as e:
-            refused.append((correction.id, f"would make {event.id} invalid: {e}"))
-            continue
-        body = candidate
-    return current, refused
+# The problems of the rules across files, one table for both places that say them: the
+# checks below, in Python, and the projection's `problems` view, in SQL (`sql_message`).
+MESSAGES = {
+    "taken": "the key '{key}' was already created by {first}: choose another key",
+    "unknown_org": ("unknown organization '{key}': register it with "
+                    "`cooplog add organization --key {key} ...` or fix the key"),
+    "unknown_entity": "no {kinds} has the key '{key}': record it first or fix the key",
+    "unknown_event": "no event has the id {key}",
+}
 
 
-def retracted(by_id: dict[str, events.Event]) -> set[str]:
-    """Ids retracted by a retraction that is not itself retracted."""
-    targets: dict[str, list[str]] = {}
-    for event in by_id.values():
-        if event.type == "event.retracted":
-            targets.setdefault(event.data["target"], []).append(event.id)
-
-    memo: dict[str, bool] = {}
-
-    def is_retracted(event_id: str, seen: frozenset = frozenset()) -> bool:
-        if event_id not in memo:
-            memo[event_id] = any(
-                r not in seen and not is_retracted(r, seen | {event_id})
-                for r in targets.get(event_id, ())
-            )
-        return memo[event_id]
-
-    return {event_id for event_id in by_id if is_retracted(event_id)}
+def message(name: str, **values: str) -> str:
+    return MESSAGES[name].format(**values)
 
 
-def current_events(by_id: dict[str, events.Event]) -> dict[str, events.Event]:
-    """The events that are not retracted, each as its corrections leave it (corrections and
-    retractions themselves left out)."""
-    gone = retracted(by_id)
-    corrections: dict[str, list[events.Event]] = {}
-    for event in by_id.values():
-        if event.type == "event.corrected" and event.id not in gone:
-            corrections.setdefault(event.data["target"], []).append(event)
-    return {
-        event_id: corrected(event, corrections.get(event_id, []))[0]
-        for event_id, event in sorted(by_id.items())
-        if event_id not in gone and not event.type.startswith("event.")
-    }
+def sql_message(name: str, **expressions: str) -> str:
+    """The message as an SQL expression: each {value} is the SQL expression given for it."""
+    parts = []
+    for text, value, _, _ in string.Formatter().parse(MESSAGES[name]):
+        if text:
+            parts.append("'" + text.replace("'", "''") + "'")
+        if value:
+            parts.append(expressions[value])
+    return " || ".join(parts)
 
 
 @dataclass
@@ -86,28 +61,23 @@ class Registry:
         earlier = table.get(key)
         earlier_id = earlier if namespace == "org" else earlier and earlier[1]
         if earlier_id and earlier_id < event.id:
-            return f"the key {key!r} was already created by {earlier_id}: choose another key"
+            return message("taken", key=key, first=earlier_id)
         table[key] = entry
         return None
 
     def missing(self, event: events.Event) -> list[tuple[str, str]]:
         """(field, problem) for every reference the registry cannot resolve."""
-        problems = [
-            (where, f"unknown organization {key!r}: register it with "
-                    f"`cooplog add organization --key {key} ...` or fix the key")
-            for where, key in events.org_references(event)
-            if key not in self.orgs
-        ]
+        problems = [(where, message("unknown_org", key=key))
+                    for where, key in events.org_references(event) if key not in self.orgs]
         for where, key, kinds in events.entity_references(event):
             kind = self.entities.get(key, (None,))[0]
             if kind not in kinds:
-                what = " or ".join(kinds)
-                problems.append((where, f"no {what} has the key {key!r}: record it first or "
-                                        "fix the key"))
-        if event.type in events.TARGETING:
+                problems.append((where, message("unknown_entity", kinds=" or ".join(kinds),
+                                                key=key)))
+        if event.spec.targets:
             target = event.data["target"]
             if target not in self.ids:
-                problems.append(("data.target", f"no event has the id {target}"))
+                problems.append(("data.target", message("unknown_event", key=target)))
         return problems
 
 
@@ -144,19 +114,16 @@ def review(store: Store) -> tuple[list[Problem], list[Problem]]:
 def _cross_file(by_id: dict[str, events.Event], paths: dict[str, str]
                 ) -> tuple[list[Problem], list[Problem]]:
     problems: list[Problem] = []
-    gone = retracted(by_id)
-    corrections: dict[str, list[events.Event]] = {}
-    for event in by_id.values():
-        if event.type == "event.corrected" and event.id not in gone:
-            corrections.setdefault(event.data["target"], []).append(event)
-
+    source = Among(by_id)
+    gone: set[str] = set()
     current: dict[str, events.Event] = {}
     for event_id in sorted(by_id):
-        event = by_id[event_id]
-        if event_id in gone or event.type.startswith("event."):
-            continue
-        current[event_id], refused = corrected(event, corrections.get(event_id, []))
-        problems += [Problem(paths[c], "data.set", message) for c, message in refused]
+        resolved = resolve(source, by_id[event_id])
+        if resolved.retracted_by:
+            gone.add(event_id)
+        elif not resolved.event.spec.amends:
+            current[event_id] = resolved.event
+            problems += [Problem(paths[c], "data.set", why) for c, why in resolved.refused]
 
     registry = Registry(ids=set(by_id))
     for event_id in sorted(current):
@@ -230,11 +197,11 @@ def _where_in(conn, query: str, values: set[str], column: str = "key") -> list[t
 
 
 def _targets(naming: Iterable[events.Event]) -> set[str]:
-    return {e.data["target"] for e in naming if e.type in events.TARGETING}
+    return {e.data["target"] for e in naming if e.spec.targets}
 
 
 KEYS_AND_RETRACTIONS = (*(name for name, spec in events.TYPES.items() if spec.creates),
-                        "event.retracted")
+                        RETRACTION)
 
 
 def registry_of(store: Store, naming: Iterable[events.Event] = ()) -> Registry:
@@ -243,10 +210,10 @@ def registry_of(store: Store, naming: Iterable[events.Event] = ()) -> Registry:
     types that create keys or retract are read whole (one `add` on a large log read and
     checked every file); any other costs a look at its type."""
     by_id = store.events_of(KEYS_AND_RETRACTIONS)
-    gone = retracted(by_id)
+    source = Among(by_id)
     registry = Registry(ids=set(by_id) | {t for t in _targets(naming) - set(by_id)
                                           if store.holds(t)})
     for event_id in sorted(by_id):
-        if event_id not in gone and not by_id[event_id].type.startswith("event."):
+        if not by_id[event_id].spec.amends and not retracted_by(source, event_id):
             registry.add(by_id[event_id])
     return registry

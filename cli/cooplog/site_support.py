@@ -114,7 +114,7 @@ def reopen_when_replaced(datasette, database) -> None:
     connection, still open on the old file, is closed and opened anew on the next query.
     Datasette 0.65 keeps one connection per thread (`datasette.database.connections`) and
     never reopens one."""
-    from datasette import database as datasette_database
+    from datasette.database import connections
 
     execute_fn, seen = database.execute_fn, threading.local()
 
@@ -132,7 +132,7 @@ def reopen_when_replaced(datasette, database) -> None:
         if database._read_connection is conn:  # Datasette without threads
             database._read_connection = fresh
         else:
-            setattr(datasette_database.connections, database.name, fresh)
+            setattr(connections, database.name, fresh)
         conn.close()
         seen.pair = (fresh, now)
         return fresh
