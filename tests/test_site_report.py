@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+from helpers import built
 from test_publish import record
 
 
@@ -80,3 +82,73 @@ def test_the_sites_report_and_home_page_name_a_shared_organization_once(cli, two
     assert "Stockholm trained customs officers." in report.text
     assert "United Nations Environment Programme" in report.text  # kept apart from "The UNEP"
     assert home.text.count('<li><a href="/org/wco">The WCO</a></li>') == 1  # its group's list
+
+
+@pytest.fixture
+def twins(seeded, tmp_path) -> tuple[Path, Path]:
+    """basel, and stockholm a copy of it made after basel recorded a meeting with the WCO
+    (with a place and a French translation) and a meeting with no organization: both
+    logs hold these events under the same ids."""
+    record(seeded,
+           {"type": "meeting.attended", "occurred": "2009-03-23", "orgs": ["wco"],
+            "summary": "Met the WCO in Brussels.",
+            "data": {"title": "Customs course", "role": "participant",
+                     "location": {"city": "Brussels", "country": "BE"}}},
+           {"type": "meeting.attended", "occurred": "2009-04-02",
+            "summary": "Met alone in Geneva.",
+            "data": {"title": "Own course", "role": "organizer",
+                     "location": {"city": "Geneva", "country": "CH"}}})
+    [meeting] = [row[0] for row in sqlite3.connect(built(seeded, tmp_path / "ids.db")).execute(
+        "select id from events where type = 'meeting.attended' and orgs is not null")]
+    record(seeded, {"type": "translation.added",
+                    "data": {"target": meeting, "lang": "fr",
+                             "summary": "Rencontré l'OMD à Bruxelles."}})
+    return seeded, shutil.copytree(seeded, tmp_path / "stockholm", symlinks=True)
+
+
+def _once_a_log(text: str, *words: str) -> None:
+    for said in words:
+        assert text.count(said) == 2, (said, text.count(said))  # basel's and stockholm's
+
+
+@pytest.mark.parametrize("lang, said", [
+    ("en", ["Met the WCO in Brussels", "Met alone in Geneva."]),
+    ("fr", ["Rencontré l'OMD à Bruxelles.", "Met alone in Geneva."])])
+def test_an_event_id_two_logs_hold_is_reported_once_in_each(cli, twins, lang, said):
+    basel, stockholm = twins
+    done = cli(basel, "report", "--period", "2009", "--lang", lang, "--log", f"basel={basel}",
+               "--log", f"stockholm={stockholm}")
+    assert done.exit_code == 0, done.stderr
+    _once_a_log(done.stdout, *said)
+
+
+def test_the_sites_report_reads_an_event_id_two_logs_hold_once_in_each(cli, twins, tmp_path):
+    from datasette.app import Datasette
+
+    basel, stockholm = twins
+    done = cli(basel, "publish", tmp_path / "site", "--log", f"basel={basel}",
+               "--log", f"stockholm={stockholm}")
+    assert done.exit_code == 0, done.output
+    ds = Datasette(config_dir=tmp_path / "site")
+
+    async def page():
+        await ds.invoke_startup()
+        return await ds.client.get("/report?period=2009")
+
+    report = asyncio.run(page())
+    assert report.status_code == 200
+    _once_a_log(report.text, "Met the WCO in Brussels", "Met alone in Geneva.")
+
+
+def test_each_log_reports_its_own_translation_of_an_event_id_both_hold(cli, twins, tmp_path):
+    basel, stockholm = twins
+    [meeting] = [row[0] for row in sqlite3.connect(built(basel, tmp_path / "ids.db")).execute(
+        "select id from events where type = 'meeting.attended' and orgs is not null")]
+    record(stockholm, {"type": "translation.added",  # newer: the larger id, in stockholm only
+                       "data": {"target": meeting, "lang": "fr",
+                                "summary": "Stockholm a rencontré l'OMD."}})
+    done = cli(basel, "report", "--period", "2009", "--lang", "fr", "--log", f"basel={basel}",
+               "--log", f"stockholm={stockholm}")
+    assert done.exit_code == 0, done.stderr
+    assert done.stdout.count("Rencontré l'OMD à Bruxelles.") == 1  # basel's
+    assert done.stdout.count("Stockholm a rencontré l'OMD.") == 1

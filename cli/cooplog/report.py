@@ -17,6 +17,7 @@ import difflib
 import functools
 import html
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -300,17 +301,19 @@ def build(conn, period: str, org: str | None = None, group: str | None = None,
     period, org, group = chosen.period, chosen.org, chosen.group
     start, end = _period(period)
     bounds = {"start": start.isoformat(), "end": end.isoformat(), "lang": lang}
+    same = same_log(conn)
     rows = conn.execute(
         f"""
         select o.category, o.key, o.name, o.acronym, e.occurred, e.summary, e.lang,
-               ({TRANSLATED}), m.city, m.country, e.id
+               ({translated(same)}), m.city, m.country, e.id
           from organizations o
           -- the period's activities are found first, through the index on their dates: an
           -- organization's other links would each add a row with no event
-          left join (event_orgs eo join events e on e.id = eo.event_id and e.retracted = 0
+          left join (event_orgs eo join events e on e.id = eo.event_id {same('e', 'eo')}
+                     and e.retracted = 0
                      and e.occurred_start <= :end and e.occurred_end >= :start
                      and (:org is null or eo.org_key = :org)) on eo.org_key = o.key
-          left join meetings m on m.event_id = e.id
+          left join meetings m on m.event_id = e.id {same('m', 'e')}
          where (:org is null or o.key = :org) and (:group is null or o.category = :group)
            and (o.activity_count > 0 or o.key = :org)
          order by o.group_order, o.registered_by, o.key, e.occurred_start, e.occurred_end,
@@ -329,7 +332,7 @@ def build(conn, period: str, org: str | None = None, group: str | None = None,
     say = functools.partial(messages.gettext, lang=lang)
     groups = [(say(GROUPS[c]), by_group[c]) for c in GROUPS if c in by_group]
     if org is None and group is None:
-        unattached = without_organization(conn, bounds)
+        unattached = without_organization(conn, bounds, same)
         if unattached:
             groups.append((say(OTHER_ACTIVITIES),
                            [Organization(None, say(NO_ORGANIZATION), None, unattached)]))
@@ -337,19 +340,33 @@ def build(conn, period: str, org: str | None = None, group: str | None = None,
                   front or FrontMatter(lang=lang), lang)
 
 
-# An event's current translation into the report's language (:lang): the larger id wins.
-TRANSLATED = """select t.summary from translations t
-                 where t.target = e.id and t.lang = :lang order by t.event_id desc limit 1"""
+def same_log(conn) -> Callable[[str, str], str]:
+    """How the report's joins keep to one log. A site database (cooplog.site) holds several
+    logs, where two may hold one event id: its rows are joined on (log, id). One log's own
+    database has no `log` column: its queries stay word for word as they are, and so do
+    their plans."""
+    columns = {row[1] for row in conn.execute("pragma table_info(events)")}
+    if "log" in columns:
+        return lambda a, b: f"and {a}.log = {b}.log"
+    return lambda a, b: ""
 
 
-def without_organization(conn, bounds: dict) -> list[Activity]:
+def translated(same: Callable[[str, str], str]) -> str:
+    """An event's current translation into the report's language (:lang): the larger id
+    wins."""
+    return f"""select t.summary from translations t
+                 where t.target = e.id {same('t', 'e')} and t.lang = :lang
+                 order by t.event_id desc limit 1"""
+
+
+def without_organization(conn, bounds: dict, same: Callable[[str, str], str]) -> list[Activity]:
     """The period's activities recorded with no organization, by date."""
     left_out = "and e.type not in ({})".format(", ".join(f"'{name}'" for name in NOT_ACTIVITIES))
     rows = conn.execute(
         f"""
-        select e.occurred, e.summary, e.lang, ({TRANSLATED}), m.city, m.country, e.id
+        select e.occurred, e.summary, e.lang, ({translated(same)}), m.city, m.country, e.id
           from events e indexed by idx_events_without_orgs
-               left join meetings m on m.event_id = e.id
+               left join meetings m on m.event_id = e.id {same('m', 'e')}
          -- `orgs is null` (no organization) through its partial index, which the order by
          -- would otherwise pass over: a scan of the period's events would cost as much as
          -- the rest of the report

@@ -104,7 +104,7 @@ select case when c.key is null then o.key else o.key || '@' || o.log end as key,
   left join (select distinct key from main.organization_conflicts) c on c.key = o.key
  group by case when c.key is null then o.key else o.key || '@' || o.log end""",
     "event_orgs": """
-select eo.event_id,
+select eo.log, eo.event_id,
        case when exists (select 1 from main.organization_conflicts c where c.key = eo.org_key)
             then eo.org_key || '@' || eo.log else eo.org_key end as org_key
   from main.event_orgs eo""",
