@@ -410,6 +410,7 @@ def _spool_all(store: Store, files: list[tuple[str, str]], applied_at: str, read
     that order, each spooled to a file in `folder`."""
     size = -(-len(files) // SPOOLS)
     parts = [files[i:i + size] for i in range(0, len(files), size)]
+    places.load()  # the readers locate meetings
     with multiprocessing.get_context("fork").Pool(readers) as pool:
         pending = [pool.apply_async(spool_files, (str(store.root), part, applied_at,
                                                   os.path.join(folder, f"{n}.db")))
@@ -436,8 +437,8 @@ def compared(store: Store, known: dict[str, tuple[int, int]],
 
 
 def _located(meetings: list[tuple]) -> list[tuple]:
-    """Meeting rows with their coordinates, found where rows are written: the gazetteer
-    (some 50 MB) is then loaded in one process, not in each reading one."""
+    """Meeting rows with their coordinates, found where rows are written (or spooled, by
+    reading processes forked once the gazetteer is loaded: they share its 40 MB)."""
     city, country = COLUMNS["meetings"].index("city"), COLUMNS["meetings"].index("country")
     latitude = COLUMNS["meetings"].index("latitude")
     return [row[:latitude] + (places.locate(row[city], row[country]) or (None, None))
@@ -885,6 +886,8 @@ class Projection:
         name = f"spool{len(attached)}"
         self.conn.execute(f"attach ? as {name}", [spooled.path])
         attached.append(name)
+        # read once, in order: a page cache of its own for each (2 MB) would only add up
+        self.conn.execute(f"pragma {name}.cache_size = 16")
         for (table,) in self.conn.execute(
                 f"select name from {name}.sqlite_master where type = 'table'").fetchall():
             names = ", ".join(map(_quoted, COLUMNS[table]))
