@@ -64,3 +64,24 @@ def test_a_build_that_fails_leaves_the_database_and_no_spool(log, tmp_path, monk
     after = sqlite3.connect(db).execute("select id, summary from events order by id").fetchall()
     assert after == before
     assert not list(db.parent.glob(".build-*"))
+
+
+def test_the_spools_of_a_killed_build_are_removed_by_the_next(log, tmp_path):
+    """A build killed (SIGKILL) cannot remove its spools: the next build removes those of
+    builds no longer running, and leaves a running one's alone."""
+    import os
+
+    db = tmp_path / "db" / "cooplog.db"
+    db.parent.mkdir()
+    dead = db.parent / ".build-999999999-x"  # no process has this id (pid_max is lower)
+    running = db.parent / f".build-{os.getpid()}-y"
+    for folder in (dead, running):
+        folder.mkdir()
+        (folder / "0.db").write_bytes(b"rows")
+    built = Projection(log, db)
+    try:
+        built.build()
+    finally:
+        built.close()
+    assert not dead.exists()
+    assert (running / "0.db").read_bytes() == b"rows"

@@ -872,7 +872,7 @@ class Projection:
         return self._mending(lambda: self._build(progress), progress)
 
     def _build(self, progress: Callable[[int], None] | None) -> dict:
-        spools = tempfile.mkdtemp(prefix=".build-", dir=self.db_path.parent)
+        spools = _spool_folder(self.db_path.parent)
         attached: list[str] = []
         try:
             return self._build_with(progress, spools, attached)
@@ -952,6 +952,26 @@ class Projection:
             self.record_commits()
             self.record_breaches()
         return {"files": count, "readers": readers}
+
+
+def _spool_folder(folder: Path) -> str:
+    """A new folder for a build's spools, named for its process; those of builds killed
+    before they could remove theirs (as large as the database) are removed first."""
+    for left in folder.glob(".build-*"):
+        pid = left.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(left, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f".build-{os.getpid()}-", dir=folder)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 def _among(keys: list[str] | None) -> tuple[str, list]:
