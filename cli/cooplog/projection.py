@@ -15,7 +15,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import shutil
 import sqlite3
 import tempfile
 import threading
@@ -879,7 +878,7 @@ class Projection:
         finally:
             for name in attached:  # possible once the build's transaction has ended
                 self.conn.execute(f"detach {name}")
-            shutil.rmtree(spools, ignore_errors=True)
+            _remove(spools)
 
     def _copy(self, spooled: Spooled, attached: list[str]) -> None:
         """The rows a reading process spooled, a table at a time."""
@@ -957,11 +956,21 @@ class Projection:
 def _spool_folder(folder: Path) -> str:
     """A new folder for a build's spools, named for its process; those of builds killed
     before they could remove theirs (as large as the database) are removed first."""
-    for left in folder.glob(".build-*"):
-        pid = left.name.split("-")[1]
+    for name in os.listdir(folder):
+        pid = name.split("-")[1] if name.startswith(".build-") else ""
         if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(left, ignore_errors=True)
+            _remove(os.path.join(folder, name))
     return tempfile.mkdtemp(prefix=f".build-{os.getpid()}-", dir=folder)
+
+
+def _remove(spools: str) -> None:
+    """A spool folder and its files (plain files only: `listdir` and `unlink`, no walk)."""
+    try:
+        for name in os.listdir(spools):
+            os.unlink(os.path.join(spools, name))
+        os.rmdir(spools)
+    except OSError:
+        pass  # a later build tries again
 
 
 def _alive(pid: int) -> bool:
