@@ -169,6 +169,23 @@ def test_a_file_moved_in_from_outside_arrives(store, db, tmp_path):
         assert w.status.healed == 0
 
 
+@pytest.mark.parametrize("arrival", ["renamed in", "written by add"])
+def test_a_whole_file_is_applied_without_the_debounce(store, db, tmp_path, arrival):
+    """A file renamed or linked into place is whole: it does not wait out the debounce
+    (here longer than any test), which was most of the way from a file to its row."""
+    (event_id,) = new_ids(1)
+    store.path_for(event_id).parent.mkdir(parents=True)  # so that no rescan finds it
+    staged = tmp_path / f"{event_id}.json"
+    staged.write_bytes(events.encode(body(event_id)))
+    with watching(store, db, debounce=QUIET) as w:
+        if arrival == "written by add":
+            write(store, event_id)
+        else:
+            os.rename(staged, store.path_for(event_id))
+        wait_for_ids(db, {event_id})
+        assert w.status.applied == 1 and w.status.healed == 0
+
+
 def test_a_file_renamed_inside_events_follows_its_new_name(store, db):
     """A misplaced file renamed to where it belongs: the problem goes, the event stays."""
     (event_id,) = new_ids(1)

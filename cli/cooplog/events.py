@@ -421,15 +421,20 @@ _KEY_HINT = "not a key: use lower-case letters, digits and '-', starting with a 
 
 
 def _country_problems(codes: list[str], field: str) -> list[tuple[str, str]]:
-    if not codes:
-        return []
-    import pycountry  # loaded only when a country is given: it is slow to import
-
     return [
         (field, f"{code!r} is not an ISO 3166-1 alpha-2 country code")
         for code in codes
-        if pycountry.countries.get(alpha_2=code) is None
+        if not is_country(code)
     ]
+
+
+@functools.cache
+def is_country(code: str) -> bool:
+    """Whether `code` is an ISO 3166-1 alpha-2 code (asked once a code: pycountry's lookup
+    cost as much as decoding a whole file)."""
+    import pycountry  # loaded only when a country is given: it is slow to import
+
+    return pycountry.countries.get(alpha_2=code) is not None
 
 
 @functools.cache
@@ -474,9 +479,7 @@ def decode(raw: bytes) -> dict:
     # key of the body encoded again (a string holding `":` counts alike on both sides): more
     # of them in the text means a repeated key. Only a file with `"` and `:` apart, or with
     # \u00XX escapes (which could spell either), needs the slow, exact check.
-    if (raw != encode(body)
-            and (_SPACED_COLON.search(raw) or b"\\u00" in raw
-                 or raw.count(b'":') > msgspec.json.encode(body).count(b'":'))
+    if (raw != encode(body) and _maybe_repeated(raw, msgspec.json.encode(body))
             and (where := _repeated_key(raw))):
         raise Invalid([where])
     return body
@@ -520,6 +523,44 @@ def _repeated_key(raw: bytes) -> tuple[str, str] | None:
         elif isinstance(item, list):
             stack += [(f"{path}[{i}]", v) for i, v in enumerate(item)]
     return None
+
+
+_EVENT = msgspec.json.Decoder(Event)
+
+
+def parse(raw: bytes) -> Event:
+    """`validate(decode(raw))`, decoded straight from the bytes into an `Event` in one pass
+    (a fifth of the cost: no dict of the whole body made first, then converted). Any file
+    off that path (not an object of the right types, not schema 1, not UTF-8, a repeated key
+    possible) takes the slow path, which names its problems exactly as `validate` does."""
+    try:
+        event = _EVENT.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return validate(decode(raw))
+    if (event.schema != SCHEMA or raw.startswith(b"\xef\xbb\xbf") or not raw.isascii()
+            and not _is_utf8(raw)
+            or raw != encode(event) and _maybe_repeated(raw, msgspec.json.encode(event))):
+        return validate(decode(raw))
+    problems = _check(event)
+    if problems:
+        raise Invalid(problems)
+    return event
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _maybe_repeated(raw: bytes, encoded: bytes) -> bool:
+    """Whether a key may be given twice in one object of `raw`, whose body encodes as
+    `encoded` (see `decode`: more keys in the text than in the body means a repeated one;
+    an `Event` encoded leaves out fields given as their defaults, so errs towards yes)."""
+    return bool(_SPACED_COLON.search(raw) or b"\\u00" in raw
+                or raw.count(b'":') > encoded.count(b'":'))
 
 
 def validate(body: dict) -> Event:
@@ -575,11 +616,18 @@ def _check(event: Event) -> list[tuple[str, str]]:
     return problems
 
 
+_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
+
+
 def instant_problem(timestamp: str) -> str | None:
     """Why a timestamp that has the shape of RFC 3339 UTC is no real instant, or None: the
     pattern alone let `2026-13-45T99:99:99Z` in, and every feed then failed on it."""
     try:
-        datetime.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S")
+        if not _INSTANT.fullmatch(timestamp[:19]):
+            raise ValueError
+        # the fields by position, not by strptime: it cost a quarter of checking a file
+        datetime(int(timestamp[:4]), int(timestamp[5:7]), int(timestamp[8:10]),
+                 int(timestamp[11:13]), int(timestamp[14:16]), int(timestamp[17:19]))
     except ValueError:
         return (f"{timestamp!r} is no real date and time: give a UTC instant such as "
                 "2026-11-27T09:31:18Z")

@@ -49,6 +49,12 @@ def _gazetteer() -> dict[tuple[str, str], tuple[float, float]]:
     return {key: (city.latitude, city.longitude) for key, city in best.items()}
 
 
+def load() -> None:
+    """Load the gazetteer now: before a build forks its reading processes, which then share
+    this one copy (some 40 MB) instead of each loading its own."""
+    _gazetteer()
+
+
 @functools.cache
 def locate(city: str | None, country: str | None) -> tuple[float, float] | None:
     """(latitude, longitude) of `city` in `country` (ISO alpha-2), or None if the gazetteer

@@ -103,7 +103,7 @@ class Store:
         if not stat.S_ISREG(mode):
             raise events.Invalid([("", "not a regular file (a pipe, socket or device): "
                                        "remove it")])
-        event = events.validate(events.decode(raw))
+        event = events.parse(raw)
         problems = self.placement_problems(path, event.id)
         if problems:
             raise events.Invalid(problems)

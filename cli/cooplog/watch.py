@@ -1,7 +1,8 @@
 """Keeping the database in step with the files while cooplog runs.
 
 The watchdog observer only says which paths to look at; one worker thread owns the database
-connection and applies each file in its own transaction after a short debounce. Because the
+connection and applies each file in its own transaction, at once when the notification says
+the file is whole, else after a short debounce. Because the
 kernel drops notifications silently when its queue overflows, a second thread, the
 reconciler, compares every file with what was applied (through its own read-only
 connection), periodically and whenever a folder changes, and hands the worker only the
@@ -36,6 +37,10 @@ from .store import Store, contents, read_only
 log = logging.getLogger("cooplog.watch")
 
 DEBOUNCE = 0.01  # seconds to let a burst of writes to one file settle
+# Notifications after which a file is whole (renamed or linked into place, as `add` and git
+# put files, closed after writing, deleted): applied at once, without the debounce, which
+# was most of a file's way to its row. One found unfinished is tried again (PARSE_RETRIES).
+WHOLE = ("moved", "created", "closed", "deleted")
 RECONCILE_EVERY = 30.0
 PARSE_RETRIES = 3  # a file not yet parsable may still be being written
 CHECK_EVERY = 1.0  # seconds between looks at whether events/ is still the folder watched
@@ -88,7 +93,7 @@ class _Handler(FileSystemEventHandler):
             return
         for path in (event.src_path, getattr(event, "dest_path", "")):
             if path and str(path).endswith(".json"):
-                self.paths.put(Path(str(path)))
+                self.paths.put((Path(str(path)), event.event_type in WHOLE))
 
 
 class Watcher:
@@ -269,7 +274,8 @@ class Watcher:
             elif isinstance(item, Reconciled):
                 found.append(item)
             elif item is not _NOTHING:
-                pending[item] = (time.time() + self.debounce, 0)
+                path, whole = item
+                pending[path] = (time.time() + (0.0 if whole else self.debounce), 0)
             try:
                 item = self._paths.get_nowait()
             except queue.Empty:
