@@ -93,3 +93,12 @@ def store(tmp_path) -> Store:
 @pytest.fixture
 def db(tmp_path) -> Path:
     return tmp_path / "db" / "cooplog.db"
+
+
+def pytest_collection_modifyitems(items):
+    """Every browser and reliability test is slow (seconds to minutes each): marked by its
+    folder, so that a new module there needs no marker of its own to stay out of the quick
+    run (`-m "not slow"`)."""
+    for item in items:
+        if item.path.parent.name in ("browser", "reliability"):
+            item.add_marker(pytest.mark.slow)

@@ -19,6 +19,8 @@ import pytest
 
 from test_serve import raw_get, start_serve, stop_serve
 
+pytestmark = pytest.mark.slow  # a wheel, a fresh venv, real servers
+
 REPO = Path(__file__).resolve().parents[1]
 
 EVENTS = [

@@ -26,7 +26,6 @@ from playwright.sync_api import sync_playwright
 from pypdf import PdfReader
 
 # a real serve and a real Chromium per module: seconds a test
-pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

@@ -11,8 +11,6 @@ from test_site_log_pages import two_logs  # noqa: F401 - a fixture
 from test_site_report import two  # noqa: F401 - a fixture
 from test_site_serve import serving
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture
 def visit(browser, two_logs, tmp_path):  # noqa: F811 - the fixtures imported above

@@ -22,7 +22,6 @@ FRENCH = ("Le Secrétariat a coopéré avec l'OMD à la préparation de son opé
           "dangereux et d'autres déchets entre l'Europe, l'Asie-Pacifique et l'Afrique, et a "
           "fourni une assistance technique.")
 
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from cooplog.store import MAX_EVENT_BYTES, Store
 from test_watch import watching
 
 # the reliability suite (README, "Reliability"): minutes in all, so `-m "not slow"` skips it
-pytestmark = pytest.mark.slow
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 

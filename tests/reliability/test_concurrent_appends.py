@@ -16,7 +16,6 @@ import sys
 import textwrap
 import time
 
-import pytest
 from faults import COOPLOG, ids, wait_until
 
 from cooplog.rules import check_log
@@ -24,7 +23,6 @@ from cooplog.store import Store
 from helpers import event_files, git
 
 # the reliability suite (README, "Reliability"): minutes in all, so `-m "not slow"` skips it
-pytestmark = pytest.mark.slow
 
 PROCESSES = 20
 APPENDS = 50

@@ -19,7 +19,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from faults import Forker
 
 from cooplog import append, audit, events
@@ -28,7 +27,6 @@ from cooplog.store import Store
 from helpers import git
 
 # the reliability suite (README, "Reliability"): minutes in all, so `-m "not slow"` skips it
-pytestmark = pytest.mark.slow
 
 RUNS = 200
 LANES = 2

@@ -18,7 +18,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from faults import (
     COOPLOG,
     Forker,
@@ -35,7 +34,6 @@ from faults import (
 from test_projection import snapshot
 
 # the reliability suite (README, "Reliability"): minutes in all, so `-m "not slow"` skips it
-pytestmark = pytest.mark.slow
 
 RUNS = 50  # of each command
 SEED = 2

@@ -17,14 +17,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
 from faults import COOPLOG, envelope, ids_from, put, query, wait_until
 
 from cooplog import events, watch
 from cooplog.store import Store
 
 # the reliability suite (README, "Reliability"): minutes in all, so `-m "not slow"` skips it
-pytestmark = pytest.mark.slow
 
 FILES = 20_000
 

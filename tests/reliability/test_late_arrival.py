@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
 from faults import envelope, ids_from, query, wait_until
 
 from cooplog import events, repo, watch
@@ -18,7 +17,6 @@ from helpers import git
 from test_projection import opened, snapshot
 
 # the reliability suite (README, "Reliability"): minutes in all, so `-m "not slow"` skips it
-pytestmark = pytest.mark.slow
 
 
 def commit(root: Path, bodies: list[dict], message: str) -> list[str]:

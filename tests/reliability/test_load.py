@@ -24,7 +24,6 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-import pytest
 from faults import query, wait_until
 
 from cooplog import append
@@ -32,7 +31,6 @@ from cooplog.store import Store
 from test_serve import start_serve, stop_serve, write_log
 
 # the reliability suite (README, "Reliability"): minutes in all, so `-m "not slow"` skips it
-pytestmark = pytest.mark.slow
 
 SECONDS = 60.0  # how long the load lasts
 CLIENTS = 20

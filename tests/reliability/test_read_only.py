@@ -22,8 +22,7 @@ from test_serve import fingerprint, write_log
 
 SCRIPT = "<script>alert(1)</script>"
 # the reliability suite (README, "Reliability"): minutes in all, so `-m "not slow"` skips it
-pytestmark = [pytest.mark.slow,
-              pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
               pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")]
 
 

@@ -33,8 +33,7 @@ from test_watch import event_ids, fresh_build, new_ids, wait_for_ids, watching, 
 
 # the reliability suite (README, "Reliability"): minutes in all; and watchdog's own
 # complaint when nested folders appear at once, harmless
-pytestmark = [pytest.mark.slow,
-              pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")]
+pytestmark = [pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")]
 
 
 def health(store: Store, db: Path, watcher, monkeypatch) -> dict:
