@@ -21,6 +21,8 @@ from cooplog.store import Store
 from helpers import built
 from test_serve import BY, start_serve, write_log
 
+pytestmark = pytest.mark.slow  # real servers and processes, seconds each
+
 # the interval the watcher reconciles at in these tests: the site must heal within it
 RECONCILE = 10.0
 

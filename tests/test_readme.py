@@ -16,6 +16,8 @@ import pytest
 
 from helpers import commits, read_json
 
+pytestmark = pytest.mark.slow  # real servers and processes, seconds each
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 

@@ -33,7 +33,8 @@ from helpers import built
 BY = "serve@example.org"
 
 # watchdog's own complaint when nested folders appear at once; harmless
-pytestmark = pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")
+pytestmark = [pytest.mark.slow,  # real servers over HTTP
+              pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")]
 
 ORGS = [
     ("wco", "World Customs Organization", "WCO", "intergovernmental"),
