@@ -364,12 +364,13 @@ def test_meetings_refuse_an_offset_that_is_not_a_number_in_words(ds):
 
 
 def test_the_pages_kept_for_speed_change_as_soon_as_the_log_does(seeded):
-    """The home page and the agenda are kept until the database changes: a new event shows
-    on the next request."""
+    """The home page, the agenda and an organization's page are kept until the database
+    changes: a new event shows on the next request."""
     db = built(seeded, seeded / "site.db")
     ds = serve.datasette(seeded, db)
     assert "Met the customs network in Geneva." not in get(ds, "/")
     assert "No meeting recorded" in read(get(ds, "/meetings", period="2009"))
+    assert "Customs network meeting" not in read(get(ds, "/org/wco"))
     append.append(Store(seeded), [("meeting", {
         "type": "meeting.attended", "occurred": "2009-06-02", "orgs": ["wco"],
         "summary": "Met the customs network in Geneva.",
@@ -379,6 +380,7 @@ def test_the_pages_kept_for_speed_change_as_soon_as_the_log_does(seeded):
     assert "Met the customs network in Geneva." in read(get(ds, "/"))
     assert "2 June 2009 · Customs network meeting, Geneva, Switzerland" in \
         read(get(ds, "/meetings", period="2009"))
+    assert "Customs network meeting" in read(get(ds, "/org/wco"))
 
 
 def test_datasette_row_pages_link_to_the_pages_people_read(ds):

@@ -944,7 +944,8 @@ async def org_view(datasette, request):
         return {"org": await org_page(db, request.url_vars["key"], period, lang, logs),
                 "period": period}
 
-    return await _page(datasette, request, "cooplog_org.html", build)
+    return await _page(datasette, request, "cooplog_org.html", build,
+                       kept=("org", request.url_vars["key"], request.args.get("period")))
 
 
 def _a_home_page_of_its_own(datasette) -> bool:
