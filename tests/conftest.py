@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from cooplog import append, repo
 from cooplog.cli import app
 from cooplog.store import Store
-from helpers import RECORDER, SEED, built, git
+from helpers import RECORDER, SEED, built, git, written
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -93,6 +93,21 @@ def store(tmp_path) -> Store:
 @pytest.fixture
 def db(tmp_path) -> Path:
     return tmp_path / "db" / "cooplog.db"
+
+
+@pytest.fixture
+def meeting(seeded, cli) -> str:
+    """A meeting recorded in English, in Brussels, from 23 March to 11 May 2009 (the
+    languages' tests translate it)."""
+    result = cli(seeded, "add", "meeting", "--title", "Customs enforcement course",
+                 "--role", "presenter", "--city", "Brussels", "--country", "BE",
+                 "--date", "2009-03-23/2009-05-11", "--org", "wco",
+                 "--summary", "Trained customs officers in Brussels.")
+    assert result.exit_code == 0, result.output
+    [(event_id, _)] = written(result, seeded)
+    result = cli(seeded, "correct", event_id, "--set", "lang=en", "--reason", "in English")
+    assert result.exit_code == 0, result.output
+    return event_id
 
 
 def pytest_collection_modifyitems(items):

@@ -29,20 +29,6 @@ def reported(conn_or_db, lang: str, period: str = "2008/2009") -> report.Report:
 # --- a log built in the test (the issue's cases) ----------------------------------------------
 
 
-@pytest.fixture
-def meeting(seeded, cli) -> str:
-    """A meeting recorded in English, in Brussels, from 23 March to 11 May 2009."""
-    result = cli(seeded, "add", "meeting", "--title", "Customs enforcement course",
-                 "--role", "presenter", "--city", "Brussels", "--country", "BE",
-                 "--date", "2009-03-23/2009-05-11", "--org", "wco",
-                 "--summary", "Trained customs officers in Brussels.")
-    assert result.exit_code == 0, result.output
-    [(event_id, rel)] = written(result, seeded)
-    result = cli(seeded, "correct", event_id, "--set", "lang=en", "--reason", "in English")
-    assert result.exit_code == 0, result.output
-    return event_id
-
-
 def test_a_french_translation_shows_in_the_french_report_and_leaves_the_english_one(
         seeded, cli, meeting):
     english = cli(seeded, "report", "--period", "2009", "--format", "html").stdout

@@ -122,7 +122,7 @@ def write_log(root: Path, commit: bool = False) -> tuple[dict[str, str], str]:
                                       commit=commit)
     ids["retraction"] = retraction.id
     bad = store.events_dir / "2031" / "01" / "01JGHJJM00BADBADBADBADBADB.json"
-    bad.parent.mkdir(parents=True)
+    bad.parent.mkdir(parents=True, exist_ok=True)  # recorded in January 2031, the log has it
     bad.write_text('{"type": "activity.noted", ', encoding="utf-8")
     return ids, store.relpath(bad)
 

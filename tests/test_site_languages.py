@@ -29,20 +29,6 @@ def get(ds, path: str, status: int = 200, cookie: str | None = None):
 
 
 @pytest.fixture
-def meeting(seeded, cli) -> str:
-    """A meeting recorded in English, in Brussels, from 23 March to 11 May 2009."""
-    result = cli(seeded, "add", "meeting", "--title", "Customs enforcement course",
-                 "--role", "presenter", "--city", "Brussels", "--country", "BE",
-                 "--date", "2009-03-23/2009-05-11", "--org", "wco",
-                 "--summary", "Trained customs officers in Brussels.")
-    assert result.exit_code == 0, result.output
-    [(event_id, _)] = written(result, seeded)
-    result = cli(seeded, "correct", event_id, "--set", "lang=en", "--reason", "in English")
-    assert result.exit_code == 0, result.output
-    return event_id
-
-
-@pytest.fixture
 def translated(seeded, cli, meeting) -> str:
     """The meeting translated into French, summary and title; the translation's id."""
     result = cli(seeded, "translate", meeting, "--lang", "fr",

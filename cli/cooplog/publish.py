@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import tempfile
 from importlib import metadata as distributions
@@ -22,10 +23,6 @@ from .errors import USAGE, CooplogError
 from .logs import Log
 
 DATABASE_FILE = f"{serve.DATABASE}.db"
-# What cooplog's plugins and metadata.yml load: cooplog itself (the plugins import it), and
-# the Datasette plugins metadata.yml configures.
-REQUIRED = ("cooplog", "datasette", "datasette-atom", "datasette-cluster-map",
-            "datasette-dashboards")
 
 
 def publish(outdir: Path, logs: list[Log], warn=print) -> list[Path]:
@@ -82,8 +79,14 @@ def _write(outdir: Path, logs: list[Log], warn) -> None:
 
 
 def requirements() -> str:
-    """The installed versions of what the published directory imports, pinned."""
-    return "".join(f"{name}=={distributions.version(name)}\n" for name in REQUIRED)
+    """The installed versions of what the published directory loads, pinned: cooplog itself
+    (the plugins import it) and Datasette with the plugins cooplog depends on, read from
+    cooplog's own requirements so that a plugin added there is pinned here too."""
+    datasettes = {re.split(r"[<>=!~;\[ ]", need, maxsplit=1)[0]
+                  for need in distributions.requires("cooplog") or []
+                  if need.startswith("datasette") and "extra ==" not in need}
+    return "".join(f"{name}=={distributions.version(name)}\n"
+                   for name in ["cooplog", *sorted(datasettes)])
 
 
 def _inspected(database: Path) -> dict:

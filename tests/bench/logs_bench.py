@@ -30,7 +30,7 @@ import httpx
 from ulid import ULID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import COOPLOG, _free_port, synthetic_log, timed  # noqa: E402
+from run import COOPLOG, _free_port, pages_p95, synthetic_log, timed  # noqa: E402
 
 from cooplog import events, site  # noqa: E402
 from cooplog.logs import Log  # noqa: E402
@@ -125,17 +125,7 @@ def bench_serve(roots: list[Path], requests: int) -> dict:
             with sqlite3.connect(roots[0] / ".cooplog" / "cooplog.db") as conn:
                 an_id = conn.execute("select id from events where type = 'meeting.attended' "
                                      "limit 1").fetchone()[0]
-            for name, page in {**PAGES, "event": f"/event/{an_id}"}.items():
-                client.get(page)
-                times = []
-                for _ in range(requests):
-                    begin = time.perf_counter()
-                    response = client.get(page)
-                    times.append((time.perf_counter() - begin) * 1000)
-                    if response.status_code != 200:
-                        raise SystemExit(f"{page}: HTTP {response.status_code}")
-                times.sort()
-                figures[f"{name}_p95_ms"] = times[max(0, int(len(times) * 0.95) - 1)]
+            figures.update(pages_p95(client, {**PAGES, "event": f"/event/{an_id}"}, requests))
             shown = []
             for root in roots:
                 event_id = new_event(root)
