@@ -236,6 +236,7 @@ def test_every_appending_command_refuses_a_detached_head(seeded, cli, tmp_path, 
     assert path.is_file()
 
 
+@pytest.mark.slow
 def test_a_held_index_lock_is_named_with_what_to_do(seeded, cli, monkeypatch):
     monkeypatch.setattr(gitops, "LOCK_RETRIES", 2)
     lock = seeded / ".git" / "index.lock"
@@ -371,6 +372,7 @@ VALID = dict(types=[t for t in events.TYPES if not t.startswith(("event.", "tran
 
 @PROPERTY
 @given(bodies(**VALID))
+@pytest.mark.slow
 def test_add_accepts_every_valid_body_and_validate_agrees(template, body):
     with tempfile.TemporaryDirectory() as folder:
         store = _copy(template, folder)
@@ -419,6 +421,7 @@ changes = st.lists(st.sampled_from(sorted(CHANGES)), min_size=1, max_size=2, uni
 
 @settings(PROPERTY, max_examples=100)
 @given(st.integers(0, len(SEED) - 1), changes, st.booleans())
+@pytest.mark.slow
 def test_whatever_a_correction_writes_passes_validate(template, index, change, as_json):
     """Through `correct`, or as an event.corrected body given to `add --json`."""
     with tempfile.TemporaryDirectory() as folder:

@@ -25,6 +25,7 @@ def log(tmp_path, monkeypatch) -> Store:
     return Store(tmp_path / "log")
 
 
+@pytest.mark.slow
 def test_the_rows_of_a_large_build_come_by_sql_and_no_spool_is_left(log, tmp_path,
                                                                     monkeypatch):
     inserted: list[str] = []

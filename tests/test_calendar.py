@@ -116,6 +116,7 @@ def test_the_export_is_a_function_of_the_log(sample_db, tmp_path):
     assert first == second
 
 
+@pytest.mark.slow
 def test_the_datasette_feed_says_what_the_file_says(sample_db):
     ds = serve.datasette(REPO, sample_db)
     response = asyncio.run(ds.client.get("/cooplog/meetings_calendar.ics"))

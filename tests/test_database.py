@@ -80,6 +80,7 @@ COMMANDS = [("build",), ("report", "--period", "2009"), ("export", "ics"), ("wat
 
 @pytest.mark.parametrize("journal", ["delete", "wal"])
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+@pytest.mark.slow
 def test_another_applications_database_is_refused_and_left_untouched(
         with_remote, tmp_path, command, journal):
     theirs = tmp_path / "theirs"
@@ -176,6 +177,7 @@ def test_the_watcher_starts_on_an_unreadable_database_by_setting_it_aside(seeded
     assert set_aside(db).read_bytes() == garbage
 
 
+@pytest.mark.slow
 def test_cooplog_serve_starts_on_an_unreadable_database(seeded, tmp_path):
     db = default_db(seeded)
     scrambled(db)

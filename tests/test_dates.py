@@ -23,6 +23,7 @@ def edtf_bounds(value: str) -> tuple[date, date]:
 
 @settings(max_examples=50, deadline=None)  # edtf parses slowly
 @given(level0)
+@pytest.mark.slow
 def test_level0_values_have_the_bounds_edtf_gives(value):
     start, end = edtf_bounds(value)
     if start <= end:
@@ -59,6 +60,7 @@ not_level0 = st.one_of(
 
 @settings(max_examples=50, deadline=None)  # edtf parses slowly
 @given(not_level0)
+@pytest.mark.slow
 def test_edtf_beyond_level0_is_refused(value):
     assert parse_edtf(value) is not None  # it is EDTF…
     with pytest.raises(dates.DateError):  # …but not level 0

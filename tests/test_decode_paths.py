@@ -64,6 +64,7 @@ MUTATIONS = {
 
 @settings(max_examples=150, deadline=None)
 @given(whole_events(), st.sampled_from(sorted(MUTATIONS)))
+@pytest.mark.slow
 def test_parse_reads_every_spelling_as_the_slow_path_does(body, mutation):
     for spelling, raw in spellings(MUTATIONS[mutation](body)).items():
         assert outcome(events.parse, raw) == outcome(slow, raw), spelling

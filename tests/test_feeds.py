@@ -163,6 +163,7 @@ def test_the_dashboard_lists_where_the_meetings_were(ds):
     assert all(r["city"] for r in rows)  # a meeting with no city is on no list of places
 
 
+@pytest.mark.slow
 def test_a_new_log_publishes_every_page_and_feed_empty(log):
     """`cooplog init` then `serve`: nothing recorded yet is no error anywhere (the Atom feed
     was a 500: datasette-atom dates a feed by its newest entry)."""
@@ -188,6 +189,7 @@ def test_a_new_log_publishes_every_page_and_feed_empty(log):
 
 
 @pytest.mark.parametrize("name", ["other.db", "my log.db"])
+@pytest.mark.slow
 def test_a_database_file_of_any_name_is_published_whole(sample_db, tmp_path, name):
     """`--db elsewhere/NAME`: the site still calls the database `cooplog`, so what metadata.yml
     names answers: every canned query, each chart of the dashboard as its script asks for

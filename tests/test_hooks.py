@@ -83,6 +83,7 @@ def readme_pre_receive() -> str:
     return re.search(r"```sh\n(#!/bin/sh\n# pre-receive.*?)```", section, re.S)[1]
 
 
+@pytest.mark.slow
 def test_the_readme_pre_receive_hook_refuses_a_tampered_push(log, tmp_path, monkeypatch):
     remote = tmp_path / "remote.git"
     git(tmp_path, "clone", "-q", "--bare", str(log), str(remote))

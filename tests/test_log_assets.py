@@ -84,6 +84,7 @@ def write(path: Path, text: str) -> Path:
 # --- the real `cooplog serve` --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_empty_templates_folder_in_a_log_keeps_every_plugin(seeded, tmp_path):
     """`mkdir -p datasette/templates` switched off every cooplog plugin, the guard included."""
     (seeded / "datasette" / "templates").mkdir(parents=True)
@@ -106,6 +107,7 @@ def test_an_empty_templates_folder_in_a_log_keeps_every_plugin(seeded, tmp_path)
     assert "warning" not in stderr_path.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_a_log_adds_templates_and_metadata_and_never_code_or_writes(seeded, tmp_path):
     """Office B's commit brings a plugin, templates, stray files and a metadata.yml that tries
     to open the site: A's serve shows B's pages and descriptions, runs none of B's Python,
@@ -248,6 +250,7 @@ def test_a_logs_template_runs_no_python_and_cannot_write(published_root, tmp_pat
     assert state(db) == before
 
 
+@pytest.mark.slow
 def test_beside_a_logs_templates_every_page_of_cooplogs_renders(published_root):
     """The sandbox renders cooplog's and Datasette's templates as before."""
     root, db = published_root

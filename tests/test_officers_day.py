@@ -263,6 +263,7 @@ def taken_port():
         yield holder.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_serve_on_a_taken_port_says_so_in_one_line_and_exits_2(seeded, taken_port):
     done = subprocess.run([str(COOPLOG), "--root", str(seeded), "serve", "--port",
                            str(taken_port)], capture_output=True, text=True, timeout=120)

@@ -15,6 +15,8 @@ import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from cooplog import append, events, report
 from cooplog.projection import Projection
 from cooplog.rules import check_log
@@ -283,6 +285,7 @@ def sample_log(root: Path) -> Files:
     return files
 
 
+@pytest.mark.slow
 def test_deleting_the_database_and_rebuilding_gives_the_same_tables(tmp_path):
     files = sample_log(tmp_path / "log")
     db = built(files.root, tmp_path / "cooplog.db")

@@ -49,6 +49,7 @@ def published_files(outdir: Path) -> list[Path]:
     return sorted(p for p in outdir.rglob("*") if p.is_file())
 
 
+@pytest.mark.slow
 def test_a_public_publish_writes_no_byte_of_a_private_log(cli, basel_and_talks, tmp_path):
     basel, talks = basel_and_talks
     everything = tmp_path / "internal"
@@ -109,6 +110,7 @@ def test_the_site_database_keeps_each_logs_rows_apart(cli, basel_and_talks, tmp_
     assert {row["log"] for row in found} == {"talks"}  # the meeting and the ministry
 
 
+@pytest.mark.slow
 def test_publish_into_a_folder_with_other_files_is_refused(cli, seeded, tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("mine", encoding="utf-8")

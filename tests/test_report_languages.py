@@ -127,6 +127,7 @@ def test_the_arabic_html_report_reads_right_to_left(sample_db):
     assert "text-align:left" not in document  # start and end follow the direction
 
 
+@pytest.mark.slow
 def test_the_arabic_report_page_reads_right_to_left(sample_db, tmp_path):
     import shutil
     from pathlib import Path
@@ -162,6 +163,7 @@ def test_the_arabic_word_file_is_bidirectional(sample_db, tmp_path):
     assert "<w:bidi/>" not in french and "Activités" in french
 
 
+@pytest.mark.slow
 def test_the_arabic_pdf_joins_its_letters_from_a_font_that_has_them(sample_db, tmp_path):
     from pypdf import PdfReader
 
@@ -176,6 +178,7 @@ def test_the_arabic_pdf_joins_its_letters_from_a_font_that_has_them(sample_db, t
     assert fonts == {"WenQuanYiMicroHei", "DejaVuSansBook"}  # Arabic letters from DejaVu
 
 
+@pytest.mark.slow
 def test_an_arabic_pdf_without_a_font_with_arabic_letters_is_refused(sample_db, tmp_path,
                                                                      monkeypatch):
     from cooplog import report_pdf

@@ -29,6 +29,7 @@ def sample_pdf(sample_db, path: Path, lang: str = "en") -> PdfReader:
     return PdfReader(path)
 
 
+@pytest.mark.slow
 def test_the_sample_log_as_a_pdf(sample_db, tmp_path):
     pdf = sample_pdf(sample_db, tmp_path / "annex.pdf")
     pages = [page.extract_text() for page in pdf.pages]
@@ -57,6 +58,7 @@ def test_the_sample_log_as_a_pdf(sample_db, tmp_path):
     assert fonts == {"WenQuanYiMicroHei"}
 
 
+@pytest.mark.slow
 def test_an_organization_longer_than_a_page_continues_in_rows_of_its_own(tmp_path):
     """fpdf2 never splits a row; one taller than a page is cut into rows that each fit."""
     activities = [report.Activity("2009-03", f"Activity number {i} " + "and more " * 30,
@@ -82,6 +84,7 @@ def test_without_a_chinese_font_it_says_what_to_install(monkeypatch, tmp_path):
     assert not (tmp_path / "x.pdf").exists()
 
 
+@pytest.mark.slow
 def test_report_command_writes_pdf(sample_db, cli, tmp_path):
     target = tmp_path / "annex.pdf"
     done = cli(REPO, "--db", sample_db, "report", "--period", "2009", "--format", "pdf",

@@ -134,6 +134,7 @@ def test_an_untranslated_event_is_marked_with_its_language_on_each_page(seeded, 
     assert "2009年3月23日至5月11日" in meetings and "Brussels, 比利时" in meetings
 
 
+@pytest.mark.slow
 def test_a_retracted_translation_leaves_the_item_marked_as_english(seeded, cli, translated,
                                                                     meeting):
     ds = site(seeded)

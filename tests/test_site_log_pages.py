@@ -148,6 +148,7 @@ def test_search_and_meetings_mark_what_comes_from_the_private_log(site_of_two):
     assert "1 July 2009 · Basel's Geneva meeting [basel], Geneva, Switzerland" in agenda
 
 
+@pytest.mark.slow
 def test_a_site_of_one_log_names_no_log(seeded, tmp_path):
     logs = [Log("basel", seeded)]
     site.caught_up(logs)

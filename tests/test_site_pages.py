@@ -363,6 +363,7 @@ def test_meetings_refuse_an_offset_that_is_not_a_number_in_words(ds):
     assert "“x” is not a number of meetings to skip" in read(page)
 
 
+@pytest.mark.slow
 def test_the_pages_kept_for_speed_change_as_soon_as_the_log_does(seeded):
     """The home page, the agenda and an organization's page are kept until the database
     changes: a new event shows on the next request."""

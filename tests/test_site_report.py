@@ -35,6 +35,7 @@ def two(seeded, tmp_path) -> tuple[Path, Path]:
     return basel, stockholm
 
 
+@pytest.mark.slow
 def test_a_report_of_two_logs_groups_them_as_one(cli, two):
     basel, stockholm = two
     done = cli(basel, "report", "--period", "2009", "--log", f"basel={basel}",
@@ -61,6 +62,7 @@ def test_a_report_of_two_logs_groups_them_as_one(cli, two):
     assert checked.exit_code == 0, checked.stderr
 
 
+@pytest.mark.slow
 def test_the_sites_report_and_home_page_name_a_shared_organization_once(cli, two, tmp_path):
     from datasette.app import Datasette
 

@@ -67,6 +67,7 @@ def following(two, tmp_path):
                 if t.name in ("cooplog-watch", "cooplog-reconcile", "cooplog-site")]
 
 
+@pytest.mark.slow
 def test_a_dead_watcher_or_a_bad_file_in_one_log_stops_no_other(two, following):
     watchers, refresher = following
     basel, stockholm = two

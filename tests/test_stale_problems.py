@@ -12,6 +12,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -78,6 +79,7 @@ def test_a_problem_left_by_an_earlier_catch_up_ends_at_the_next(seeded):
     assert problems(db) == []
 
 
+@pytest.mark.slow
 def test_the_reconciliation_ends_a_problem_that_git_alone_ended(seeded):
     """Committing the change (hook skipped) ends the working-tree problem with no file
     changed: the next reconciliation sees it."""
@@ -99,6 +101,7 @@ STEPS = st.lists(st.tuples(st.sampled_from(["delete", "edit", "restore", "add"])
 
 @settings(PROPERTY, max_examples=max(1, PROPERTY.max_examples // 2))  # each is a clone
 @given(steps=STEPS)
+@pytest.mark.slow
 def test_any_deletions_edits_and_restores_end_with_a_fresh_builds_problems(
         _templates, steps):
     with scratch() as tmp:

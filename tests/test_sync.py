@@ -107,6 +107,7 @@ def test_two_offices_append_offline_and_end_with_the_same_log(offices, cli, orde
     assert "0 commit(s) in, 0 out" in last.stdout
 
 
+@pytest.mark.slow
 def test_the_first_sync_pushes_to_an_empty_origin_and_sets_the_upstream(log, tmp_path, cli):
     remote = tmp_path / "empty.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
@@ -172,6 +173,7 @@ def test_a_push_refused_by_the_remote_puts_the_branch_back(offices, cli):
     failed(cli, a, "refused the push", "the archive is closed today")
 
 
+@pytest.mark.slow
 def test_a_push_that_loses_a_race_puts_the_branch_back(offices, cli, monkeypatch):
     """B pushes between A's rebase and A's push: A's push is not a fast-forward."""
     remote, a, b = offices
@@ -192,6 +194,7 @@ def test_a_push_that_loses_a_race_puts_the_branch_back(offices, cli, monkeypatch
     assert len(tree(a)) == 3
 
 
+@pytest.mark.slow
 def test_incoming_history_that_edits_an_event_is_refused(offices, cli):
     remote, a, b = offices
     _, path = add(b, "Original summary.")
@@ -206,6 +209,7 @@ def test_incoming_history_that_edits_an_event_is_refused(offices, cli):
     assert "nothing was changed" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_refused_sync_moves_nothing_not_even_the_remote_tracking_ref(offices, cli):
     """The tampered commits wait in quarantine: origin/<branch>, HEAD, the index, the
     working tree and the database stay, a plain verify passes, and the message says which
@@ -242,6 +246,7 @@ def test_a_refused_sync_moves_nothing_not_even_the_remote_tracking_ref(offices, 
     assert "behind" not in status and "ahead 1" in status
 
 
+@pytest.mark.slow
 def test_a_forged_rewrite_is_blamed_on_the_forger(offices, cli):
     """B's force-pushed commit gives a synced event other content: the breach is B's commit,
     the reference the honest one A already has."""
@@ -260,6 +265,7 @@ def test_a_forged_rewrite_is_blamed_on_the_forger(offices, cli):
            "Test Author <author@example.org>")
 
 
+@pytest.mark.slow
 def test_a_force_push_that_drops_synced_events_is_refused(offices, cli):
     remote, a, b = offices
     add(b, "Kept.")
@@ -280,6 +286,7 @@ def test_a_force_push_that_drops_synced_events_is_refused(offices, cli):
     assert git(a, "rev-parse", f"origin/{branch}").stdout == tracking
 
 
+@pytest.mark.slow
 def test_files_serve_would_read_are_named_with_their_commit_and_author(offices, cli):
     """Templates may come with a log; Python never should: both are named, loudly for code."""
     remote, a, b = offices
@@ -306,6 +313,7 @@ def test_files_serve_would_read_are_named_with_their_commit_and_author(offices, 
     assert "warning" not in synced(cli, a).stderr  # named once, when it came in
 
 
+@pytest.mark.slow
 def test_a_remote_rewritten_by_force_push_is_refused(offices, cli):
     remote, a, b = offices
     _, path = add(b, "Original summary.")

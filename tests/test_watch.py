@@ -201,6 +201,7 @@ def test_a_file_renamed_inside_events_follows_its_new_name(store, db):
         wait_for(db, "select path from events", lambda rows: rows == [(store.relpath(right),)])
 
 
+@pytest.mark.slow
 def test_a_file_written_slowly_ends_projected_not_a_problem(store, db):
     (event_id,) = new_ids(1)
     path = store.path_for(event_id)
@@ -220,6 +221,7 @@ def test_a_file_written_slowly_ends_projected_not_a_problem(store, db):
         assert w.status.errors == []
 
 
+@pytest.mark.slow
 def test_a_file_in_a_new_month_folder_arrives(store, db):
     ids = new_ids(3, datetime(2031, 1, 15, tzinfo=timezone.utc))
     with watching(store, db):
@@ -242,6 +244,7 @@ def test_a_file_deleted_while_running_disappears(store, db):
     assert query(db, "select path from _files") == [(store.relpath(store.path_for(keep)),)]
 
 
+@pytest.mark.slow
 def test_a_bad_file_stays_a_problem_until_removed(store, db):
     bad_id, good_id = new_ids(2)
     bad = store.path_for(bad_id)
@@ -262,6 +265,7 @@ def test_a_bad_file_stays_a_problem_until_removed(store, db):
         assert event_ids(db) == {good_id}
 
 
+@pytest.mark.slow
 def test_the_polling_observer_works(store, db):
     (event_id,) = new_ids(1)
     store.path_for(event_id).parent.mkdir(parents=True)
@@ -292,6 +296,7 @@ def test_a_restart_catches_up_with_what_changed_while_stopped(store, db):
         assert events_rows(db) == events_rows(fresh_build(store, db))
 
 
+@pytest.mark.slow
 def test_stop_joins_even_with_work_pending(store, db):
     ids = new_ids(300)
     store.path_for(ids[0]).parent.mkdir(parents=True)
@@ -415,6 +420,7 @@ def test_a_failed_reconciliation_is_reported_and_the_next_one_heals(store, db, b
         assert w.status.alive
 
 
+@pytest.mark.slow
 def test_a_reconciliation_finding_many_files_rebuilds_once(store, db, blind, monkeypatch,
                                                           caplog):
     """More than BULK files missed, and more than a quarter of the log: one rebuild."""
