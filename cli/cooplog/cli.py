@@ -16,11 +16,22 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
+from .cli_coercion import PlainValues
 from .errors import USAGE, CooplogError
 
+
+class Commands(PlainValues, TyperGroup):
+    """A group whose plain values are taken without Typer's pydantic (see cli_coercion)."""
+
+
+class Command(PlainValues, TyperCommand):
+    """A command whose plain values are taken without Typer's pydantic (see cli_coercion)."""
+
+
 app = typer.Typer(
+    cls=Commands,
     no_args_is_help=True,
     help="An append-only, auditable log of an organization's cooperation work.",
 )
@@ -174,7 +185,7 @@ def _warn(options=()):
     return warn
 
 
-class TypedAdd(TyperGroup):
+class TypedAdd(Commands):
     """`add`, whose typed subcommands are built only when one is asked for: building all of
     them (msgspec, the TYPES table, ten options each) on every start made the whole command
     line slow to start."""
@@ -192,7 +203,7 @@ class TypedAdd(TyperGroup):
         for command in [name] if name in specs else specs:
             if command not in self.commands:
                 one = typer.Typer(add_completion=False)
-                one.command(command)(_make_add_command(specs[command]))
+                one.command(command, cls=Command)(_make_add_command(specs[command]))
                 self.commands[command] = typer.main.get_command(one)
         return super().get_command(ctx, name)
 

@@ -1,0 +1,67 @@
+"""Command-line values that are already what their option declares (text, lists of text,
+paths) taken as they are, without Typer's pydantic coercion.
+
+Typer 0.29 checks every value it parses with a pydantic TypeAdapter built for that option
+(even an option left out, even --help), and importing pydantic and building the adapters
+was a third of `cooplog add`'s start-up (60-70 ms of 0.21 s). No public option avoids it,
+so each plain option is given, before it parses, a coercion of its own (Typer's private
+hook: the `_runtime_param` it would otherwise build on first use). Any other value, or any
+other type, still goes to Typer's adapter, so the values and the errors stay Typer's.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from typer._coercion import RuntimeParam, build_runtime_param
+from typer._param_types import coerce_cli_path
+
+
+@dataclass(frozen=True)
+class PlainValue(RuntimeParam):
+    """A str, list[str] or Path that needs no conversion (a flag's bool never comes here:
+    Typer passes it through), else Typer's own coercion."""
+
+    def _coerce_value(self, value: Any, param, ctx) -> Any:
+        kind = _kind(self.annotation)
+        if kind is str and isinstance(value, str):
+            return value
+        if kind is list and isinstance(value, (list, tuple)) and all(
+            isinstance(item, str) for item in value
+        ):
+            return list(value)
+        if kind is Path and isinstance(value, (str, Path)):
+            return coerce_cli_path(Path(value), self.parameter_info, path_type=Path,
+                                   param=param, ctx=ctx)
+        return build_runtime_param(param.type_descriptor)._coerce_value(value, param, ctx)
+
+
+def _kind(annotation) -> type | None:
+    if annotation in (str, Path, bool):
+        return annotation
+    if annotation == list[str]:
+        return list
+    return None
+
+
+def _plain(param) -> bool:
+    descriptor = param.type_descriptor
+    info = descriptor.parameter_info
+    if info.parser is not None or descriptor.file_annotation is not None:
+        return False
+    kind = _kind(descriptor.annotation)
+    return kind is not None and (kind is not Path or info.path_type in (None, Path))
+
+
+class PlainValues:
+    """For a Click command class: its plain options (help included, which Click makes at
+    parse time) take the plain coercion."""
+
+    def get_params(self, ctx) -> list:
+        params = super().get_params(ctx)
+        for param in params:
+            if _plain(param) and param._runtime_param is None:
+                param._runtime_param = PlainValue(
+                    parameter_info=param.type_descriptor.parameter_info,
+                    annotation=param.type_descriptor.annotation)
+        return params
