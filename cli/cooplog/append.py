@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import corrections, events, gitops, inputs
+from . import events, gitops, inputs
 from .errors import USAGE, CooplogError, Problem
 from .rules import Registry, unresolved
 from .store import MAX_EVENT_BYTES, Store, minted_at, too_large, ulid_text
@@ -207,6 +207,8 @@ def correct(store: Store, target: str, changes: dict, reason: str, **options):
 
 def _recorded(store: Store, original: events.Event, changes: dict) -> dict:
     """The changes as a correction records them: whole fields, normalised like new input."""
+    from . import corrections  # only `correct` needs it, not `add`
+
     parts = {path: corrections.field_of(corrections.steps(path)) for path in changes}
     current = events.to_dict(original)
     if any(inner for _, inner in parts.values()):  # the parts' neighbours as corrected now

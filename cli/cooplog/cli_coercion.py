@@ -9,7 +9,6 @@ hook: the `_runtime_param` it would otherwise build on first use). Any other val
 other type, still goes to Typer's adapter, so the values and the errors stay Typer's.
 """
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,10 @@ from typer._coercion import RuntimeParam, build_runtime_param
 from typer._param_types import coerce_cli_path
 
 
-@dataclass(frozen=True)
 class PlainValue(RuntimeParam):
     """A str, list[str] or Path that needs no conversion (a flag's bool never comes here:
-    Typer passes it through), else Typer's own coercion."""
+    Typer passes it through), else Typer's own coercion. (RuntimeParam's dataclass fields
+    are all it needs.)"""
 
     def _coerce_value(self, value: Any, param, ctx) -> Any:
         kind = _kind(self.annotation)
