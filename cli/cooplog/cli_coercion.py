@@ -12,8 +12,10 @@ other type, still goes to Typer's adapter, so the values and the errors stay Typ
 from pathlib import Path
 from typing import Any
 
+import typer
 from typer._coercion import RuntimeParam, build_runtime_param
 from typer._param_types import coerce_cli_path
+from typer.core import TyperCommand, TyperGroup
 
 
 class PlainValue(RuntimeParam):
@@ -64,3 +66,21 @@ class PlainValues:
                     parameter_info=param.type_descriptor.parameter_info,
                     annotation=param.type_descriptor.annotation)
         return params
+
+
+class Commands(PlainValues, TyperGroup):
+    """A group whose plain values are taken without pydantic."""
+
+
+class Command(PlainValues, TyperCommand):
+    """A command whose plain values are taken without pydantic."""
+
+
+class App(typer.Typer):
+    """A Typer app whose groups and commands take plain values without pydantic."""
+
+    def __init__(self, *, cls=Commands, **options):
+        super().__init__(cls=cls, **options)
+
+    def command(self, name=None, *, cls=Command, **options):
+        return super().command(name, cls=cls, **options)
