@@ -11,7 +11,7 @@ from typer._click.exceptions import BadParameter
 from typer._coercion import build_runtime_param
 
 from cooplog.cli import app
-from cooplog.cli_coercion import PlainValue
+from cooplog.cli_coercion import PlainValue, PlainValues
 
 VALUES = ["text", "", "-", "~/x", ("a", "b"), ["a"], (), 5, b"bytes", Path("p"), None,
           (1, "a"), True]
@@ -41,6 +41,20 @@ def test_the_plain_options_of_add_are_taken_plainly():
     assert sorted(p.name for p in params) == ["by", "by", "db", "help", "help", "help",
                                               "json_file", "online", "orgs", "root"]
     assert all(isinstance(p._runtime_param, PlainValue) for p in params)
+
+
+def test_every_command_and_group_takes_plain_values():
+    def every(command):
+        yield command
+        for sub in getattr(command, "commands", {}).values():
+            yield from every(sub)
+
+    root = typer.main.get_command(app)
+    meeting = root.get_command(typer.Context(root), "add").get_command(
+        typer.Context(root), "meeting")
+    commands = [*every(root), meeting]
+    assert len(commands) > 20
+    assert [c.name for c in commands if not isinstance(c, PlainValues)] == []
 
 
 @pytest.mark.parametrize("value", VALUES, ids=repr)
