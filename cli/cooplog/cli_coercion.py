@@ -2,7 +2,7 @@
 paths) taken as they are, without Typer's pydantic coercion.
 
 Typer 0.29 checks every value it parses with a pydantic TypeAdapter built for that option
-(even an option left out, even --help), and importing pydantic and building the adapters
+(even an option left out, even the --help option), and importing pydantic and building the adapters
 was a third of `cooplog add`'s start-up (60-70 ms of 0.21 s). No public option avoids it,
 so each plain option is given, before it parses, a coercion of its own (Typer's private
 hook: the `_runtime_param` it would otherwise build on first use). Any other value, or any
@@ -19,9 +19,9 @@ from typer.core import TyperCommand, TyperGroup
 
 
 class PlainValue(RuntimeParam):
-    """A str, list[str] or Path that needs no conversion (a flag's bool never comes here:
-    Typer passes it through), else Typer's own coercion. (RuntimeParam's dataclass fields
-    are all it needs.)"""
+    """A str, list[str] or Path that needs no conversion, else Typer's own coercion. A
+    flag's value needs none: Typer passes a bool through, and None (left out) never gets
+    here. (RuntimeParam's dataclass fields are all it needs.)"""
 
     def _coerce_value(self, value: Any, param, ctx) -> Any:
         kind = _kind(self.annotation)
@@ -38,6 +38,7 @@ class PlainValue(RuntimeParam):
 
 
 def _kind(annotation) -> type | None:
+    """The plain kind of value an annotation declares, if it is one."""
     if annotation in (str, Path, bool):
         return annotation
     if annotation == list[str]:
