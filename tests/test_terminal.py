@@ -333,6 +333,23 @@ def test_help_does_not_load_the_event_model(seeded):
     assert not loaded & {"cooplog.events", "msgspec", "pydantic", "sqlite3"}
 
 
+def test_add_takes_its_values_without_pydantic(seeded):
+    """Typer builds a pydantic adapter for each option it parses: a third of `add`'s start-up.
+    Text, lists of text and paths are taken as they are (cli_coercion)."""
+    code = ("import sys\nfrom cooplog.cli import main\ntry:\n    main()\n"
+            "except SystemExit as e:\n    print(e.code, ' '.join(sys.modules), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code, "--root", str(seeded), "add",
+                             "meeting", "--title", "T", "--role", "host", "--org", "unep",
+                             "--org", "wco", "--online", "--date", "2009", "--summary", "S.",
+                             "--no-commit", "--by", "b@example.org"],
+                            capture_output=True, text=True, check=True)
+    status, *loaded = result.stderr.splitlines()[-1].split()
+    assert status == "0" and "cooplog.events" in loaded and "pydantic" not in loaded
+    (_, rel), = written(result, seeded)
+    event = read_json(seeded / rel)
+    assert event["orgs"] == ["unep", "wco"] and event["data"]["online"] is True
+
+
 def test_add_lists_every_type_and_knows_a_typo(seeded, cli):
     result = cli(seeded, "add", "--help")
     commands = [spec.command for spec in events.TYPES.values()

@@ -16,16 +16,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 
+from .cli_coercion import App, Commands
 from .errors import USAGE, CooplogError
 
-app = typer.Typer(
+app = App(
     no_args_is_help=True,
     help="An append-only, auditable log of an organization's cooperation work.",
 )
-hooks_app = typer.Typer(no_args_is_help=True,
-                        help="The git hook that keeps event files append-only.")
+hooks_app = App(no_args_is_help=True, help="The git hook that keeps event files append-only.")
 app.add_typer(hooks_app, name="hooks")
 
 
@@ -174,7 +173,7 @@ def _warn(options=()):
     return warn
 
 
-class TypedAdd(TyperGroup):
+class TypedAdd(Commands):
     """`add`, whose typed subcommands are built only when one is asked for: building all of
     them (msgspec, the TYPES table, ten options each) on every start made the whole command
     line slow to start."""
@@ -191,13 +190,13 @@ class TypedAdd(TyperGroup):
         # An unknown name builds them all, so that the error can say "Did you mean …?".
         for command in [name] if name in specs else specs:
             if command not in self.commands:
-                one = typer.Typer(add_completion=False)
+                one = App(add_completion=False)
                 one.command(command)(_make_add_command(specs[command]))
                 self.commands[command] = typer.main.get_command(one)
         return super().get_command(ctx, name)
 
 
-add_app = typer.Typer(
+add_app = App(
     cls=TypedAdd,
     help="Append one event: a typed subcommand per event type, or --json FILE for any type.",
 )
@@ -703,7 +702,7 @@ def _print_omissions(found, json_: bool) -> None:
                            "report for no reason it knows: see the lines above")
 
 
-export_app = typer.Typer(no_args_is_help=True, help="The log in other programs' formats.")
+export_app = App(no_args_is_help=True, help="The log in other programs' formats.")
 app.add_typer(export_app, name="export")
 
 
