@@ -8,17 +8,14 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from ulid import ULID
 
 from cooplog import append, events
 from cooplog.errors import CooplogError
 from cooplog.rules import check_log
-from cooplog.store import MAX_EVENT_BYTES, Store, contents, ulid_month, ulid_text
+from cooplog.store import MAX_EVENT_BYTES, Store, contents, ulid_month
 from helpers import event_files, read_json
 from strategies import whole_events
 
@@ -43,22 +40,6 @@ def test_what_is_written_is_read_back_equal(body):
 def test_ulid_month_is_the_utc_month_of_the_id():
     assert ulid_month("01M8E5GJKGV3RS3DTR98H6BCFN") == ("2026", "11")
     assert ulid_month("00000000000000000000000000") == ("1970", "01")
-
-
-@given(st.integers(min_value=0, max_value=2**128 - 1))
-def test_ulid_text_is_python_ulids(value):
-    assert ulid_text(value) == str(ULID.from_int(value))
-
-
-def test_minted_ids_are_ulids_of_now_in_order():
-    """`add` mints its ids itself (python-ulid's import cost 10 ms of its start-up): read
-    back by python-ulid, they carry the time they were minted at and keep a batch's order."""
-    before = int(time.time() * 1000)
-    ids = append.mint_ids(3)
-    after = int(time.time() * 1000)
-    assert ids == sorted(set(ids)) and all(events.ULID_RE.fullmatch(i) for i in ids)
-    assert all(before <= ULID.from_str(i).milliseconds <= after for i in ids)
-    assert [int(ULID.from_str(i)) - int(ULID.from_str(ids[0])) for i in ids] == [0, 1, 2]
 
 
 def test_an_existing_file_is_never_replaced(tmp_path):

@@ -6,14 +6,14 @@ Everything is checked before anything is written, and a batch is written whole o
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable
+from datetime import timezone
 from pathlib import Path
 
 from . import events, gitops, inputs
 from .errors import USAGE, CooplogError, Problem
 from .rules import Registry, unresolved
-from .store import MAX_EVENT_BYTES, Store, minted_at, too_large, ulid_text
+from .store import MAX_EVENT_BYTES, Store, too_large
 
 
 def recorder(root: Path, by: str | None) -> str:
@@ -29,11 +29,11 @@ def recorder(root: Path, by: str | None) -> str:
 
 
 def mint_ids(count: int) -> list[str]:
-    """Fresh ULIDs (48 bits of Unix milliseconds, then 80 random ones), increasing, so a
-    batch keeps its order. Made here rather than by python-ulid, whose import (it reads its
-    own version from the installed package's metadata) was 10 ms of `add`'s start-up."""
-    first = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    return [ulid_text(first + i) for i in range(count)]
+    """Fresh ULIDs, increasing, so a batch keeps its order."""
+    from ulid import ULID
+
+    first = ULID()
+    return [str(ULID.from_int(int(first) + i)) for i in range(count)]
 
 
 def headline(event: events.Event) -> str:
@@ -62,9 +62,12 @@ def prepare(bodies: list[tuple[str, dict]], recorded_by: str
     for (label, body), event_id in zip(bodies, ids, strict=True):
         try:
             body = inputs.normalised(events.new_body(body))
+            from ulid import ULID
+
+            when = ULID.from_str(event_id).datetime.astimezone(timezone.utc)
             body = {
                 "id": event_id,
-                "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", minted_at(event_id)),
+                "recorded_at": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "recorded_by": recorded_by,
                 **body,
             }

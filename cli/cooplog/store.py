@@ -26,20 +26,10 @@ MAX_EVENT_BYTES = 1_000_000
 _AS_BASE32 = str.maketrans(CROCKFORD, "0123456789abcdefghijklmnopqrstuv")
 
 
-def minted_at(event_id: str) -> time.struct_time:
-    """When, in UTC, a ULID was minted (its first 48 bits are milliseconds)."""
-    return time.gmtime(int(event_id[:10].translate(_AS_BASE32), 32) // 1000)
-
-
 def ulid_month(event_id: str) -> tuple[str, str]:
-    """The UTC year and month a ULID was minted in."""
-    when = minted_at(event_id)
+    """The UTC year and month a ULID was minted in (its first 48 bits are milliseconds)."""
+    when = time.gmtime(int(event_id[:10].translate(_AS_BASE32), 32) // 1000)
     return f"{when.tm_year:04d}", f"{when.tm_mon:02d}"
-
-
-def ulid_text(value: int) -> str:
-    """A 128-bit ULID as its 26 characters of Crockford base32."""
-    return "".join(CROCKFORD[value >> shift & 31] for shift in range(125, -1, -5))
 
 
 class Store:
