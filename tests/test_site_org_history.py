@@ -27,9 +27,9 @@ ITEMS = 250  # two and a half pages
 LINK = re.compile(r'href="/event/([0-9A-Z]{26})(?:\?log=([a-z0-9-]+))?"')
 
 
-def many_items(root: Path) -> None:
+def big_organization() -> list[dict]:
     """The organization `big`, and ITEMS things done with it: days, months and spans across
-    two years, several on one date (their order then is their ids'), of four types."""
+    two bienniums, several on one date (their order then is their ids'), of three types."""
     bodies = [{"type": "organization.registered",
                "data": {"key": "big", "name": "Big Organization", "category": "other"}}]
     for n in range(ITEMS):
@@ -45,7 +45,11 @@ def many_items(root: Path) -> None:
             body.update(type="submission.made",
                         data={"key": f"big-{n}", "to": "big", "title": f"Big submission {n}"})
         bodies.append(body)
-    record(root, *bodies)
+    return bodies
+
+
+def many_items(root: Path) -> None:
+    record(root, *big_organization())
 
 
 def get(ds, path: str, status: int = 200) -> str:
