@@ -225,3 +225,12 @@ def test_a_log_the_site_does_not_hold_is_a_404_in_words(site_of_two_logs):
         assert "No log of this site is named “rotterdam”: its logs are basel, stockholm." \
             in page
         assert 'class="cooplog-report-text"' not in page
+
+
+def test_the_pages_of_one_log_lead_to_its_report(site_of_two_logs):
+    org = _get(site_of_two_logs, "/org/wco?log=basel&period=2009").text
+    assert '<a href="/report?period=2009&amp;org=wco&amp;log=basel">' in org
+    assert '<a href="/report?log=basel">Report</a>' in org  # the links every page has
+    home = _get(site_of_two_logs, "/?log=stockholm&period=2009").text
+    assert '<a href="/report?period=2009&amp;log=stockholm">' in home
+    assert '<a href="/report">Report</a>' in _get(site_of_two_logs, "/").text
