@@ -190,3 +190,20 @@ def test_a_place_in_the_list_that_is_none_is_a_400_in_words(one_log):
     ds, _ = one_log
     page = get(ds, "/org/big?before=yesterday", status=400)
     assert "“yesterday” is not a place in this organization's history" in html.unescape(page)
+
+
+def test_a_place_beyond_every_item_opens_the_latest_page(one_log):
+    ds, db = one_log
+    oldest = get(ds, "/org/big?after=1990-01-01_1990-01-01_00000000000000000000000000")
+    assert items_of(oldest) == expected(db)[-100:]  # the 100 oldest, latest first
+    past = get(ds, "/org/big?before=1990-01-01_1990-01-01_00000000000000000000000000")
+    assert items_of(past) == expected(db)[:100]
+    assert f"Items 1–100 of {ITEMS}" in read(past)
+
+
+def test_a_place_without_its_log_on_a_site_of_two_is_a_400_in_words(two_logs):
+    ds, _ = two_logs
+    page = get(ds, "/org/big?before=2005-01-01_2005-01-31_01M91MTFA5VGZCAMEDZP7A1CFX",
+               status=400)
+    assert "names no log" in page
+

@@ -650,6 +650,10 @@ async def _a_page(db, items: str, params: dict, logs: Logs, start: tuple | None,
     def at(name: str, values) -> dict:
         return {f"{name}{i}": value for i, value in enumerate(values)}
 
+    if start and logs.visibility and start[4] is None:
+        raise PageError(f"“{'_'.join(start[1:4])}” names no log: on a site of several logs, "
+                        "follow the links to older and newer items.", status=400)
+    rows = []
     if start is None:
         rows = await _rows(db, f"select {columns} {items} order by "
                                f"{', '.join(c + ' desc' for c in order)} limit {ON_A_PAGE}",
@@ -662,6 +666,8 @@ async def _a_page(db, items: str, params: dict, logs: Logs, start: tuple | None,
         rows = (await _rows(db, f"select {columns} {items}{beyond('>', 'p')} order by "
                                 f"{', '.join(order)} limit {ON_A_PAGE}",
                             dict(params, **at("p", start[1:len(order) + 1]))))[::-1]
+    if not rows and start:  # nothing beyond it any more (retracted): the latest page
+        return await _a_page(db, items, params, logs, None, total)
     newer = 0
     if rows:
         newest = rows[0]
