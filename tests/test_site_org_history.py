@@ -207,3 +207,27 @@ def test_a_place_without_its_log_on_a_site_of_two_is_a_400_in_words(two_logs):
                status=400)
     assert "names no log" in page
 
+
+def test_a_periods_page_lists_what_was_made_or_answered_in_it(seeded, tmp_path):
+    """Not every agreement, submission and request ever made: at ten logs' scale these are
+    a thousand lines on every period's page."""
+    many_items(seeded)
+    record(seeded, {"type": "status.changed", "occurred": "2003-06", "orgs": ["big"],
+                    "summary": "Big submission 13 accepted.",  # made in February 2001
+                    "data": {"subject": "big-13", "status": "accepted"}})
+    ds = serve.datasette(seeded, built(seeded, tmp_path / "site.db"))
+
+    def submissions(year: int) -> set[int]:
+        text = read(get(ds, f"/org/big?period={year}"))
+        listed = (text + "\nSubmissions\n").split("\nSubmissions\n", 1)[1].split(
+            "\nMeetings", 1)[0]
+        return {int(n) for n in re.findall(r"Big submission (\d+)", listed)}
+
+    def made_in(year: int) -> set[int]:
+        return {n for n in range(3, ITEMS, 5)
+                if (2000 + n % 12 + 1 <= year <= 2000 + n % 12 + 2 if n % 4 == 2
+                    else 2000 + n % 12 == year)}
+
+    assert made_in(2003) and submissions(2003) == made_in(2003) | {13}
+    assert submissions(2001) == made_in(2001) and 13 in made_in(2001)
+    assert 13 not in submissions(2002)

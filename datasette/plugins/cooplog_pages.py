@@ -567,10 +567,13 @@ async def org_page(db, key: str, period: tuple | None, lang: str,
             " and {alias}.log || ' ' || {alias}.event_id in (select value from json_each(:keys))"
             if logs.visibility else "")
 
-    def involved(alias: str) -> str:
+    def involved(alias: str, keyed: bool = True) -> str:
+        """Its agreements, submissions, requests (`keyed`) and partnerships: in a period,
+        those made in it or, keyed, whose status changed in it."""
         return (f"exists (select 1 from event_orgs eo where eo.org_key = :key and "
                 f"eo.event_id = {alias}.event_id and {logs.same('eo', alias)} "
-                f"and {inside('eo')}){on_this_page.format(alias=alias)}")
+                f"and {inside('eo')}){on_this_page.format(alias=alias)}"
+                f"{_in_period(alias, keyed, logs) if period else ''}")
 
     org["agreements"] = await _rows(db, f"""select {logs.column('t')} as log, key, event_id,
         kind, title, parties, occurred, status from agreements t where {involved('t')}
@@ -592,7 +595,7 @@ async def org_page(db, key: str, period: tuple | None, lang: str,
             row["history"] = history.get((row["log"], row["key"]), [])
             row["item_list"] = _json(row.get("items"), [])
     org["partnerships"] = await _rows(db, f"""select {logs.column('p')} as log, p.event_id,
-        p.partnership, p.role, p.occurred from partnerships p where {involved('p')}
+        p.partnership, p.role, p.occurred from partnerships p where {involved('p', keyed=False)}
         order by p.occurred, p.event_id""", params)
     for row in org["partnerships"]:
         logs.marked(row)
@@ -613,6 +616,17 @@ async def org_page(db, key: str, period: tuple | None, lang: str,
     org["children"] = await _rows(db, f"""select distinct key, name, acronym from organizations o
         where parent = :key and {inside('o')} order by name""", params)
     return org
+
+
+def _in_period(alias: str, keyed: bool, logs: Logs) -> str:
+    """Whether `alias`'s agreement, submission, request or partnership was made in the
+    period (:start, :end), or, `keyed`, had its status changed in it."""
+    made = (f"exists (select 1 from events m where m.id = {alias}.event_id and "
+            f"{logs.same('m', alias)} and m.occurred_end >= :start and m.occurred_start <= :end)")
+    changed = (f" or exists (select 1 from statuses s where s.subject = {alias}.key and "
+               f"{logs.same('s', alias)} and s.occurred_end >= :start "
+               "and s.occurred_start <= :end)") if keyed else ""
+    return f" and ({made}{changed})"
 
 
 def page_from(before: str | None, after: str | None) -> tuple | None:
