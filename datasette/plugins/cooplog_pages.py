@@ -537,10 +537,11 @@ async def org_page(db, key: str, period: tuple | None, lang: str,
          where eo.org_key = :key and {inside('eo')} and e.retracted = 0
            and {NOT_ACTIVITY}"""
     org["pages"] = None
-    if not period:
-        spans = await _rows(db, f"""select substr(e.occurred_start, 1, 4) as first,
+    if not period:  # counted once for all its pages, until the log changes
+        spans = await _kept(db, ("org spans", org["key"], params["logs"]), lambda db: _rows(
+            db, f"""select substr(e.occurred_start, 1, 4) as first,
             substr(e.occurred_end, 1, 4) as last, e.type, count(*) as n {items}
-            group by first, last, e.type""", params)
+            group by first, last, e.type""", params))
         total = sum(span["n"] for span in spans)
         if total > ON_A_PAGE or start:
             org["pages"] = await _a_page(db, items, params, logs, start, total)
