@@ -145,14 +145,14 @@ def test_the_counts_by_period_are_what_each_periods_page_lists(one_log):
     text = read(page)
     assert text.index("By period") < text.index("What was done with it, latest first")
     for period in ("2000/2001", "2012/2013", "2003", "2012"):
-        said = re.search(rf'href="/org/big\?period={re.escape(period)}">[^<]+</a>: '
+        said = re.search(rf'href="/org/big\?period={re.escape(period)}">[^<]+</a> · '
                          r"([\d,]+) items", page)
         assert said, period
         listed = get(ds, f"/org/big?period={period}")
         assert "Items 1–" not in listed  # a period's page lists it in full, as before
         assert len(items_of(listed)) == int(said.group(1).replace(",", "")), period
     # each year's items by type: the submissions of 2003
-    assert re.search(r'period=2003">2003</a>: \d+ items <span class="meta">\([^)]*\b'
+    assert re.search(r'period=2003">2003</a> · \d+ items <span class="meta">\([^)]*\b'
                      r'\d+ submissions?\b', page)
 
 

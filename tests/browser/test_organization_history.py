@@ -81,8 +81,8 @@ def test_a_period_counted_on_the_page_opens_with_that_many_items(browser, big): 
     base, _ = big
     seen = Visit(browser, base)
     page = seen.open("/org/big")
-    year = page.locator("ul.by-period ul li", has_text="2003:")
-    said = int(year.inner_text().split(":", 1)[1].split()[0])
+    year = page.locator("ul.by-period ul li", has_text="2003 ·")
+    said = int(year.inner_text().split("·", 1)[1].split()[0])
     year.get_by_role("link", name="2003").click()
     page.wait_for_load_state("networkidle")
     assert page.url.endswith("/org/big?period=2003")
