@@ -4,6 +4,7 @@ groups them; an organization registered alike in two logs is one, differently tw
 from __future__ import annotations
 
 import asyncio
+import io
 import shutil
 import sqlite3
 from pathlib import Path
@@ -154,3 +155,84 @@ def test_each_log_reports_its_own_translation_of_an_event_id_both_hold(cli, twin
     assert done.exit_code == 0, done.stderr
     assert done.stdout.count("Rencontré l'OMD à Bruxelles.") == 1  # basel's
     assert done.stdout.count("Stockholm a rencontré l'OMD.") == 1
+
+
+# --- the site's /report?log= -----------------------------------------------------------------
+
+
+@pytest.fixture
+def site_of_two_logs(two, tmp_path):
+    """The two logs' site database, served in-process as `cooplog serve --log …` serves it."""
+    from cooplog import site
+    from cooplog.logs import Log
+    from test_site_serve import _site
+
+    logs = [Log("basel", two[0]), Log("stockholm", two[1])]
+    site.caught_up(logs)
+    return _site(site.assemble(tmp_path / "site" / "cooplog.db", logs))
+
+
+def _get(ds, path: str, status: int = 200):
+    response = asyncio.run(ds.client.get(path))
+    assert response.status_code == status, (path, response.status_code, response.text[:500])
+    return response
+
+
+def _report_of(text: str) -> str:
+    return text.split('<div class="cooplog-report-text"', 1)[1].split("</table>", 1)[0]
+
+
+def test_the_sites_report_of_one_log_is_that_logs_report_alone(cli, two, site_of_two_logs):
+    basel, _ = two
+    page = _get(site_of_two_logs, "/report?period=2009&log=basel").text
+    assert "Basel trained customs officers." in page and "Basel briefed UNEP." in page
+    assert "Stockholm" not in _report_of(page)  # the string only stockholm holds
+    # the log chosen said on the page, kept in its links and its form
+    assert "From the logs basel alone." in page
+    assert 'href="/report.pdf?period=2009&amp;log=basel"' in page
+    assert '<input type="checkbox" name="log" value="basel" checked>' in page
+    assert '<input type="checkbox" name="log" value="stockholm">' in page
+    # word for word the report `cooplog report --log basel=…` writes
+    done = cli(basel, "report", "--period", "2009", "--format", "html",
+               "--log", f"basel={basel}")
+    assert done.exit_code == 0, done.stderr
+    assert _report_of(page) == _report_of(done.stdout)
+    stockholm = _get(site_of_two_logs, "/report?period=2009&log=stockholm").text
+    assert "Stockholm trained customs officers." in stockholm
+    assert "Basel" not in _report_of(stockholm)
+    # unep, registered differently in each log, is one organization in each log's report
+    assert _report_of(stockholm).count("United Nations Environment Programme") == 1
+
+
+def test_the_sites_report_of_several_logs_groups_them_as_one(site_of_two_logs):
+    both = _get(site_of_two_logs, "/report?period=2009&log=stockholm&log=basel").text
+    assert _report_of(both) == _report_of(_get(site_of_two_logs, "/report?period=2009").text)
+    assert "From the logs basel, stockholm alone." in both
+    assert 'href="/report.docx?period=2009&amp;log=basel&amp;log=stockholm"' in both
+
+
+def test_the_sites_report_files_keep_to_the_logs_chosen(site_of_two_logs):
+    from pypdf import PdfReader
+
+    pdf = _get(site_of_two_logs, "/report.pdf?period=2009&log=basel")
+    assert 'filename="report-2009-basel.pdf"' in pdf.headers["content-disposition"]
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "Basel trained" in text and "Stockholm" not in text
+
+
+def test_a_log_the_site_does_not_hold_is_a_404_in_words(site_of_two_logs):
+    for path in ("/report?period=2009&log=rotterdam", "/report.pdf?period=2009&log=rotterdam",
+                 "/report?period=2009&log=basel&log=rotterdam"):
+        page = _get(site_of_two_logs, path, status=404).text
+        assert "No log of this site is named “rotterdam”: its logs are basel, stockholm." \
+            in page
+        assert 'class="cooplog-report-text"' not in page
+
+
+def test_the_pages_of_one_log_lead_to_its_report(site_of_two_logs):
+    org = _get(site_of_two_logs, "/org/wco?log=basel&period=2009").text
+    assert '<a href="/report?period=2009&amp;org=wco&amp;log=basel">' in org
+    assert '<a href="/report?log=basel">Report</a>' in org  # the links every page has
+    home = _get(site_of_two_logs, "/?log=stockholm&period=2009").text
+    assert '<a href="/report?period=2009&amp;log=stockholm">' in home
+    assert '<a href="/report">Report</a>' in _get(site_of_two_logs, "/").text

@@ -93,21 +93,26 @@ select eo.org_key, e.log, l.visibility, e.occurred_start, e.occurred_end, e.occu
 # For what reads the site as one log (the report): an organization registered alike in
 # several logs is one row, its counts summed; one registered differently stays one row per
 # log, its key made `key@log`, and its events' links follow. Temporary views, which SQLite
-# finds before the tables of the same name.
+# finds before the tables of the same name; `{chosen}` keeps to the logs reported, and
+# `conflicting_keys` is worked out among them alone, as a site of those logs only has it.
 AS_ONE_LOG = {
+    "conflicting_keys": f"""
+select key from main.organizations where {{chosen}} group by key
+having count(distinct {_registration()}) > 1""",
     "organizations": """
 select case when c.key is null then o.key else o.key || '@' || o.log end as key,
        o.name, o.acronym, o.category, o.group_order, o.parent, o.url,
        min(o.registered_by) as registered_by, min(o.first_activity) as first_activity,
        max(o.last_activity) as last_activity, sum(o.activity_count) as activity_count
   from main.organizations o
-  left join (select distinct key from main.organization_conflicts) c on c.key = o.key
+  left join temp.conflicting_keys c on c.key = o.key
+ where {chosen}
  group by case when c.key is null then o.key else o.key || '@' || o.log end""",
     "event_orgs": """
 select eo.log, eo.event_id,
-       case when exists (select 1 from main.organization_conflicts c where c.key = eo.org_key)
+       case when exists (select 1 from temp.conflicting_keys c where c.key = eo.org_key)
             then eo.org_key || '@' || eo.log else eo.org_key end as org_key
-  from main.event_orgs eo""",
+  from main.event_orgs eo where {chosen}""",
 }
 
 
@@ -225,18 +230,31 @@ def as_one_log(logs: list[Log]) -> Iterator[sqlite3.Connection]:
 
 
 @contextmanager
-def read_as_one(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def read_as_one(conn: sqlite3.Connection,
+                logs: Iterable[str] | None = None) -> Iterator[sqlite3.Connection]:
     """`conn` with AS_ONE_LOG over its site database while the block runs (the report,
     which knows one log's shape), on a connection to any database: one log's own is read
-    as it is. The views are temporary, so a read-only connection can make them."""
+    as it is. `logs`: the names of the logs to read, as if the site held them alone (the
+    site's `/report?log=`); none, every log. The views are temporary, so a read-only
+    connection can make them."""
     if not conn.execute("select 1 from sqlite_master where type = 'table' and name = 'logs'"
                         ).fetchone():
         yield conn
         return
-    for name, sql in AS_ONE_LOG.items():
+    logs = sorted(set(logs or ()))
+    chosen = (f"log in ({', '.join(_quoted(name) for name in logs)})" if logs else "1")
+    views = {name: f"select * from main.[{name}] where {chosen}"
+             for name in TABLES if name not in AS_ONE_LOG} if logs else {}
+    views.update({name: sql.format(chosen=chosen) for name, sql in AS_ONE_LOG.items()})
+    for name, sql in views.items():
         conn.execute(f"create temp view [{name}] as {sql}")
     try:
         yield conn
     finally:
-        for name in AS_ONE_LOG:
+        for name in reversed(list(views)):
             conn.execute(f"drop view temp.[{name}]")
+
+
+def _quoted(name: str) -> str:
+    """A log's name as an SQL string literal."""
+    return "'" + name.replace("'", "''") + "'"

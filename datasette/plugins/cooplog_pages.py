@@ -40,6 +40,11 @@ LATEST = 12  # changes listed on the home page
 AGENDA = 200  # meetings on one agenda page, with links to the pages before and after
 WAITING = 20  # open requests and submissions listed there; the canned query has them all
 FOUND = 200  # search results shown, as the `search` canned query
+ON_A_PAGE = 100  # an organization's items on one page of its history, latest first
+# Where a page of an organization's history starts: the item before (or after) it, by its
+# place in their one order (first day, last day, id, and on a site its log).
+ITEM_MARK = re.compile(r"(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})_([0-9A-Z]{26})"
+                       r"(?:_([a-z0-9][a-z0-9-]*))?")
 # What a type is called in a sentence, and what a page lists it under.
 KINDS = {
     "meeting.attended": "meeting", "meeting.planned": "planned meeting",
@@ -485,10 +490,15 @@ async def _confidential(db, logs: list[str | None]) -> bool:
 
 
 async def org_page(db, key: str, period: tuple | None, lang: str,
-                   logs: Logs | None = None) -> dict:
+                   logs: Logs | None = None, start: tuple | None = None) -> dict:
     """One organization. On a site, a key registered differently in two logs is two
     organizations: the page is the one registration `?log=` names (else the first log's),
-    read in the logs that register it alike, and the others are linked, never merged."""
+    read in the logs that register it alike, and the others are linked, never merged.
+
+    In every period, an organization with more items than a page holds (thousands, across
+    ten logs) is read a page at a time, latest first, from `start` (`page_from`) on, with
+    its items counted by period and year, each linking to the period's page, which lists
+    it in full: the lists below the items then hold what this page's items began."""
     logs = logs or Logs()
     rows = await _rows(db, f"select *, {logs.column('o')} as log_of from organizations o "
                            "where key = :key order by log_of", {"key": key.strip().lower()})
@@ -522,21 +532,49 @@ async def org_page(db, key: str, period: tuple | None, lang: str,
     if period:
         within = " and e.occurred_end >= :start and e.occurred_start <= :end"
         params.update(start=period[1], end=period[2])
-    org["activities"] = await _with_orgs(db, await _rows(db, f"""
-        select {logs.column('e')} as log, {EVENT_COLUMNS}, e.occurred_start, e.occurred_end
-          from event_orgs eo
+    items = f"""from event_orgs eo
           join events e on e.id = eo.event_id and {logs.same('e', 'eo')}
          where eo.org_key = :key and {inside('eo')} and e.retracted = 0
-           and {NOT_ACTIVITY}{within}
-         order by e.occurred_start, e.occurred_end, e.id""", params), lang, logs)
+           and {NOT_ACTIVITY}"""
+    org["pages"] = None
+    if not period:  # counted once for all its pages, until the log changes
+        spans = await _kept(db, ("org spans", org["key"], params["logs"]), lambda db: _rows(
+            db, f"""select substr(e.occurred_start, 1, 4) as first,
+            substr(e.occurred_end, 1, 4) as last, e.type, count(*) as n {items}
+            group by first, last, e.type""", params))
+        total = sum(span["n"] for span in spans)
+        if total > ON_A_PAGE or start:
+            org["pages"] = await _a_page(db, items, params, logs, start, total)
+            org["by_period"] = _by_period(spans, lang)
+    if org["pages"]:
+        rows = org["pages"].pop("rows")
+        within = (" and e.id in (select value from json_each(:ids))"
+                  + (" and e.log || ' ' || e.id in (select value from json_each(:keys))"
+                     if logs.visibility else ""))
+        params.update(ids=json.dumps([row["id"] for row in rows]),
+                      keys=json.dumps([f"{row['log']} {row['id']}" for row in rows]))
+    else:
+        rows = await _rows(db, f"""select {logs.column('e')} as log, {EVENT_COLUMNS},
+            e.occurred_start, e.occurred_end {items}{within}
+            order by e.occurred_start, e.occurred_end, e.id""", params)
+    org["activities"] = await _with_orgs(db, rows, lang, logs)
     for activity in org["activities"]:
         activity["others"] = [o for o in activity["org_list"] if o["key"] != org["key"]]
         activity["outside"] = _outside(activity, period)
 
-    def involved(alias: str) -> str:
+    on_this_page = ""
+    if org["pages"]:
+        on_this_page = " and {alias}.event_id in (select value from json_each(:ids))" + (
+            " and {alias}.log || ' ' || {alias}.event_id in (select value from json_each(:keys))"
+            if logs.visibility else "")
+
+    def involved(alias: str, keyed: bool = True) -> str:
+        """Its agreements, submissions, requests (`keyed`) and partnerships: in a period,
+        those made in it or, keyed, whose status changed in it."""
         return (f"exists (select 1 from event_orgs eo where eo.org_key = :key and "
                 f"eo.event_id = {alias}.event_id and {logs.same('eo', alias)} "
-                f"and {inside('eo')})")
+                f"and {inside('eo')}){on_this_page.format(alias=alias)}"
+                f"{_in_period(alias, keyed, logs) if period else ''}")
 
     org["agreements"] = await _rows(db, f"""select {logs.column('t')} as log, key, event_id,
         kind, title, parties, occurred, status from agreements t where {involved('t')}
@@ -558,7 +596,7 @@ async def org_page(db, key: str, period: tuple | None, lang: str,
             row["history"] = history.get((row["log"], row["key"]), [])
             row["item_list"] = _json(row.get("items"), [])
     org["partnerships"] = await _rows(db, f"""select {logs.column('p')} as log, p.event_id,
-        p.partnership, p.role, p.occurred from partnerships p where {involved('p')}
+        p.partnership, p.role, p.occurred from partnerships p where {involved('p', keyed=False)}
         order by p.occurred, p.event_id""", params)
     for row in org["partnerships"]:
         logs.marked(row)
@@ -579,6 +617,101 @@ async def org_page(db, key: str, period: tuple | None, lang: str,
     org["children"] = await _rows(db, f"""select distinct key, name, acronym from organizations o
         where parent = :key and {inside('o')} order by name""", params)
     return org
+
+
+def _in_period(alias: str, keyed: bool, logs: Logs) -> str:
+    """Whether `alias`'s agreement, submission, request or partnership was made in the
+    period (:start, :end), or, `keyed`, had its status changed in it."""
+    made = (f"exists (select 1 from events m where m.id = {alias}.event_id and "
+            f"{logs.same('m', alias)} and m.occurred_end >= :start and m.occurred_start <= :end)")
+    changed = (f" or exists (select 1 from statuses s where s.subject = {alias}.key and "
+               f"{logs.same('s', alias)} and s.occurred_end >= :start "
+               "and s.occurred_start <= :end)") if keyed else ""
+    return f" and ({made}{changed})"
+
+
+def page_from(before: str | None, after: str | None) -> tuple | None:
+    """Where a page of an organization's history starts, from its `?before=` or `?after=`
+    (the links to older and newer items make them): ("before"|"after", first day, last
+    day, id, log); None for the latest page."""
+    for direction, value in (("before", before), ("after", after)):
+        if value:
+            found = ITEM_MARK.fullmatch(value.strip())
+            if not found:
+                raise PageError(f"“{value}” is not a place in this organization's history: "
+                                "follow the links to older and newer items.", status=400)
+            return (direction, *found.groups())
+    return None
+
+
+def _mark(row: dict) -> str:
+    return "_".join(filter(None, (row["occurred_start"], row["occurred_end"], row["id"],
+                                  row["log"])))
+
+
+async def _a_page(db, items: str, params: dict, logs: Logs, start: tuple | None,
+                  total: int) -> dict:
+    """ON_A_PAGE of an organization's items, latest first, before or after `start` in
+    their one order: following the links from the latest page, every item is shown once,
+    in order, however many pages it takes (keyset paging: a new item moves no other)."""
+    order = ["e.occurred_start", "e.occurred_end", "e.id"] + (["e.log"] if logs.visibility
+                                                              else [])
+    columns = f"{logs.column('e')} as log, {EVENT_COLUMNS}, e.occurred_start, e.occurred_end"
+
+    def beyond(sign: str, name: str) -> str:
+        fields = ", ".join(f":{name}{i}" for i in range(len(order)))
+        return f" and ({', '.join(order)}) {sign} ({fields})"
+
+    def at(name: str, values) -> dict:
+        return {f"{name}{i}": value for i, value in enumerate(values)}
+
+    if start and logs.visibility and start[4] is None:
+        raise PageError(f"“{'_'.join(start[1:4])}” names no log: on a site of several logs, "
+                        "follow the links to older and newer items.", status=400)
+    rows = []
+    if start is None:
+        rows = await _rows(db, f"select {columns} {items} order by "
+                               f"{', '.join(c + ' desc' for c in order)} limit {ON_A_PAGE}",
+                           params)
+    elif start[0] == "before":
+        rows = await _rows(db, f"select {columns} {items}{beyond('<', 'p')} order by "
+                               f"{', '.join(c + ' desc' for c in order)} limit {ON_A_PAGE}",
+                           dict(params, **at("p", start[1:len(order) + 1])))
+    else:
+        rows = (await _rows(db, f"select {columns} {items}{beyond('>', 'p')} order by "
+                                f"{', '.join(order)} limit {ON_A_PAGE}",
+                            dict(params, **at("p", start[1:len(order) + 1]))))[::-1]
+    if not rows and start:  # nothing beyond it any more (retracted): the latest page
+        return await _a_page(db, items, params, logs, None, total)
+    newer = 0
+    if rows:
+        newest = rows[0]
+        newer = (await _rows(db, f"select count(*) as n {items}{beyond('>', 'p')}", dict(
+            params, **at("p", [newest[c.split('.')[1]] for c in order]))))[0]["n"]
+    return {"rows": rows, "first": newer + 1, "last": newer + len(rows), "total": total,
+            "newer": _mark(rows[0]) if rows and newer else None,
+            "older": _mark(rows[-1]) if rows and newer + len(rows) < total else None}
+
+
+def _by_period(spans: list[dict], lang: str) -> list[dict]:
+    """An organization's items counted by biennium and by year, latest first, each item in
+    each one it overlaps: the count beside a period is what that period's page lists."""
+    bienniums: dict[int, dict] = {}
+    for span in spans:
+        first, last = int(span["first"]), int(span["last"])
+        for biennium in sorted({year - year % 2 for year in range(first, last + 1)}):
+            counted = bienniums.setdefault(biennium, {"n": 0, "years": {}})
+            counted["n"] += span["n"]
+            for year in range(max(first, biennium), min(last, biennium + 1) + 1):
+                kinds = counted["years"].setdefault(year, {})
+                kinds[span["type"]] = kinds.get(span["type"], 0) + span["n"]
+    return [{"period": f"{b}/{b + 1}", "label": dates.in_words(f"{b}/{b + 1}", lang),
+             "n": _phrase(counted["n"], "item", "items", lang),
+             "years": [{"period": str(year), "n": _phrase(sum(kinds.values()), "item",
+                                                          "items", lang),
+                        "kinds": ", ".join(_kinds_counted(kinds, lang))}
+                       for year, kinds in sorted(counted["years"].items(), reverse=True)]}
+            for b, counted in sorted(bienniums.items(), reverse=True)]
 
 
 def _outside(row: dict, period: tuple | None) -> bool:
@@ -652,30 +785,48 @@ async def _waiting(db, lang: str, logs: Logs) -> list[dict]:
     return rows
 
 
-def _counted(counts: dict[str, int], organizations: int, lang: str) -> list[str]:
-    """What the log holds, as phrases: "40 meetings", "1 request" (the catalogs say them
-    without a plural where a language has more forms than two: "Заявки: 3")."""
+# what a count of each type of item is called: one, many
+COUNTED = {
+    "meeting.attended": ("meeting attended", "meetings attended"),
+    "meeting.planned": ("meeting planned", "meetings planned"),
+    "agreement.signed": ("agreement", "agreements"),
+    "agreement.revised": ("revision of an agreement", "revisions of agreements"),
+    "submission.made": ("submission", "submissions"),
+    "request.made": ("request", "requests"),
+    "project.proposed": ("project", "projects"),
+    "partnership.joined": ("partnership", "partnerships"),
+    "activity.noted": ("other activity", "other activities"),
+    "status.changed": ("change of status", "changes of status"),
+}
+
+
+def _number(n: int, lang: str) -> str:
     from babel.numbers import format_decimal
 
-    def phrase(n: int, one: str, many: str) -> str:
-        return messages.gettext("{n} " + (one if n == 1 else many), lang).format(
-            n=format_decimal(n, locale=lang))
+    return format_decimal(n, locale=lang)
 
-    meetings = counts.get("meeting.attended", 0)
-    phrases = [phrase(organizations, "organization registered", "organizations registered"),
-               phrase(meetings, "meeting attended", "meetings attended")]
-    for type_, one, many in (
-            ("meeting.planned", "meeting planned", "meetings planned"),
-            ("agreement.signed", "agreement", "agreements"),
-            ("submission.made", "submission", "submissions"),
-            ("request.made", "request", "requests"),
-            ("project.proposed", "project", "projects"),
-            ("partnership.joined", "partnership", "partnerships"),
-            ("activity.noted", "other activity", "other activities"),
-            ("status.changed", "change of status", "changes of status")):
-        if counts.get(type_):
-            phrases.append(phrase(counts[type_], one, many))
-    return phrases
+
+def _phrase(n: int, one: str, many: str, lang: str) -> str:
+    """"40 meetings", "1 request" (the catalogs say them without a plural where a language
+    has more forms than two: "Заявки: 3")."""
+    return messages.gettext("{n} " + (one if n == 1 else many), lang).format(
+        n=_number(n, lang))
+
+
+def _kinds_counted(counts: dict[str, int], lang: str) -> list[str]:
+    """Each type of item counted, in COUNTED's order: "40 meetings attended", …"""
+    return [_phrase(counts[type_], one, many, lang) for type_, (one, many) in COUNTED.items()
+            if counts.get(type_)]
+
+
+def _counted(counts: dict[str, int], organizations: int, lang: str) -> list[str]:
+    """What the log holds, as phrases: "40 organizations registered", "40 meetings
+    attended" (said even when none), then each other type of item it holds."""
+    return [_phrase(organizations, "organization registered", "organizations registered",
+                    lang),
+            _phrase(counts.get("meeting.attended", 0), *COUNTED["meeting.attended"], lang),
+            *_kinds_counted({k: n for k, n in counts.items() if k not in
+                             ("meeting.attended", "agreement.revised")}, lang)]
 
 
 def _periods(years: list[int], lang: str) -> list[tuple[str, str]]:
@@ -928,7 +1079,10 @@ async def _page(datasette, request, template: str, build, kept=None):
     # kept on the page's links, and the logs to choose from (_cooplog_pages.html)
     return await _render(datasette, request, template, dict(
         context, chosen_log=logs.chosen,
-        site_logs=list(logs.visibility) if len(logs.visibility) > 1 else []), lang=lang)
+        site_logs=list(logs.visibility) if len(logs.visibility) > 1 else [],
+        # what a link to another page of the same list keeps as it was asked for
+        query_kept=urlencode([(k, v) for k, v in parse_qsl(request.query_string)
+                              if k in ("log", "lang")])), lang=lang)
 
 
 async def event_view(datasette, request):
@@ -941,11 +1095,14 @@ async def event_view(datasette, request):
 async def org_view(datasette, request):
     async def build(db, lang, logs):
         period = period_of(request.args.get("period"), lang)
-        return {"org": await org_page(db, request.url_vars["key"], period, lang, logs),
+        start = None if period else page_from(request.args.get("before"),
+                                              request.args.get("after"))
+        return {"org": await org_page(db, request.url_vars["key"], period, lang, logs, start),
                 "period": period}
 
     return await _page(datasette, request, "cooplog_org.html", build,
-                       kept=("org", request.url_vars["key"], request.args.get("period")))
+                       kept=("org", request.url_vars["key"], request.args.get("period"),
+                             request.args.get("before"), request.args.get("after")))
 
 
 def _a_home_page_of_its_own(datasette) -> bool:

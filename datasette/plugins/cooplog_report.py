@@ -2,9 +2,11 @@
 renders it (same groups, same bullets), and `/report.pdf` and `/report.docx`, the same
 report as the files `cooplog report --format pdf|docx` writes, linked from the page for
 download. The query string takes periods, organizations and groups as people write them,
-and `?lang=` the report's language, as `--lang` does; what it cannot read is a 400 page in
-words, with the form to try again."""
+`?lang=` the report's language, as `--lang` does, and on a site of several logs `?log=`
+(repeated for several) the logs to report, as `--log` does; what it cannot read is a 400
+page in words (a log the site does not hold, 404), with the form to try again."""
 
+import json
 from urllib.parse import urlencode
 
 from datasette import hookimpl
@@ -43,34 +45,63 @@ def _language(request) -> str:
             or (remembered if remembered in messages.LANGUAGES else "en"))
 
 
-async def _chosen(db, asked):
-    """The report asked for, in the log's terms (cooplog.report.Choice)."""
-    from cooplog import report
+class UnknownLog(Exception):
+    """A log asked for that the site does not hold, in words."""
+
+
+async def _logs(db, request) -> tuple[list[str], list[str]]:
+    """(the site's logs when it has several, the logs `?log=` asks for, sorted); one log's
+    own database has no logs to choose among, and reads `?log=` as the other pages do:
+    not at all."""
+    if not await db.table_exists("logs"):
+        return [], []
+    names = [row[0] for row in (await db.execute("select name from logs order by name")).rows]
+    asked = sorted({name.strip().lower() for name in request.args.getlist("log")
+                    if name.strip()})
+    unknown = [name for name in asked if name not in names]
+    if unknown:
+        raise UnknownLog(f"No log of this site is named “{unknown[0]}”: its logs are "
+                         f"{', '.join(names)}.")
+    return (names if len(names) > 1 else []), asked
+
+
+async def _chosen(db, asked, logs):
+    """The report asked for, in the terms of the logs reported (cooplog.report.Choice)."""
+    from cooplog import report, site
+
+    def choose(conn):
+        with site.read_as_one(conn, logs):
+            return report.choose(conn, *asked)
 
     reports = _kept(db)
     return await db.execute_fn(lambda conn: reports.get(
-        ("choice", *asked), lambda: report.choose(conn, *asked)))
+        ("choice", *asked, *logs), lambda: choose(conn)))
 
 
-def _query(choice, lang: str) -> str:
-    return urlencode({k: v for k, v in (("period", choice.period), ("org", choice.org),
-                                        ("group", choice.group),
-                                        ("lang", lang if lang != "en" else None)) if v})
+def _query(choice, lang: str, logs: list[str]) -> str:
+    return urlencode([(k, v) for k, v in (("period", choice.period), ("org", choice.org),
+                                          ("group", choice.group),
+                                          *(("log", name) for name in logs),
+                                          ("lang", lang if lang != "en" else None)) if v])
 
 
 async def _page(datasette, request, asked, *, status=200, body=None, title="Report",
-                choice=None, error=None):
+                choice=None, error=None, logs=((), ())):
     import functools
 
     from cooplog import dates, messages, report
 
     db = datasette.get_database()
-    orgs = await db.execute("select distinct name, acronym from organizations order by name")
+    site_logs, chosen = logs
+    orgs = await db.execute("select distinct name, acronym from organizations where "
+                            f"{'log in (select value from json_each(:logs))' if chosen else '1'}"
+                            " order by name", {"logs": json.dumps(chosen)})
     period = asked[0] or (choice.period.replace("/", dates.DASH) if choice else "")
     lang = _language(request)
     lang = lang if lang in messages.LANGUAGES else "en"  # the page around a 400 in words
-    query = _query(choice, lang) if choice else ""
+    query = _query(choice, lang, chosen) if choice else ""
     context = {
+        "site_logs": site_logs, "chosen_logs": chosen,
         "title": title, "body": body, "error": error, "period": period,
         "org": asked[1] or "", "group": choice.group if choice else (asked[2] or ""),
         "groups": report.GROUPS, "organizations": [tuple(row) for row in orgs.rows],
@@ -92,26 +123,34 @@ async def report_page(datasette, request):
     db = datasette.get_database()
     asked, lang = _asked(request), _language(request)
 
-    def build(conn, choice):
-        content = _built(conn, choice, lang)
+    def build(conn, choice, chosen):
+        content = _built(conn, choice, lang, chosen)
         return report.html_body(content), content.title
 
     try:
-        choice = await _chosen(db, asked)
+        logs = await _logs(db, request)
+    except UnknownLog as e:
+        return await _page(datasette, request, asked, status=404, error=str(e))
+    chosen = logs[1]
+    try:
+        choice = await _chosen(db, asked, chosen)
         reports = _kept(db)
         body, title = await db.execute_fn(lambda conn: reports.get(
-            (choice.period, choice.org, choice.group, lang), lambda: build(conn, choice)))
+            (choice.period, choice.org, choice.group, lang, *chosen),
+            lambda: build(conn, choice, chosen)))
     except CooplogError as e:
-        return await _page(datasette, request, asked, status=400, error=_sentence(e))
-    return await _page(datasette, request, asked, body=body, title=title, choice=choice)
+        return await _page(datasette, request, asked, status=400, error=_sentence(e),
+                           logs=logs)
+    return await _page(datasette, request, asked, body=body, title=title, choice=choice,
+                       logs=logs)
 
 
-def _built(conn, choice, lang: str):
+def _built(conn, choice, lang: str, logs: list[str]):
     """The report's content; a site of several logs read as one (an organization two logs
-    register alike is one entry)."""
+    register alike is one entry), or those of them `logs` names."""
     from cooplog import report, site
 
-    with site.read_as_one(conn):
+    with site.read_as_one(conn, logs):
         return report.build(conn, choice.period, choice.org, choice.group, lang=lang)
 
 
@@ -129,15 +168,21 @@ def download(kind: str):
         db = datasette.get_database()
         asked, lang = _asked(request), _language(request)
         try:
-            choice = await _chosen(db, asked)
+            logs = await _logs(db, request)
+        except UnknownLog as e:
+            return await _page(datasette, request, asked, status=404, error=str(e))
+        chosen = logs[1]
+        try:
+            choice = await _chosen(db, asked, chosen)
             reports = _kept(db)
             body = await db.execute_fn(lambda conn: reports.get(
-                (kind, choice.period, choice.org, choice.group, lang),
-                lambda: render(_built(conn, choice, lang))))
+                (kind, choice.period, choice.org, choice.group, lang, *chosen),
+                lambda: render(_built(conn, choice, lang, chosen))))
         except CooplogError as e:
-            return await _page(datasette, request, asked, status=400, error=_sentence(e))
+            return await _page(datasette, request, asked, status=400, error=_sentence(e),
+                               logs=logs)
         name = "report-" + "-".join(filter(None, [
-            choice.period.replace("/", "-"), choice.org, choice.group,
+            choice.period.replace("/", "-"), choice.org, choice.group, *chosen,
             lang if lang != "en" else None]))
         return Response(body, status=200, content_type=DOWNLOADS[kind][0],
                         headers={"content-disposition": f'attachment; filename="{name}.{kind}"'})

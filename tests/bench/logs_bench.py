@@ -48,6 +48,7 @@ PAGES = {
     "organization_across_logs": "/cooplog/organization_across_logs?org_key=org-1",
     "problems": "/cooplog/problems",
     "report": "/report?period=2008/2009",
+    "report_of_one_log": "/report?period=2008/2009&log=log-3",
 }
 
 

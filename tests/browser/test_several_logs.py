@@ -42,3 +42,24 @@ def test_the_private_logs_items_are_marked_and_a_chosen_log_is_kept(visit):
     agenda = page.locator("main").inner_text()
     assert "Basel's Geneva meeting" in agenda and "Stockholm" not in agenda
     visit.finish("several-logs-meetings-basel")
+
+
+def test_the_report_of_the_log_chosen_and_then_of_another(visit):
+    from test_reading import serious_violations
+
+    page = visit.open("/?log=basel")
+    page.locator(".cooplog-nav").get_by_role("link", name="Report").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("/report?log=basel")
+    assert page.locator(".logs-reported").inner_text() == "From the logs basel alone."
+    assert page.get_by_label("basel").is_checked()
+    assert "Basel met in Geneva." in page.locator("table.cooplog-report").inner_text()
+    assert serious_violations(page) == []
+    page.get_by_label("basel").uncheck()
+    page.get_by_label("stockholm").check()
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_load_state("networkidle")
+    assert "log=stockholm" in page.url and "log=basel" not in page.url
+    report = page.locator("table.cooplog-report").inner_text()
+    assert "Stockholm met in Geneva." in report and "Basel" not in report
+    visit.finish("several-logs-report-stockholm", full_page=False)
