@@ -2,9 +2,11 @@
 
 Each log keeps its own database, watcher and problems; the site copies their contract
 tables in, each with `log` (the log's NAME) as its first column and (log, key) as its
-natural key, shaped from schema.py's one declaration. A log's rows are replaced in one
-transaction, so that a refresh of one log never shows the others half-way, and the private
-logs a public site leaves out are never opened."""
+natural key, shaped from schema.py's one declaration. A log's rows are brought in step in
+one transaction, so that a refresh of one log never shows the others half-way, and the
+private logs a public site leaves out are never opened. A refresh copies only the rows its
+log's change record lists since the last one, or all of that log's rows when the record
+cannot say (the files and each log's database stay the truth)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
@@ -20,7 +23,7 @@ from . import schema
 from .logs import Log
 
 # The contract tables (DESIGN.md), copied from each log; bookkeeping (`_…`) stays there.
-TABLES = {name: spec for name, spec in schema.TABLES.items() if not name.startswith("_")}
+TABLES = {name: schema.TABLES[name] for name in schema.contract_tables()}
 # Each log's `problems` (a view over its bookkeeping), copied as rows.
 LOG_PROBLEMS = "_log_problems"
 PROBLEM_COLUMNS = ("path", "field", "message", "event_id")
@@ -32,19 +35,24 @@ def _registration(alias: str = "") -> str:
     return f"json_array({', '.join((f'{alias}.' if alias else '') + f for f in ORG_FIELDS)})"
 
 
+# The logs where an organization `o` is registered differently. Lists of logs are in name
+# order, never in the order rows happen to be stored (a refresh copies rows again).
+_DIFFERING = f"""select other.log from organizations other
+ where other.key = o.key and other.log <> o.log
+   and {_registration('other')} <> {_registration('o')}"""
+
 # The site's own views, besides the projection's (schema.VIEWS, which read the tables as
 # they are). `problems` is every log's, with `log`, and the organizations registered
 # differently under one key in two logs: both are kept apart, each log's registration named.
 SITE_VIEWS = {
     "organization_conflicts": f"""
-select o.log, o.key, o.name, o.registered_by,
-       group_concat(other.log, ', ') as differs_from
+select o.log, o.key, o.name, o.registered_by, (
+         select group_concat(log, ', ') from ({_DIFFERING} order by other.log)
+       ) as differs_from
   from organizations o
-  join organizations other on other.key = o.key and other.log <> o.log
  where o.key in (select key from organizations group by key
                  having count(distinct {_registration()}) > 1)
-   and {_registration('o')} <> {_registration('other')}
- group by o.log, o.key""",
+   and exists ({_DIFFERING})""",
     "problems": f"""
 select log, {', '.join(PROBLEM_COLUMNS)} from {LOG_PROBLEMS}
 union all
@@ -73,9 +81,11 @@ select log, 'submission', key, title, to_org, status, status_since, event_id
  where status is null or status in ('pending', 'under-consideration', 'deferred')""",
     # Organizations two or more logs work with, registered alike in each.
     "shared_organizations": f"""
-select key, name, acronym, category, count(*) as log_count, group_concat(log, ', ') as logs,
-       sum(activity_count) as activity_count
-  from organizations
+select key, name, acronym, category, count(*) as log_count, (
+         select group_concat(log, ', ') from (
+           select alike.log from organizations alike where alike.key = o.key order by alike.log)
+       ) as logs, sum(activity_count) as activity_count
+  from organizations o
  group by key
 having count(*) > 1 and count(distinct {_registration()}) = 1""",
     # One organization's history across every log (filter on org_key): each current event
@@ -151,25 +161,93 @@ def ensure_shape(db: sqlite_utils.Database) -> None:
             db[table].enable_fts(schema.FTS_COLUMNS, tokenize="trigram", create_triggers=True)
 
 
-def refresh(conn: sqlite3.Connection, log: Log) -> None:
-    """Replace `log`'s rows with those of its own database, in one transaction."""
+@dataclass(frozen=True)
+class Copied:
+    """How far the site's copy of a log goes in the log's change record (`_changes`): the
+    record's epoch (each build starts a new one) and its last entry copied."""
+
+    epoch: str
+    seq: int
+
+
+def refresh(conn: sqlite3.Connection, log: Log, since: Copied | None = None) -> Copied | None:
+    """Bring `log`'s rows in step with its own database, in one transaction: only the rows
+    whose keys its change record lists after `since`, when it lists every change since
+    then; else every row of the log replaced. How far the copy goes (None when the database
+    keeps no change record: the next refresh copies everything again)."""
     source = Path(log.db_path).resolve()
     conn.execute("attach database ? as source", (f"file:{source}?mode=ro",))
     try:
         with conn:
-            conn.execute("insert or replace into logs (name, visibility) values (?, ?)",
-                         (log.name, log.visibility))
-            for name in TABLES:
-                columns = ", ".join(f"[{c}]" for c in TABLES[name][0])
-                conn.execute(f"delete from [{name}] where log = ?", (log.name,))
-                conn.execute(f"insert into [{name}] (log, {columns}) "
-                             f"select ?, {columns} from source.[{name}]", (log.name,))
-            columns = ", ".join(PROBLEM_COLUMNS)
+            conn.execute("begin")  # every read of the log's database sees one state of it
+            upto = _recorded(conn)
+            changed = _changed_tables(conn, since, upto) if since and upto else None
+            if changed is None:
+                _copy_all(conn, log)
+            else:
+                for name in changed:
+                    _copy_changed(conn, log, name, since.seq, upto.seq)
+            columns = ", ".join(PROBLEM_COLUMNS)  # a view over bookkeeping: copied whole
             conn.execute(f"delete from {LOG_PROBLEMS} where log = ?", (log.name,))
             conn.execute(f"insert into {LOG_PROBLEMS} (log, {columns}) "
                          f"select ?, {columns} from source.problems", (log.name,))
     finally:
         conn.execute("detach database source")
+    return upto
+
+
+def _recorded(conn: sqlite3.Connection) -> Copied | None:
+    """How far the attached log database's change record goes; None if it keeps none."""
+    if not conn.execute("select 1 from source.sqlite_master where type = 'table' "
+                        "and name = '_changes'").fetchone():
+        return None
+    epoch = conn.execute("select value from source._state where name = ?",
+                         (schema.CHANGES_EPOCH,)).fetchone()
+    if epoch is None:
+        return None
+    last, = conn.execute("select coalesce(max(seq), 0) from source._changes").fetchone()
+    return Copied(epoch[0], last)
+
+
+def _changed_tables(conn: sqlite3.Connection, since: Copied, upto: Copied) -> list[str] | None:
+    """The tables with changes recorded after `since`, or None if the record cannot say
+    (another epoch: the database was built again; entries pruned or missing; a table the
+    site does not know): then everything is copied."""
+    if since.epoch != upto.epoch or since.seq > upto.seq:
+        return None
+    count, = conn.execute("select count(*) from source._changes where seq > ? and seq <= ?",
+                          (since.seq, upto.seq)).fetchone()
+    if count != upto.seq - since.seq:
+        return None
+    names = [name for (name,) in conn.execute(
+        "select distinct table_name from source._changes where seq > ? and seq <= ?",
+        (since.seq, upto.seq))]
+    return names if set(names) <= set(TABLES) else None
+
+
+def _copy_all(conn: sqlite3.Connection, log: Log) -> None:
+    conn.execute("insert or replace into logs (name, visibility) values (?, ?)",
+                 (log.name, log.visibility))
+    for name in TABLES:
+        columns = ", ".join(f"[{c}]" for c in TABLES[name][0])
+        conn.execute(f"delete from [{name}] where log = ?", (log.name,))
+        conn.execute(f"insert into [{name}] (log, {columns}) "
+                     f"select ?, {columns} from source.[{name}]", (log.name,))
+
+
+def _copy_changed(conn: sqlite3.Connection, log: Log, name: str, after: int, upto: int) -> None:
+    """The rows of `name` whose keys changed in (after, upto]: removed, and copied again
+    from the log's database where they still are (the site's key is the log's and `log`)."""
+    own = _shape(name)[1][1:]
+    keys = (f"select key{', second_key' if len(own) > 1 else ''} from source._changes "
+            "where table_name = ? and seq > ? and seq <= ?")
+    changed = f"({', '.join(f'[{c}]' for c in own)}) in ({keys})"
+    columns = ", ".join(f"[{c}]" for c in TABLES[name][0])
+    conn.execute(f"delete from main.[{name}] where log = ? and {changed}",
+                 (log.name, name, after, upto))
+    conn.execute(f"insert into main.[{name}] (log, {columns}) "
+                 f"select ?, {columns} from source.[{name}] where {changed}",
+                 (log.name, name, after, upto))
 
 
 def connect(path: Path) -> sqlite3.Connection:
