@@ -255,6 +255,9 @@ def connect(path: Path) -> sqlite3.Connection:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), uri=True, check_same_thread=False)
     ensure_shape(sqlite_utils.Database(conn))
+    # made afresh from the logs whenever the site starts: no sync at each refresh's commit
+    # (write-ahead log: a commit stays whole, only the last ones may be lost to a power cut)
+    conn.execute("pragma synchronous = normal")
     return conn
 
 
