@@ -53,6 +53,15 @@ def afresh(logs: list[Log], folder: Path) -> dict[str, list[tuple]]:
     return site_snapshot(site.assemble(folder / "afresh.db", logs))
 
 
+def refreshed(conn: sqlite3.Connection, log: Log, since: site.Copied | None):
+    """`site.refresh` from `since`, reading the log's database as the refresher does."""
+    source = sqlite3.connect(f"file:{log.db_path}?mode=ro", uri=True)
+    try:
+        return site.refresh(conn, log, since, source)
+    finally:
+        source.close()
+
+
 def rowids(conn: sqlite3.Connection, log: str) -> dict[str, int]:
     """Where each of a log's events sits in the site's table: a row copied again moves."""
     return dict(conn.execute("select id, rowid from events where log = ?", [log]))
@@ -112,10 +121,10 @@ def test_any_sequence_of_changes_in_two_logs_ends_where_a_site_made_afresh_does(
                     projection.apply(path)
                 if data.draw(st.booleans(), label="refresh the site now"):
                     for each in logs_:
-                        copied[each.name] = site.refresh(conn, each, copied[each.name])
+                        copied[each.name] = refreshed(conn, each, copied[each.name])
                     assert site_snapshot(conn_path(conn)) == afresh(logs_, tmp)
             for log in logs_:
-                copied[log.name] = site.refresh(conn, log, copied[log.name])
+                copied[log.name] = refreshed(conn, log, copied[log.name])
             assert site_snapshot(conn_path(conn)) == afresh(logs_, tmp)
         finally:
             conn.close()
@@ -165,7 +174,7 @@ def test_a_refresh_copies_only_what_changed_and_the_site_equals_one_made_afresh(
     basel, stockholm = two
     before = {log.name: rowids(conn, log.name) for log in two}
     new = added(basel, "A new activity in Basel.")
-    mark = site.refresh(conn, basel, marks["basel"])
+    mark = refreshed(conn, basel, marks["basel"])
     assert mark.epoch == marks["basel"].epoch and mark.seq > marks["basel"].seq
     after = rowids(conn, "basel")
     assert {i: after[i] for i in before["basel"]} == before["basel"]  # none copied again
@@ -173,7 +182,7 @@ def test_a_refresh_copies_only_what_changed_and_the_site_equals_one_made_afresh(
     assert rowids(conn, "stockholm") == before["stockholm"]
     assert site_snapshot(conn_path(conn)) == afresh(two, tmp_path)
     # nothing changed since: nothing copied, and the same mark
-    assert site.refresh(conn, basel, mark) == mark
+    assert refreshed(conn, basel, mark) == mark
     assert rowids(conn, "basel") == after
 
 
@@ -181,7 +190,7 @@ def whole_copy_after(conn, log: Log, mark, two, tmp_path) -> None:
     """`log`'s refresh from `mark` copies every one of its rows again, and the site then
     equals one made afresh."""
     before = rowids(conn, log.name)
-    site.refresh(conn, log, mark)
+    refreshed(conn, log, mark)
     after = rowids(conn, log.name)
     assert not set(before.items()) & set(after.items()), "some rows were not copied again"
     assert site_snapshot(conn_path(conn)) == afresh(two, tmp_path)

@@ -170,62 +170,111 @@ class Copied:
     seq: int
 
 
-def refresh(conn: sqlite3.Connection, log: Log, since: Copied | None = None) -> Copied | None:
-    """Bring `log`'s rows in step with its own database, in one transaction: only the rows
-    whose keys its change record lists after `since`, when it lists every change since
-    then; else every row of the log replaced. How far the copy goes (None when the database
-    keeps no change record: the next refresh copies everything again)."""
-    source = Path(log.db_path).resolve()
-    conn.execute("attach database ? as source", (f"file:{source}?mode=ro",))
+def refresh(conn: sqlite3.Connection, log: Log, since: Copied | None = None,
+            source: sqlite3.Connection | None = None) -> Copied | None:
+    """Bring `log`'s rows in step with its own database, each time in one transaction: only
+    the rows whose keys its change record lists after `since`, read through `source` (a
+    connection to the log's database, kept open by the caller: attaching the database
+    again for each change would cost more than the change), when the record lists every
+    change since then; else every row of the log replaced. How far the copy goes (None when
+    the database keeps no change record: the next refresh copies everything again)."""
+    if since is not None and source is not None:
+        changed = _read_changes(source, since)
+        if changed is not None:
+            upto, rows, problems = changed
+            with conn:
+                for name, (keys, copies) in rows.items():
+                    own = _shape(name)[1][1:]
+                    matched = " and ".join(f"[{c}] = ?" for c in own)
+                    conn.executemany(f"delete from [{name}] where log = ? and {matched}",
+                                     [(log.name, *key) for key in keys])
+                    conn.executemany(_insert(name), [(log.name, *row) for row in copies])
+                conn.execute(f"delete from {LOG_PROBLEMS} where log = ?", (log.name,))
+                conn.executemany(f"insert into {LOG_PROBLEMS} (log, {', '.join(PROBLEM_COLUMNS)})"
+                                 f" values (?{', ?' * len(PROBLEM_COLUMNS)})",
+                                 [(log.name, *row) for row in problems])
+            return upto
+    path = Path(log.db_path).resolve()
+    conn.execute("attach database ? as source", (f"file:{path}?mode=ro",))
     try:
         with conn:
             conn.execute("begin")  # every read of the log's database sees one state of it
-            upto = _recorded(conn)
-            changed = _changed_tables(conn, since, upto) if since and upto else None
-            if changed is None:
-                _copy_all(conn, log)
-            else:
-                for name in changed:
-                    _copy_changed(conn, log, name, since.seq, upto.seq)
-            columns = ", ".join(PROBLEM_COLUMNS)  # a view over bookkeeping: copied whole
-            conn.execute(f"delete from {LOG_PROBLEMS} where log = ?", (log.name,))
-            conn.execute(f"insert into {LOG_PROBLEMS} (log, {columns}) "
-                         f"select ?, {columns} from source.problems", (log.name,))
+            upto = _recorded(conn, "source")
+            _copy_all(conn, log)
     finally:
         conn.execute("detach database source")
     return upto
 
 
-def _recorded(conn: sqlite3.Connection) -> Copied | None:
-    """How far the attached log database's change record goes; None if it keeps none."""
-    if not conn.execute("select 1 from source.sqlite_master where type = 'table' "
+def _insert(name: str) -> str:
+    columns = TABLES[name][0]
+    return (f"insert into [{name}] (log, {', '.join(f'[{c}]' for c in columns)}) "
+            f"values (?{', ?' * len(columns)})")
+
+
+def _read_changes(source: sqlite3.Connection, since: Copied
+                  ) -> tuple[Copied, dict[str, tuple[list, list]], list] | None:
+    """From one state of the log's database: how far its change record goes, and for each
+    table changed since `since`, the keys changed and the rows they have now; its problems
+    (a view over bookkeeping, read whole). None when the record cannot say what changed."""
+    source.execute("begin")
+    try:
+        upto = _recorded(source, "main")
+        names = _changed_tables(source, since, upto) if upto else None
+        if names is None:
+            return None
+        rows = {}
+        for name in names:
+            own = _shape(name)[1][1:]
+            keys = (f"select distinct key{', second_key' if len(own) > 1 else ''} "
+                    "from _changes where table_name = ? and seq > ? and seq <= ?")
+            window = (name, since.seq, upto.seq)
+            columns = ", ".join(f"[{c}]" for c in TABLES[name][0])
+            rows[name] = (
+                source.execute(keys, window).fetchall(),
+                source.execute(f"select {columns} from [{name}] where "
+                               f"({', '.join(f'[{c}]' for c in own)}) in ({keys})",
+                               window).fetchall())
+        problems = source.execute(f"select {', '.join(PROBLEM_COLUMNS)} from problems"
+                                  ).fetchall()
+        return upto, rows, problems
+    finally:
+        source.execute("commit")
+
+
+def _recorded(conn: sqlite3.Connection, where: str) -> Copied | None:
+    """How far the change record of the log database (schema `where` of `conn`) goes; None
+    if it keeps none."""
+    if not conn.execute(f"select 1 from {where}.sqlite_master where type = 'table' "
                         "and name = '_changes'").fetchone():
         return None
-    epoch = conn.execute("select value from source._state where name = ?",
+    epoch = conn.execute(f"select value from {where}._state where name = ?",
                          (schema.CHANGES_EPOCH,)).fetchone()
     if epoch is None:
         return None
-    last, = conn.execute("select coalesce(max(seq), 0) from source._changes").fetchone()
+    last, = conn.execute(f"select coalesce(max(seq), 0) from {where}._changes").fetchone()
     return Copied(epoch[0], last)
 
 
-def _changed_tables(conn: sqlite3.Connection, since: Copied, upto: Copied) -> list[str] | None:
+def _changed_tables(source: sqlite3.Connection, since: Copied, upto: Copied
+                    ) -> list[str] | None:
     """The tables with changes recorded after `since`, or None if the record cannot say
     (another epoch: the database was built again; entries pruned or missing; a table the
     site does not know): then everything is copied."""
     if since.epoch != upto.epoch or since.seq > upto.seq:
         return None
-    count, = conn.execute("select count(*) from source._changes where seq > ? and seq <= ?",
-                          (since.seq, upto.seq)).fetchone()
+    count, = source.execute("select count(*) from _changes where seq > ? and seq <= ?",
+                            (since.seq, upto.seq)).fetchone()
     if count != upto.seq - since.seq:
         return None
-    names = [name for (name,) in conn.execute(
-        "select distinct table_name from source._changes where seq > ? and seq <= ?",
+    names = [name for (name,) in source.execute(
+        "select distinct table_name from _changes where seq > ? and seq <= ?",
         (since.seq, upto.seq))]
     return names if set(names) <= set(TABLES) else None
 
 
 def _copy_all(conn: sqlite3.Connection, log: Log) -> None:
+    """Every row of the log attached as `source` in place of those the site holds."""
     conn.execute("insert or replace into logs (name, visibility) values (?, ?)",
                  (log.name, log.visibility))
     for name in TABLES:
@@ -233,21 +282,10 @@ def _copy_all(conn: sqlite3.Connection, log: Log) -> None:
         conn.execute(f"delete from [{name}] where log = ?", (log.name,))
         conn.execute(f"insert into [{name}] (log, {columns}) "
                      f"select ?, {columns} from source.[{name}]", (log.name,))
-
-
-def _copy_changed(conn: sqlite3.Connection, log: Log, name: str, after: int, upto: int) -> None:
-    """The rows of `name` whose keys changed in (after, upto]: removed, and copied again
-    from the log's database where they still are (the site's key is the log's and `log`)."""
-    own = _shape(name)[1][1:]
-    keys = (f"select key{', second_key' if len(own) > 1 else ''} from source._changes "
-            "where table_name = ? and seq > ? and seq <= ?")
-    changed = f"({', '.join(f'[{c}]' for c in own)}) in ({keys})"
-    columns = ", ".join(f"[{c}]" for c in TABLES[name][0])
-    conn.execute(f"delete from main.[{name}] where log = ? and {changed}",
-                 (log.name, name, after, upto))
-    conn.execute(f"insert into main.[{name}] (log, {columns}) "
-                 f"select ?, {columns} from source.[{name}] where {changed}",
-                 (log.name, name, after, upto))
+    columns = ", ".join(PROBLEM_COLUMNS)
+    conn.execute(f"delete from {LOG_PROBLEMS} where log = ?", (log.name,))
+    conn.execute(f"insert into {LOG_PROBLEMS} (log, {columns}) "
+                 f"select ?, {columns} from source.problems", (log.name,))
 
 
 def connect(path: Path) -> sqlite3.Connection:

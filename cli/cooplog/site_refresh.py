@@ -87,7 +87,8 @@ class Refresher:
                 if version == self._versions.get(log.name):
                     continue
                 self._copied[log.name] = site.refresh(self._conn, log,
-                                                      self._copied.get(log.name))
+                                                      self._copied.get(log.name),
+                                                      self._sources[log.name][1])
             except sqlite3.Error as e:
                 self._forget(log)
                 status.failing = True

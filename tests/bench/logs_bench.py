@@ -96,6 +96,7 @@ def bench_refresh(roots: list[Path], work: Path, repeat: int = 5) -> dict:
         begin = time.perf_counter()
         copied = site.refresh(conn, middle)
         times.append(time.perf_counter() - begin)
+    source = sqlite3.connect(f"file:{middle.db_path}?mode=ro", uri=True)  # as Refresher
     for _ in range(repeat):
         projection = project(middle.root)
         try:
@@ -103,8 +104,9 @@ def bench_refresh(roots: list[Path], work: Path, repeat: int = 5) -> dict:
         finally:
             projection.close()
         begin = time.perf_counter()
-        copied = site.refresh(conn, middle, copied)
+        copied = site.refresh(conn, middle, copied, source)
         copies.append(time.perf_counter() - begin)
+    source.close()
     conn.close()
     return {"site_assemble_s": assembled, "one_log_refresh_s": statistics.median(times),
             "one_new_file_refresh_ms": statistics.median(copies) * 1000}
