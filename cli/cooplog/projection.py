@@ -19,6 +19,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,7 +32,15 @@ import sqlite_utils
 from . import database, dates, events, places, recorded
 from .errors import CooplogError
 from .resolution import CORRECTION, RETRACTION, Resolved, organization, resolve
-from .schema import FIRST_CREATORS, FTS_TABLES, TABLES, ensure_shape, ref_resolved, sql_list
+from .schema import (
+    CHANGES_EPOCH,
+    FIRST_CREATORS,
+    FTS_TABLES,
+    TABLES,
+    ensure_shape,
+    ref_resolved,
+    sql_list,
+)
 from .store import Store, contents
 
 # A build reads files in this many processes (chunks of CHUNK files) when there are at
@@ -830,10 +839,12 @@ class Projection:
         with self.conn, _no_cycle_collection():
             if not self.conn.in_transaction:  # dropping a trigger does not open one
                 self.conn.execute("begin")
+            # the full-text index is rebuilt once, at the end, and the change record starts
+            # afresh: a build is no change to copy but a new database to copy whole
             triggers = self.conn.execute(
                 "select name, sql from sqlite_master where type = 'trigger' and tbl_name in "
-                f"({', '.join('?' * len(FTS_TABLES))})", FTS_TABLES).fetchall()
-            for name, _ in triggers:  # the full-text index is rebuilt once, at the end
+                f"({', '.join('?' * len(TABLES))})", list(TABLES)).fetchall()
+            for name, _ in triggers:
                 self.conn.execute(f"drop trigger [{name}]")
             for table in TABLES:
                 self.conn.execute(f"delete from [{table}]")
@@ -877,11 +888,13 @@ class Projection:
             self.refresh_entities()
             for table in FTS_TABLES:
                 self.conn.execute(f"insert into {table}_fts ({table}_fts) values ('rebuild')")
-            for _, sql in triggers:
-                self.conn.execute(sql)
             recorded.listed(self.conn, began)
             self.record_commits()
             self.record_breaches()
+            for _, sql in triggers:
+                self.conn.execute(sql)
+            self.conn.execute("insert or replace into _state (name, value) values (?, ?)",
+                              [CHANGES_EPOCH, uuid.uuid4().hex])
         return {"files": count, "readers": readers}
 
 

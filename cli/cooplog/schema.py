@@ -138,7 +138,51 @@ TABLES: dict[str, tuple[dict, object, list]] = {
         {"target": str, "correction": str, "message": str}, ("target", "correction"), [],
     ),
     "_state": ({"name": str, "value": str}, "name", []),
+    # Change capture: the key of each contract table row inserted, updated or deleted, in
+    # the order written, for the site to copy only what changed (site.refresh). A build
+    # starts the record afresh under a new `_state` CHANGES_EPOCH; the oldest entries are
+    # pruned, and a reader that far behind finds a gap and copies everything.
+    "_changes": ({"seq": int, "table_name": str, "key": str, "second_key": str}, "seq", []),
 }
+
+CHANGES_EPOCH = "changes_epoch"
+CHANGES_KEPT = 50_000  # entries of `_changes` kept, pruned CHANGES_PRUNE_EVERY at a time
+CHANGES_PRUNE_EVERY = 1000
+
+
+def contract_tables() -> list[str]:
+    """The tables of the contract (DESIGN.md), which the site copies: not bookkeeping."""
+    return [name for name in TABLES if not name.startswith("_")]
+
+
+def _recording(table: str, row: str, where: str = "") -> str:
+    """The statement recording the key of `row` (new or old) of `table` in `_changes`."""
+    pk = TABLES[table][1]
+    first, second = (pk, None) if isinstance(pk, str) else pk
+    return (f"insert into _changes (table_name, key, second_key) select '{table}', "
+            f"{row}.[{first}], {f'{row}.[{second}]' if second else 'null'}{where};")
+
+
+def change_triggers() -> dict[str, str]:
+    """Name -> SQL of the triggers recording each change of a contract table's rows in
+    `_changes` by key, and of the one that prunes the record."""
+    triggers = {}
+    for table in contract_tables():
+        pk = TABLES[table][1]
+        moved = " where " + " or ".join(f"new.[{c}] is not old.[{c}]"
+                                        for c in ((pk,) if isinstance(pk, str) else pk))
+        for when, body in (("insert", _recording(table, "new")),
+                           ("delete", _recording(table, "old")),
+                           ("update", _recording(table, "old") + " "
+                            + _recording(table, "new", moved))):
+            name = f"_changes_{table}_{when}"
+            triggers[name] = (f"create trigger if not exists [{name}] after {when} on [{table}] "
+                              f"begin {body} end")
+    triggers["_changes_pruned"] = (
+        "create trigger if not exists _changes_pruned after insert on _changes "
+        f"when new.seq % {CHANGES_PRUNE_EVERY} = 0 "
+        f"begin delete from _changes where seq <= new.seq - {CHANGES_KEPT}; end")
+    return triggers
 
 
 # Default facets (type and year on events, year on meetings) and group-bys scan covering
@@ -291,7 +335,8 @@ FTS_TABLES = ("events", "translations")
 
 def _fingerprint() -> int:
     """A number that changes whenever the declared shape does (kept in user_version)."""
-    shape = repr((TABLES, INDEXES, PARTIAL_INDEXES, VIEWS, FTS_COLUMNS, FTS_TABLES)).encode()
+    shape = repr((TABLES, INDEXES, PARTIAL_INDEXES, VIEWS, FTS_COLUMNS, FTS_TABLES,
+                  change_triggers())).encode()
     return int.from_bytes(hashlib.sha256(shape).digest()[:4], "big") >> 1 or 1
 
 
@@ -337,6 +382,14 @@ def ensure_shape(db: sqlite_utils.Database) -> None:
     for table in FTS_TABLES:
         if not db.table(table).detect_fts():
             db.table(table).enable_fts(FTS_COLUMNS, tokenize="trigram", create_triggers=True)
+    for sql in change_triggers().values():
+        db.execute(sql)
+    if not db.execute("select 1 from _state where name = ?", [CHANGES_EPOCH]).fetchone():
+        # the record starts with the tables (empty, or just made): every change from here on
+        # is in it
+        with db.conn:
+            db.execute("insert or ignore into _state (name, value) values "
+                       "(?, lower(hex(randomblob(16))))", [CHANGES_EPOCH])
 
 
 def _not_null(pk) -> set[str]:

@@ -166,7 +166,8 @@ def serve_logs(logs, host: str, port: int, polling: bool = False, announce=print
     try:
         for log in logs:
             project(log.root, log.db).close()  # checks the folder and claims the database
-            watchers[log.name] = Watcher(Store(log.root), log.db_path, polling=polling)
+            watchers[log.name] = Watcher(Store(log.root), log.db_path, polling=polling,
+                                         on_change=refresher.wake)
             watchers[log.name].start()
         refresher.start()
         WATCHERS.update(watchers)

@@ -2,9 +2,11 @@
 
 Each log keeps its own database, watcher and problems; the site copies their contract
 tables in, each with `log` (the log's NAME) as its first column and (log, key) as its
-natural key, shaped from schema.py's one declaration. A log's rows are replaced in one
-transaction, so that a refresh of one log never shows the others half-way, and the private
-logs a public site leaves out are never opened."""
+natural key, shaped from schema.py's one declaration. A log's rows are brought in step in
+one transaction, so that a refresh of one log never shows the others half-way, and the
+private logs a public site leaves out are never opened. A refresh copies only the rows its
+log's change record lists since the last one, or all of that log's rows when the record
+cannot say (the files and each log's database stay the truth)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
@@ -20,7 +23,7 @@ from . import schema
 from .logs import Log
 
 # The contract tables (DESIGN.md), copied from each log; bookkeeping (`_…`) stays there.
-TABLES = {name: spec for name, spec in schema.TABLES.items() if not name.startswith("_")}
+TABLES = {name: schema.TABLES[name] for name in schema.contract_tables()}
 # Each log's `problems` (a view over its bookkeeping), copied as rows.
 LOG_PROBLEMS = "_log_problems"
 PROBLEM_COLUMNS = ("path", "field", "message", "event_id")
@@ -32,19 +35,24 @@ def _registration(alias: str = "") -> str:
     return f"json_array({', '.join((f'{alias}.' if alias else '') + f for f in ORG_FIELDS)})"
 
 
+# The logs where an organization `o` is registered differently. Lists of logs are in name
+# order, never in the order rows happen to be stored (a refresh copies rows again).
+_DIFFERING = f"""select other.log from organizations other
+ where other.key = o.key and other.log <> o.log
+   and {_registration('other')} <> {_registration('o')}"""
+
 # The site's own views, besides the projection's (schema.VIEWS, which read the tables as
 # they are). `problems` is every log's, with `log`, and the organizations registered
 # differently under one key in two logs: both are kept apart, each log's registration named.
 SITE_VIEWS = {
     "organization_conflicts": f"""
-select o.log, o.key, o.name, o.registered_by,
-       group_concat(other.log, ', ') as differs_from
+select o.log, o.key, o.name, o.registered_by, (
+         select group_concat(log, ', ') from ({_DIFFERING} order by other.log)
+       ) as differs_from
   from organizations o
-  join organizations other on other.key = o.key and other.log <> o.log
  where o.key in (select key from organizations group by key
                  having count(distinct {_registration()}) > 1)
-   and {_registration('o')} <> {_registration('other')}
- group by o.log, o.key""",
+   and exists ({_DIFFERING})""",
     "problems": f"""
 select log, {', '.join(PROBLEM_COLUMNS)} from {LOG_PROBLEMS}
 union all
@@ -73,9 +81,11 @@ select log, 'submission', key, title, to_org, status, status_since, event_id
  where status is null or status in ('pending', 'under-consideration', 'deferred')""",
     # Organizations two or more logs work with, registered alike in each.
     "shared_organizations": f"""
-select key, name, acronym, category, count(*) as log_count, group_concat(log, ', ') as logs,
-       sum(activity_count) as activity_count
-  from organizations
+select key, name, acronym, category, count(*) as log_count, (
+         select group_concat(log, ', ') from (
+           select alike.log from organizations alike where alike.key = o.key order by alike.log)
+       ) as logs, sum(activity_count) as activity_count
+  from organizations o
  group by key
 having count(*) > 1 and count(distinct {_registration()}) = 1""",
     # One organization's history across every log (filter on org_key): each current event
@@ -156,25 +166,131 @@ def ensure_shape(db: sqlite_utils.Database) -> None:
             db[table].enable_fts(schema.FTS_COLUMNS, tokenize="trigram", create_triggers=True)
 
 
-def refresh(conn: sqlite3.Connection, log: Log) -> None:
-    """Replace `log`'s rows with those of its own database, in one transaction."""
-    source = Path(log.db_path).resolve()
-    conn.execute("attach database ? as source", (f"file:{source}?mode=ro",))
+@dataclass(frozen=True)
+class Copied:
+    """How far the site's copy of a log goes in the log's change record (`_changes`): the
+    record's epoch (each build starts a new one) and its last entry copied."""
+
+    epoch: str
+    seq: int
+
+
+def refresh(conn: sqlite3.Connection, log: Log, since: Copied | None = None,
+            source: sqlite3.Connection | None = None) -> Copied | None:
+    """Bring `log`'s rows in step with its own database, each time in one transaction: only
+    the rows whose keys its change record lists after `since`, read through `source` (a
+    connection to the log's database, kept open by the caller: attaching the database
+    again for each change would cost more than the change), when the record lists every
+    change since then; else every row of the log replaced. How far the copy goes (None when
+    the database keeps no change record: the next refresh copies everything again)."""
+    if since is not None and source is not None:
+        changed = _read_changes(source, since)
+        if changed is not None:
+            upto, rows, problems = changed
+            with conn:
+                for name, (keys, copies) in rows.items():
+                    own = _shape(name)[1][1:]
+                    matched = " and ".join(f"[{c}] = ?" for c in own)
+                    conn.executemany(f"delete from [{name}] where log = ? and {matched}",
+                                     [(log.name, *key) for key in keys])
+                    conn.executemany(_insert(name), [(log.name, *row) for row in copies])
+                conn.execute(f"delete from {LOG_PROBLEMS} where log = ?", (log.name,))
+                conn.executemany(f"insert into {LOG_PROBLEMS} (log, {', '.join(PROBLEM_COLUMNS)})"
+                                 f" values (?{', ?' * len(PROBLEM_COLUMNS)})",
+                                 [(log.name, *row) for row in problems])
+            return upto
+    path = Path(log.db_path).resolve()
+    conn.execute("attach database ? as source", (f"file:{path}?mode=ro",))
     try:
         with conn:
-            conn.execute("insert or replace into logs (name, visibility) values (?, ?)",
-                         (log.name, log.visibility))
-            for name in TABLES:
-                columns = ", ".join(f"[{c}]" for c in TABLES[name][0])
-                conn.execute(f"delete from [{name}] where log = ?", (log.name,))
-                conn.execute(f"insert into [{name}] (log, {columns}) "
-                             f"select ?, {columns} from source.[{name}]", (log.name,))
-            columns = ", ".join(PROBLEM_COLUMNS)
-            conn.execute(f"delete from {LOG_PROBLEMS} where log = ?", (log.name,))
-            conn.execute(f"insert into {LOG_PROBLEMS} (log, {columns}) "
-                         f"select ?, {columns} from source.problems", (log.name,))
+            conn.execute("begin")  # every read of the log's database sees one state of it
+            upto = _recorded(conn, "source")
+            _copy_all(conn, log)
     finally:
         conn.execute("detach database source")
+    return upto
+
+
+def _insert(name: str) -> str:
+    columns = TABLES[name][0]
+    return (f"insert into [{name}] (log, {', '.join(f'[{c}]' for c in columns)}) "
+            f"values (?{', ?' * len(columns)})")
+
+
+def _read_changes(source: sqlite3.Connection, since: Copied
+                  ) -> tuple[Copied, dict[str, tuple[list, list]], list] | None:
+    """From one state of the log's database: how far its change record goes, and for each
+    table changed since `since`, the keys changed and the rows they have now; its problems
+    (a view over bookkeeping, read whole). None when the record cannot say what changed."""
+    source.execute("begin")
+    try:
+        upto = _recorded(source, "main")
+        names = _changed_tables(source, since, upto) if upto else None
+        if names is None:
+            return None
+        rows = {}
+        for name in names:
+            own = _shape(name)[1][1:]
+            keys = (f"select distinct key{', second_key' if len(own) > 1 else ''} "
+                    "from _changes where table_name = ? and seq > ? and seq <= ?")
+            window = (name, since.seq, upto.seq)
+            columns = ", ".join(f"[{c}]" for c in TABLES[name][0])
+            rows[name] = (
+                source.execute(keys, window).fetchall(),
+                source.execute(f"select {columns} from [{name}] where "
+                               f"({', '.join(f'[{c}]' for c in own)}) in ({keys})",
+                               window).fetchall())
+        problems = source.execute(f"select {', '.join(PROBLEM_COLUMNS)} from problems"
+                                  ).fetchall()
+        return upto, rows, problems
+    finally:
+        source.execute("commit")
+
+
+def _recorded(conn: sqlite3.Connection, where: str) -> Copied | None:
+    """How far the change record of the log database (schema `where` of `conn`) goes; None
+    if it keeps none."""
+    if not conn.execute(f"select 1 from {where}.sqlite_master where type = 'table' "
+                        "and name = '_changes'").fetchone():
+        return None
+    epoch = conn.execute(f"select value from {where}._state where name = ?",
+                         (schema.CHANGES_EPOCH,)).fetchone()
+    if epoch is None:
+        return None
+    last, = conn.execute(f"select coalesce(max(seq), 0) from {where}._changes").fetchone()
+    return Copied(epoch[0], last)
+
+
+def _changed_tables(source: sqlite3.Connection, since: Copied, upto: Copied
+                    ) -> list[str] | None:
+    """The tables with changes recorded after `since`, or None if the record cannot say
+    (another epoch: the database was built again; entries pruned or missing; a table the
+    site does not know): then everything is copied."""
+    if since.epoch != upto.epoch or since.seq > upto.seq:
+        return None
+    count, = source.execute("select count(*) from _changes where seq > ? and seq <= ?",
+                            (since.seq, upto.seq)).fetchone()
+    if count != upto.seq - since.seq:
+        return None
+    names = [name for (name,) in source.execute(
+        "select distinct table_name from _changes where seq > ? and seq <= ?",
+        (since.seq, upto.seq))]
+    return names if set(names) <= set(TABLES) else None
+
+
+def _copy_all(conn: sqlite3.Connection, log: Log) -> None:
+    """Every row of the log attached as `source` in place of those the site holds."""
+    conn.execute("insert or replace into logs (name, visibility) values (?, ?)",
+                 (log.name, log.visibility))
+    for name in TABLES:
+        columns = ", ".join(f"[{c}]" for c in TABLES[name][0])
+        conn.execute(f"delete from [{name}] where log = ?", (log.name,))
+        conn.execute(f"insert into [{name}] (log, {columns}) "
+                     f"select ?, {columns} from source.[{name}]", (log.name,))
+    columns = ", ".join(PROBLEM_COLUMNS)
+    conn.execute(f"delete from {LOG_PROBLEMS} where log = ?", (log.name,))
+    conn.execute(f"insert into {LOG_PROBLEMS} (log, {columns}) "
+                 f"select ?, {columns} from source.problems", (log.name,))
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -182,6 +298,9 @@ def connect(path: Path) -> sqlite3.Connection:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), uri=True, check_same_thread=False)
     ensure_shape(sqlite_utils.Database(conn))
+    # made afresh from the logs whenever the site starts: no sync at each refresh's commit
+    # (write-ahead log: a commit stays whole, only the last ones may be lost to a power cut)
+    conn.execute("pragma synchronous = normal")
     return conn
 
 

@@ -1,9 +1,12 @@
 """Keep the site database in step with each log's own database while the site is served.
 
-Each log's watcher keeps its database; this thread notices a commit there (`pragma
-data_version` changes when another connection commits) and replaces that log's rows in the
-site, one log at a time, one transaction each. A log whose database cannot be read is named
-in its status and skipped: the others go on."""
+Each log's watcher keeps its database and wakes this thread when it has written (a poll
+catches what other processes write); the thread notices a commit there (`pragma
+data_version` changes when another connection commits) and brings that log's rows in the
+site in step, one log at a time, one transaction each: only what the log's change record
+lists since the last refresh, or every row of the log when the database is another file
+than the one last copied, or the record cannot say. A log whose database cannot be read is
+named in its status and skipped: the others go on."""
 
 from __future__ import annotations
 
@@ -37,9 +40,11 @@ class Refresher:
         self.poll = poll
         self.status = {log.name: LogStatus() for log in logs}
         self._versions: dict[str, tuple] = {}
+        self._copied: dict[str, site.Copied | None] = {}  # how far each log's copy goes
         # each log's database as last opened: (its file's identity, a connection to it)
         self._sources: dict[str, tuple[tuple[int, int] | None, sqlite3.Connection]] = {}
         self._stopping = threading.Event()
+        self._woken = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
 
@@ -50,8 +55,13 @@ class Refresher:
         self._thread = threading.Thread(target=self._run, name="cooplog-site", daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        """A log's watcher has written: refresh now, not at the next poll."""
+        self._woken.set()
+
     def stop(self) -> None:
         self._stopping.set()
+        self._woken.set()
         if self._thread:
             self._thread.join()
         for _, conn in self._sources.values():
@@ -61,7 +71,11 @@ class Refresher:
             self._conn.close()
 
     def _run(self) -> None:
-        while not self._stopping.wait(self.poll):
+        while True:
+            self._woken.wait(self.poll)
+            if self._stopping.is_set():
+                return
+            self._woken.clear()  # before looking: a write meanwhile wakes it again
             self.refresh_changed()
 
     def refresh_changed(self) -> None:
@@ -72,7 +86,9 @@ class Refresher:
                 version = self._version(log)
                 if version == self._versions.get(log.name):
                     continue
-                site.refresh(self._conn, log)
+                self._copied[log.name] = site.refresh(self._conn, log,
+                                                      self._copied.get(log.name),
+                                                      self._sources[log.name][1])
             except sqlite3.Error as e:
                 self._forget(log)
                 status.failing = True
@@ -101,3 +117,4 @@ class Refresher:
         if held:
             held[1].close()
         self._versions.pop(log.name, None)
+        self._copied.pop(log.name, None)  # another file, or unreadable: copied whole next

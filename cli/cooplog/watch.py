@@ -23,6 +23,7 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,8 +101,12 @@ class Watcher:
     """Watch `events/` and apply changes; `start()` catches up first, `stop()` joins."""
 
     def __init__(self, store: Store, db_path: Path, *, polling: bool = False,
-                 debounce: float = DEBOUNCE, reconcile_every: float = RECONCILE_EVERY):
+                 debounce: float = DEBOUNCE, reconcile_every: float = RECONCILE_EVERY,
+                 on_change: Callable[[], None] | None = None):
         self.store = store
+        # told, from the worker, each time it has committed something: the site follows at
+        # once instead of at its next look
+        self.on_change = on_change
         self.db_path = db_path
         self.polling = polling
         self.debounce = debounce
@@ -211,6 +216,7 @@ class Watcher:
         found: list[Reconciled] = []
         overflow = False
         checked = time.time()
+        written = None  # (connection, its total changes) when on_change was last told
         try:
             while not self._stopping.is_set():
                 timeout = min((due for due, _ in pending.values()), default=None)
@@ -252,6 +258,11 @@ class Watcher:
                         for reconciled in found:
                             self._settle(projection, pending, reconciled)
                         found.clear()
+                now_written = (projection.conn, projection.conn.total_changes)
+                if now_written != written:
+                    written = now_written
+                    if self.on_change is not None:
+                        self.on_change()
         finally:
             if projection is not None:
                 projection.close()

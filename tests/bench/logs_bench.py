@@ -3,12 +3,15 @@
 Measures, beside a single build of the same events in one log:
 - `publish` of all the logs (from logs never built, and again with their databases built):
   time and peak memory;
-- what one log's refresh of the site database costs (its rows replaced in one transaction);
+- what one log's refresh of the site database costs: its rows all replaced in one
+  transaction (the fallback), and only those of one new file copied (the incremental one);
 - `serve --log …` of all the logs: p95 of each page;
-- a new file in any log: the time until its page answers on the site.
+- a new file in any log (--new-files of them, taking turns among the logs): the time from
+  writing it until its row is readable in the site database the server serves (polled every
+  millisecond), and until its page answers (polled every 5 ms): median, p99, max.
 
     .venv/bin/python tests/bench/logs_bench.py [--logs 10] [--events 10000] [--requests 20]
-        [--keep DIR]
+        [--new-files 100] [--only publish,refresh,pages,new_file] [--keep DIR]
 
 Prints a table and one JSON line of figures. Not collected by pytest.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sqlite3
 import statistics
@@ -34,8 +38,10 @@ from run import COOPLOG, _free_port, pages_p95, synthetic_log, timed  # noqa: E4
 
 from cooplog import events, site  # noqa: E402
 from cooplog.logs import Log  # noqa: E402
+from cooplog.projection import project  # noqa: E402
 from cooplog.store import Store  # noqa: E402
 
+PARTS = ("publish", "refresh", "pages", "new_file")
 PAGES = {
     "home": "/",
     "org": "/org/org-1",
@@ -85,13 +91,26 @@ def bench_refresh(roots: list[Path], work: Path, repeat: int = 5) -> dict:
     for log in logs:
         site.refresh(conn, log)
     assembled = time.perf_counter() - begin
-    times = []
+    middle = logs[len(logs) // 2]
+    times, copies = [], []
     for _ in range(repeat):
         begin = time.perf_counter()
-        site.refresh(conn, logs[len(logs) // 2])
+        copied = site.refresh(conn, middle)
         times.append(time.perf_counter() - begin)
+    source = sqlite3.connect(f"file:{middle.db_path}?mode=ro", uri=True)  # as Refresher
+    for _ in range(repeat):
+        projection = project(middle.root)
+        try:
+            projection.apply(Store(middle.root).path_for(new_event(middle.root)))
+        finally:
+            projection.close()
+        begin = time.perf_counter()
+        copied = site.refresh(conn, middle, copied, source)
+        copies.append(time.perf_counter() - begin)
+    source.close()
     conn.close()
-    return {"site_assemble_s": assembled, "one_log_refresh_s": statistics.median(times)}
+    return {"site_assemble_s": assembled, "one_log_refresh_s": statistics.median(times),
+            "one_new_file_refresh_ms": statistics.median(copies) * 1000}
 
 
 def new_event(root: Path) -> str:
@@ -104,7 +123,24 @@ def new_event(root: Path) -> str:
     return event_id
 
 
-def bench_serve(roots: list[Path], requests: int) -> dict:
+def percentiles(name: str, seconds: list[float]) -> dict:
+    ordered = sorted(seconds)
+    p99 = ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+    return {f"{name}_median_ms": statistics.median(ordered) * 1000,
+            f"{name}_p99_ms": p99 * 1000, f"{name}_max_ms": ordered[-1] * 1000}
+
+
+def readable(db: Path, event_id: str, begin: float) -> float:
+    """Seconds from `begin` until the event's row is readable in the site database."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        while not conn.execute("select 1 from events where id = ?", [event_id]).fetchone():
+            if time.perf_counter() - begin > 60:
+                raise SystemExit(f"{event_id}: the new event never showed")
+            time.sleep(0.001)
+    return time.perf_counter() - begin
+
+
+def bench_serve(roots: list[Path], requests: int, new_files: int, parts: set[str]) -> dict:
     port = _free_port()
     server = subprocess.Popen([COOPLOG, "serve", "--port", str(port),
                                *(f"--log={root.name}={root}" for root in roots)],
@@ -123,21 +159,29 @@ def bench_serve(roots: list[Path], requests: int) -> dict:
                     raise SystemExit("serve stopped")
                 time.sleep(0.2)
             figures["serve_ready_s"] = time.perf_counter() - begin
-            with sqlite3.connect(roots[0] / ".cooplog" / "cooplog.db") as conn:
-                an_id = conn.execute("select id from events where type = 'meeting.attended' "
-                                     "limit 1").fetchone()[0]
-            figures.update(pages_p95(client, {**PAGES, "event": f"/event/{an_id}"}, requests))
-            shown = []
-            for root in roots:
-                event_id = new_event(root)
-                begin = time.perf_counter()
-                while client.get(f"/event/{event_id}").status_code != 200:
-                    if time.perf_counter() - begin > 60:
-                        raise SystemExit(f"{root.name}: the new event never showed")
-                    time.sleep(0.02)
-                shown.append(time.perf_counter() - begin)
-            figures["new_file_shown_median_s"] = statistics.median(shown)
-            figures["new_file_shown_max_s"] = max(shown)
+            if "pages" in parts:
+                with sqlite3.connect(roots[0] / ".cooplog" / "cooplog.db") as conn:
+                    an_id = conn.execute("select id from events where type = "
+                                         "'meeting.attended' limit 1").fetchone()[0]
+                figures.update(pages_p95(client, {**PAGES, "event": f"/event/{an_id}"},
+                                         requests))
+            if "new_file" in parts:
+                site_db = Path(client.get("/-/databases.json").json()[0]["path"])
+                in_site, on_page = [], []
+                for n in range(new_files):
+                    root = roots[n % len(roots)]
+                    begin = time.perf_counter()
+                    event_id = new_event(root)
+                    in_site.append(readable(site_db, event_id, begin))
+                    while client.get(f"/event/{event_id}").status_code != 200:
+                        if time.perf_counter() - begin > 60:
+                            raise SystemExit(f"{root.name}: the new event's page never showed")
+                        time.sleep(0.005)
+                    on_page.append(time.perf_counter() - begin)
+                    time.sleep(0.05)  # files apart, as people add them
+                figures["new_files"] = new_files
+                figures.update(percentiles("new_file_in_site", in_site))
+                figures.update(percentiles("new_file_page", on_page))
     finally:
         server.terminate()
         server.wait(30)
@@ -149,6 +193,9 @@ def main() -> None:
     parser.add_argument("--logs", type=int, default=10)
     parser.add_argument("--events", type=int, default=10_000, help="events in each log")
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--new-files", type=int, default=100)
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help=f"comma-separated parts to run, of: {', '.join(PARTS)}")
     parser.add_argument("--keep", type=Path, help="reuse/keep the synthetic logs here")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="cooplog-logs-bench-"))
@@ -156,13 +203,24 @@ def main() -> None:
     begin = time.perf_counter()
     roots = logs_of(work, args.logs, args.events)
     single = work / "single"
-    if not (single / "events").is_dir():
+    if "publish" in args.only and not (single / "events").is_dir():
         synthetic_log(single, args.logs * args.events)
     print(f"generated in {time.perf_counter() - begin:.1f} s", file=sys.stderr)
+    parts = set(args.only.split(","))
+    if unknown := parts - set(PARTS):
+        parser.error(f"--only: no part named {', '.join(sorted(unknown))}")
     figures = {"logs": args.logs, "events_each": args.events}
-    figures.update(bench_publish(roots, single, work))
-    figures.update(bench_refresh(roots, work))
-    figures.update(bench_serve(roots, args.requests))
+    if "publish" in parts:
+        figures.update(bench_publish(roots, single, work))
+    else:  # the other parts read the logs' databases
+        for root in roots:
+            if not (root / ".cooplog" / "cooplog.db").exists():
+                subprocess.run([COOPLOG, "--root", str(root), "build"], check=True,
+                               stdout=subprocess.DEVNULL)
+    if "refresh" in parts:
+        figures.update(bench_refresh(roots, work))
+    if parts & {"pages", "new_file"}:
+        figures.update(bench_serve(roots, args.requests, args.new_files, parts))
     for name, value in figures.items():
         print(f"{name:32} {value:10.3f}" if isinstance(value, float) else f"{name:32} {value:>10}")
     print(json.dumps(figures))
