@@ -33,6 +33,7 @@ EVENT = {
 
 @settings(max_examples=60, deadline=None)
 @given(whole_events())
+@pytest.mark.slow
 def test_every_valid_event_survives_encoding(body):
     event = events.validate(body)
     again = events.validate(events.decode(events.encode(event)))

@@ -792,6 +792,7 @@ def cost(tmp_path: Path, size: int) -> list[tuple[int, int]]:
     return out
 
 
+@pytest.mark.slow
 def test_one_new_file_costs_the_same_with_50_or_1000_events(tmp_path):
     small, large = cost(tmp_path, 50), cost(tmp_path, 1000)
     assert [s for s, _ in large] == [s for s, _ in small]  # statements: exactly the same

@@ -286,6 +286,7 @@ def settles_afresh(refresher: Refresher, logs: list[Log], folder: Path) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_watched_changes_in_two_logs_reach_the_site_as_they_happen(two, following, tmp_path):
     """Adds, a correction, a retraction, an organization registered in both logs
     differently, a bad file and its removal: the watchers wake the refresher, which copies
@@ -334,6 +335,7 @@ def site_rows(refresher: Refresher, sql: str, *params) -> list[tuple]:
         return sorted(conn.execute(sql, params).fetchall())
 
 
+@pytest.mark.slow
 def test_a_log_database_replaced_under_the_site_is_copied_whole(two, following, tmp_path):
     """The watcher builds a database deleted under it anew, beside, and moves it into
     place: the site copies that new file whole, and follows it afterwards."""

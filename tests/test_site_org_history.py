@@ -208,6 +208,7 @@ def test_a_place_without_its_log_on_a_site_of_two_is_a_400_in_words(two_logs):
     assert "names no log" in page
 
 
+@pytest.mark.slow
 def test_a_periods_page_lists_what_was_made_or_answered_in_it(seeded, tmp_path):
     """Not every agreement, submission and request ever made: at ten logs' scale these are
     a thousand lines on every period's page."""

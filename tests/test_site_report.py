@@ -125,6 +125,7 @@ def test_an_event_id_two_logs_hold_is_reported_once_in_each(cli, twins, lang, sa
     _once_a_log(done.stdout, *said)
 
 
+@pytest.mark.slow
 def test_the_sites_report_reads_an_event_id_two_logs_hold_once_in_each(cli, twins, tmp_path):
     from datasette.app import Datasette
 
