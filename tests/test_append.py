@@ -390,6 +390,7 @@ MESSY = dict(VALID, org=st.sampled_from([*sorted(ORGS), "nowhere"]),
 
 @PROPERTY
 @given(bodies(**MESSY))
+@pytest.mark.slow
 def test_whatever_add_writes_passes_validate(template, body):
     with tempfile.TemporaryDirectory() as folder:
         store = _copy(template, folder)

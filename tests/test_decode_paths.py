@@ -72,6 +72,7 @@ def test_parse_reads_every_spelling_as_the_slow_path_does(body, mutation):
 
 @settings(max_examples=60, deadline=None)
 @given(whole_events(), st.sampled_from(["id", "recorded_at", "type", "recorded_by", "orgs"]))
+@pytest.mark.slow
 def test_a_key_given_twice_is_named_as_the_slow_path_names_it(body, key):
     raw = events.encode(body)
     repeated = raw.replace(b"{\n", b'{\n  "%s": %s,\n' % (key.encode(), json.dumps(

@@ -57,6 +57,7 @@ def test_a_new_type_validates_by_its_entry(visits):
                            ).spec is VISIT
 
 
+@pytest.mark.slow
 def test_a_new_type_is_added_projected_titled_and_retracted(visits, seeded, cli, tmp_path):
     assert "visit" in cli(seeded, "add", "--help").stdout
     added = cli(seeded, "add", "visit", "--place", "Brussels", "--country", "be",

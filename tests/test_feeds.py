@@ -41,6 +41,7 @@ def sql(ds, query: str) -> list[dict]:
 # --- Atom ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_atom_feed_lists_the_newest_events_first(ds):
     response = get(ds, "/cooplog/recent_events.atom")
     assert response.headers["content-type"].startswith("application/xml")

@@ -52,6 +52,7 @@ def test_verify_of_several_logs_reports_it_and_each_logs_proof(cli, leaking):
     assert "talks: 3 commit(s), 10 event file(s): 0 breach(es)" in done.stderr
 
 
+@pytest.mark.slow
 def test_logs_that_name_no_private_key_verify_clean(cli, seeded, tmp_path):
     other = shutil.copytree(seeded, tmp_path / "other", symlinks=True)
     private(other)

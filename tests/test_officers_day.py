@@ -208,6 +208,7 @@ def _in_database(db: Path, event_id: str) -> bool:
             is not None
 
 
+@pytest.mark.slow
 def test_without_a_watcher_its_database_and_the_files_it_lacks_are_asked(seeded, cli,
                                                                          monkeypatch):
     """A database not kept in step answers for what it holds; the files it has not recorded

@@ -76,6 +76,7 @@ def imported(*args: str, cwd=None) -> set[str]:
         r"^import time:\s+\d+ \|\s+\d+ \| \s*(?P<name>\S+)$", done.stderr, re.M)}
 
 
+@pytest.mark.slow
 def test_start_up_imports_nothing_heavy(tmp_path):
     modules = imported("-c", "import cooplog.cli")
     assert "cooplog" in modules and "typer" in modules

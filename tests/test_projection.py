@@ -419,6 +419,7 @@ def test_references_are_problems_until_they_resolve(tmp_path):
     assert snapshot(db) == snapshot(built(files.root, tmp_path / "full.db"))
 
 
+@pytest.mark.slow
 def test_a_copy_of_an_event_is_a_duplicate_while_the_original_is_there(tmp_path):
     """Whether a stray copy is a "duplicate" or only "misplaced" depends on another file:
     the projection follows the original's arrival and removal."""
@@ -697,6 +698,7 @@ def test_the_current_status_is_the_latest_occurred_end_not_the_last_applied(tmp_
     assert snapshot(tmp_path / "inc.db") == snapshot(built(files.root, tmp_path / "full.db"))
 
 
+@pytest.mark.slow
 def test_when_two_events_create_one_key_the_smaller_id_wins(tmp_path):
     files = Files(tmp_path / "log")
     files.org(1, "wco")
@@ -820,6 +822,7 @@ def test_cooplog_build_rebuilds_the_database_from_the_files(tmp_path, cli):
     assert q(db, "select count(*) from events where id = ?", stray) == [(0,)]
 
 
+@pytest.mark.slow
 def test_catching_up_after_files_came_and_went_while_stopped_equals_a_build(tmp_path):
     files = varied_log(tmp_path / "log")
     db = built(files.root, tmp_path / "cooplog.db")

@@ -407,6 +407,7 @@ def test_the_current_status_is_the_latest_occurred_end_in_any_arrival_order(when
         assert snapshot(tmp / "incremental.db") == build(root, tmp / "full.db")
 
 
+@pytest.mark.slow
 def test_a_build_read_by_other_processes_equals_one_read_here(tmp_path, monkeypatch):
     """A large log is read by forked processes in chunks; what they send back must make the
     same database as reading every file in the building process, bad files included."""

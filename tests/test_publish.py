@@ -75,6 +75,7 @@ def test_a_public_publish_writes_no_byte_of_a_private_log(cli, basel_and_talks, 
             ("basel", "public")]
 
 
+@pytest.mark.slow
 def test_the_site_database_keeps_each_logs_rows_apart(cli, basel_and_talks, tmp_path):
     basel, talks = basel_and_talks
     record(talks, {"type": "organization.updated",  # unep: another name than basel's
@@ -123,6 +124,7 @@ def test_publish_into_a_folder_with_other_files_is_refused(cli, seeded, tmp_path
     assert again.exit_code == 0, again.output
 
 
+@pytest.mark.slow
 def test_a_publish_that_fails_leaves_the_site_before_it_as_it_was(cli, seeded, tmp_path):
     assert cli(seeded, "publish", tmp_path / "out").exit_code == 0
     before = {p: p.read_bytes() for p in published_files(tmp_path / "out")}

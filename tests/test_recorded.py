@@ -218,6 +218,7 @@ def test_a_file_brought_with_its_old_times_is_caught_up(seeded, tmp_path):
     assert _in_events(seeded, numbered_ulid(99))
 
 
+@pytest.mark.slow
 def test_a_committed_file_rewritten_in_place_is_caught_up(seeded, tmp_path):
     """Its folder does not change: git names it, committed (the hook skipped) or not."""
     old = _old_month(seeded)
@@ -231,6 +232,7 @@ def test_a_committed_file_rewritten_in_place_is_caught_up(seeded, tmp_path):
     assert _summary(seeded, old[1].stem) == "Rewritten and committed."
 
 
+@pytest.mark.slow
 def test_a_file_removed_from_an_old_month_is_forgotten(seeded, tmp_path):
     old = _old_month(seeded)
     built(seeded)
@@ -258,6 +260,7 @@ def _summary(root: Path, event_id: str) -> str:
 
 
 @pytest.mark.parametrize("state", ["listed_at", "last_commit"])
+@pytest.mark.slow
 def test_without_its_bookkeeping_a_catch_up_lists_every_folder(seeded, tmp_path, listed,
                                                                state):
     """A database from before the listing was recorded, or one whose last commit git no

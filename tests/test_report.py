@@ -133,6 +133,7 @@ def test_bad_options_are_usage_errors(seeded, cli, tmp_path, args, message):
     assert (result.exit_code, result.stdout, result.stderr) == (2, "", message + "\n")
 
 
+@pytest.mark.slow
 def test_check_accounts_for_every_event_the_report_leaves_out(seeded, cli, tmp_path):
     twice = added(cli, seeded, "add", "activity", "--date", "2009-05", "--org", "wco",
                   "--summary", "Met the WCO.")

@@ -29,6 +29,7 @@ def reported(conn_or_db, lang: str, period: str = "2008/2009") -> report.Report:
 # --- a log built in the test (the cases) ----------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_french_translation_shows_in_the_french_report_and_leaves_the_english_one(
         seeded, cli, meeting):
     english = cli(seeded, "report", "--period", "2009", "--format", "html").stdout
@@ -145,6 +146,7 @@ def test_the_arabic_report_page_reads_right_to_left(sample_db, tmp_path):
     assert bad.status_code == 400 and "ar, en, es, fr, ru, zh" in bad.text
 
 
+@pytest.mark.slow
 def test_the_arabic_word_file_is_bidirectional(sample_db, tmp_path):
     from cooplog import report_docx
 

@@ -61,6 +61,7 @@ def test_each_page_is_written_in_the_language_asked_for(seeded, meeting, path):
     assert "<a href=\"/\">الصفحة الرئيسية</a>" in arabic.text
 
 
+@pytest.mark.slow
 def test_the_language_chosen_is_remembered_for_the_pages_its_links_lead_to(seeded, meeting):
     ds = site(seeded)
     page = get(ds, f"/event/{meeting}", cookie="fr")
@@ -120,6 +121,7 @@ def test_a_translated_event_reads_in_french_with_its_date_and_country(seeded, tr
     assert "Trained customs officers in Brussels." in english and " lang=" not in english
 
 
+@pytest.mark.slow
 def test_an_untranslated_event_is_marked_with_its_language_on_each_page(seeded, meeting):
     ds = site(seeded)
     event = main_of(get(ds, f"/event/{meeting}?lang=fr").text)

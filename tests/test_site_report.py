@@ -144,6 +144,7 @@ def test_the_sites_report_reads_an_event_id_two_logs_hold_once_in_each(cli, twin
     _once_a_log(report.text, "Met the WCO in Brussels", "Met alone in Geneva.")
 
 
+@pytest.mark.slow
 def test_each_log_reports_its_own_translation_of_an_event_id_both_hold(cli, twins, tmp_path):
     basel, stockholm = twins
     [meeting] = [row[0] for row in sqlite3.connect(built(basel, tmp_path / "ids.db")).execute(
@@ -212,6 +213,7 @@ def test_the_sites_report_of_several_logs_groups_them_as_one(site_of_two_logs):
     assert 'href="/report.docx?period=2009&amp;log=basel&amp;log=stockholm"' in both
 
 
+@pytest.mark.slow
 def test_the_sites_report_files_keep_to_the_logs_chosen(site_of_two_logs):
     from pypdf import PdfReader
 

@@ -48,6 +48,7 @@ def advised(message: str) -> list[str]:
     return shlex.split(command.group(1))[1:]
 
 
+@pytest.mark.slow
 def test_the_advised_restore_clears_the_problem_under_a_watcher_and_after_a_restart(seeded):
     db = default_db(seeded)
     victim = seeded / event_files(seeded)[0]

@@ -25,6 +25,7 @@ ACTIVITY = {"type": "activity.noted", "occurred": "2009", "summary": "Gave a tal
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(whole_events())
+@pytest.mark.slow
 def test_what_is_written_is_read_back_equal(body):
     event = events.validate(body)
     with tempfile.TemporaryDirectory() as folder:

@@ -162,6 +162,7 @@ def test_unreachable_remote(log, tmp_path, cli):
     assert any("does not appear to be a git repository" in line for line in rest)
 
 
+@pytest.mark.slow
 def test_a_push_refused_by_the_remote_puts_the_branch_back(offices, cli):
     remote, a, b = offices
     add(b, "From B.")
@@ -325,6 +326,7 @@ def test_a_remote_rewritten_by_force_push_is_refused(offices, cli):
     failed(cli, a, f"{path}: duplicate", "other content")
 
 
+@pytest.mark.slow
 def test_outgoing_history_that_edits_an_event_is_not_pushed(offices, cli):
     remote, a, b = offices
     _, path = add(a, "Original summary.")
@@ -347,6 +349,7 @@ def test_the_first_push_into_an_empty_remote_is_verified_too(log, tmp_path, cli)
     assert git(remote, "rev-parse", "-q", "--verify", "HEAD", check=False).stdout == ""
 
 
+@pytest.mark.slow
 def test_a_file_changed_on_both_sides_stops_the_rebase(offices, cli):
     remote, a, b = offices
     for office in (a, b):

@@ -62,6 +62,7 @@ def in_terminal(root: Path, *args: str, answers=()) -> tuple[int, str]:
 # --- prompts --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_add_asks_at_a_terminal_for_what_it_was_not_given(seeded):
     code, shown = in_terminal(seeded, "add", "agreement", "--key", "mou-2", "--title", "MoU",
                               answers=[
@@ -118,6 +119,7 @@ def test_validate_colours_problems_at_a_terminal_only(seeded, cli):
 # --- orgs -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_orgs_reads_the_files_as_the_projection_does(seeded, cli, tmp_path):
     """Updates in id order, corrections applied, retracted registrations and updates left out,
     a key registered twice kept from its first registration."""
@@ -350,6 +352,7 @@ def test_add_takes_its_values_without_pydantic(seeded):
     assert event["orgs"] == ["unep", "wco"] and event["data"]["online"] is True
 
 
+@pytest.mark.slow
 def test_add_lists_every_type_and_knows_a_typo(seeded, cli):
     result = cli(seeded, "add", "--help")
     commands = [spec.command for spec in events.TYPES.values()
