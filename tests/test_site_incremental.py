@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import threading
 import time
 from pathlib import Path
 
@@ -20,9 +19,9 @@ from cooplog.logs import Log
 from cooplog.projection import Projection
 from cooplog.site_refresh import Refresher
 from cooplog.store import Store
-from cooplog.watch import Watcher
 from helpers import built
 from test_projection_properties import PROPERTY, body, logs, scratch, ulid, write
+from test_site_serve import followed
 
 TIMEOUT = 20.0
 NEW = {"type": "activity.noted", "occurred": "2010-01", "orgs": ["wco"],
@@ -260,21 +259,9 @@ def test_a_build_records_no_change_and_a_watched_change_is_recorded(two):
 @pytest.fixture
 def following(two, tmp_path):
     """Each log's watcher, waking the site's refresher, which never polls in a test's time:
-    only being woken brings the site in step. Stopped and joined after."""
-    refresher = Refresher(two, tmp_path / "site" / "cooplog.db", poll=3600)
-    watchers = {log.name: Watcher(Store(log.root), log.db_path, on_change=refresher.wake)
-                for log in two}
-    for watcher in watchers.values():
-        watcher.start()
-    refresher.start()
-    try:
-        yield watchers, refresher
-    finally:
-        refresher.stop()
-        for watcher in watchers.values():
-            watcher.stop()
-    assert not [t for t in threading.enumerate()
-                if t.name in ("cooplog-watch", "cooplog-reconcile", "cooplog-site")]
+    only being woken brings the site in step."""
+    with followed(two, tmp_path / "site" / "cooplog.db", poll=3600, woken=True) as running:
+        yield running
 
 
 def settles_afresh(refresher: Refresher, logs: list[Log], folder: Path) -> None:

@@ -49,11 +49,14 @@ def wait_for(db: Path, sql: str, expected, params=()) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture
-def following(two, tmp_path):
-    """Each log's watcher and the site's refresher, running; stopped and joined after."""
-    watchers = {log.name: Watcher(Store(log.root), log.db_path) for log in two}
-    refresher = Refresher(two, tmp_path / "site" / "cooplog.db", poll=0.05)
+@contextmanager
+def followed(logs: list[Log], site_db: Path, poll: float, woken: bool = False):
+    """Each log's watcher and the site's refresher (polling every `poll` seconds, and woken
+    by the watchers if `woken`), running; stopped and joined after."""
+    refresher = Refresher(logs, site_db, poll=poll)
+    watchers = {log.name: Watcher(Store(log.root), log.db_path,
+                                  on_change=refresher.wake if woken else None)
+                for log in logs}
     for watcher in watchers.values():
         watcher.start()
     refresher.start()
@@ -65,6 +68,12 @@ def following(two, tmp_path):
             watcher.stop()
     assert not [t for t in threading.enumerate()
                 if t.name in ("cooplog-watch", "cooplog-reconcile", "cooplog-site")]
+
+
+@pytest.fixture
+def following(two, tmp_path):
+    with followed(two, tmp_path / "site" / "cooplog.db", poll=0.05) as running:
+        yield running
 
 
 @pytest.mark.slow

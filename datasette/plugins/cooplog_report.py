@@ -118,15 +118,24 @@ async def _page(datasette, request, asked, *, status=200, body=None, title="Repo
 
 async def report_page(datasette, request):
     from cooplog import report
+
+    made = await _made(datasette, request, "html",
+                       lambda content: (report.html_body(content), content.title))
+    if isinstance(made, Response):
+        return made
+    (body, title), choice, logs = made
+    return await _page(datasette, request, _asked(request), body=body, title=title,
+                       choice=choice, logs=logs)
+
+
+async def _made(datasette, request, kind: str, make):
+    """What `make` makes of the report's content that the request asks for (kept until the
+    log changes), with the choice it was made of and the logs; or the page in words for a
+    log the site does not hold (404) or a report that cannot be made (400)."""
     from cooplog.errors import CooplogError
 
     db = datasette.get_database()
     asked, lang = _asked(request), _language(request)
-
-    def build(conn, choice, chosen):
-        content = _built(conn, choice, lang, chosen)
-        return report.html_body(content), content.title
-
     try:
         logs = await _logs(db, request)
     except UnknownLog as e:
@@ -135,14 +144,13 @@ async def report_page(datasette, request):
     try:
         choice = await _chosen(db, asked, chosen)
         reports = _kept(db)
-        body, title = await db.execute_fn(lambda conn: reports.get(
-            (choice.period, choice.org, choice.group, lang, *chosen),
-            lambda: build(conn, choice, chosen)))
+        made = await db.execute_fn(lambda conn: reports.get(
+            (kind, choice.period, choice.org, choice.group, lang, *chosen),
+            lambda: make(_built(conn, choice, lang, chosen))))
     except CooplogError as e:
         return await _page(datasette, request, asked, status=400, error=_sentence(e),
                            logs=logs)
-    return await _page(datasette, request, asked, body=body, title=title, choice=choice,
-                       logs=logs)
+    return made, choice, logs
 
 
 def _built(conn, choice, lang: str, logs: list[str]):
@@ -162,25 +170,13 @@ def _sentence(error) -> str:
 def download(kind: str):
     async def report_file(datasette, request):
         from cooplog import report_docx, report_pdf
-        from cooplog.errors import CooplogError
 
         render = {"pdf": report_pdf.render, "docx": report_docx.render}[kind]
-        db = datasette.get_database()
-        asked, lang = _asked(request), _language(request)
-        try:
-            logs = await _logs(db, request)
-        except UnknownLog as e:
-            return await _page(datasette, request, asked, status=404, error=str(e))
-        chosen = logs[1]
-        try:
-            choice = await _chosen(db, asked, chosen)
-            reports = _kept(db)
-            body = await db.execute_fn(lambda conn: reports.get(
-                (kind, choice.period, choice.org, choice.group, lang, *chosen),
-                lambda: render(_built(conn, choice, lang, chosen))))
-        except CooplogError as e:
-            return await _page(datasette, request, asked, status=400, error=_sentence(e),
-                               logs=logs)
+        made = await _made(datasette, request, kind, render)
+        if isinstance(made, Response):
+            return made
+        body, choice, (_, chosen) = made
+        lang = _language(request)
         name = "report-" + "-".join(filter(None, [
             choice.period.replace("/", "-"), choice.org, choice.group, *chosen,
             lang if lang != "en" else None]))
