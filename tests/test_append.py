@@ -34,6 +34,15 @@ ACTIVITY = {"type": "activity.noted", "occurred": "2009-05", "summary": "Gave a 
             "orgs": ["wco"]}
 
 
+def test_batches_minted_in_one_millisecond_never_share_an_id():
+    """python-ulid makes the ids of one millisecond increase by one: a batch counted on from
+    its first id was given the next batch's (`add` then said "already exists")."""
+    for _ in range(200):
+        first, second = append.mint_ids(2), append.mint_ids(2)
+        assert first == sorted(first) and second == sorted(second)
+        assert len(set(first + second)) == 4
+
+
 def test_append_writes_validates_and_commits_one_event(seeded):
     store = Store(seeded)
     before = event_files(seeded)
