@@ -92,8 +92,8 @@ def sample_bodies() -> list[dict]:
 
 
 def numbered_ulid(n: int, prefix: str = "01J0G00000") -> str:
-    """The n-th of a row of ULIDs minted in 2024-06 (ids increase with n): files land in
-    events/2024/06/."""
+    """The n-th of a row of ULIDs with one fixed time (`prefix`'s; ids increase with n):
+    their files share the month folder `Store.path_for` derives from that time."""
     from cooplog.store import CROCKFORD
 
     tail = ""

@@ -121,8 +121,8 @@ def write_log(root: Path, commit: bool = False) -> tuple[dict[str, str], str]:
     (retraction, _), = append.retract(store, ids["mistake"], "sent by mistake", by=BY,
                                       commit=commit)
     ids["retraction"] = retraction.id
-    bad = store.events_dir / "2031" / "01" / "01JGHJJM00BADBADBADBADBADB.json"
-    bad.parent.mkdir(parents=True, exist_ok=True)  # recorded in January 2031, the log has it
+    bad = store.path_for("01JGHJJM00BADBADBADBADBADB")  # its folder from its id, as add's
+    bad.parent.mkdir(parents=True, exist_ok=True)
     bad.write_text('{"type": "activity.noted", ', encoding="utf-8")
     return ids, store.relpath(bad)
 

@@ -16,7 +16,7 @@ from cooplog import append, events
 from cooplog.errors import CooplogError
 from cooplog.rules import check_log
 from cooplog.store import MAX_EVENT_BYTES, Store, contents, ulid_month
-from helpers import event_files, read_json
+from helpers import event_files, numbered_ulid, read_json
 from strategies import whole_events
 
 ACTIVITY = {"type": "activity.noted", "occurred": "2009", "summary": "Gave a talk."}
@@ -58,12 +58,13 @@ def test_an_existing_file_is_never_replaced(tmp_path):
 
 def test_files_are_listed_in_path_order_without_temporaries(tmp_path):
     store = Store(tmp_path)
-    for rel in ("events/2026/11/B.json", "events/2009/01/A.json", "events/2026/11/.B.1.tmp",
-                "events/2026/11/notes.txt", "events/A.json"):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text("{}")
+    early, late = store.path_for(numbered_ulid(1, "01GZ000000")), store.path_for(numbered_ulid(1))
+    for path in (late, early, late.with_name(".B.1.tmp"), late.with_name("notes.txt"),
+                 store.events_dir / "A.json"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
     assert [store.relpath(p) for p in store.files()] == [
-        "events/2009/01/A.json", "events/2026/11/B.json", "events/A.json"]
+        store.relpath(early), store.relpath(late), "events/A.json"]
     assert list(Store(tmp_path / "nowhere").files()) == []
 
 
