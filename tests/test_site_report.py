@@ -63,21 +63,26 @@ def test_a_report_of_two_logs_groups_them_as_one(cli, two):
     assert checked.exit_code == 0, checked.stderr
 
 
-@pytest.mark.slow
-def test_the_sites_report_and_home_page_name_a_shared_organization_once(cli, two, tmp_path):
+def published_pages(cli, logs: tuple[Path, Path], folder: Path, *paths: str) -> list:
+    """The pages at `paths` of the two logs published into `folder`, served by Datasette."""
     from datasette.app import Datasette
 
-    basel, stockholm = two
-    done = cli(basel, "publish", tmp_path / "site", "--log", f"basel={basel}",
+    basel, stockholm = logs
+    done = cli(basel, "publish", folder, "--log", f"basel={basel}",
                "--log", f"stockholm={stockholm}")
     assert done.exit_code == 0, done.output
-    ds = Datasette(config_dir=tmp_path / "site")
+    ds = Datasette(config_dir=folder)
 
     async def pages():
         await ds.invoke_startup()
-        return [await ds.client.get(path) for path in ("/report?period=2009", "/")]
+        return [await ds.client.get(path) for path in paths]
 
-    report, home = asyncio.run(pages())
+    return asyncio.run(pages())
+
+
+@pytest.mark.slow
+def test_the_sites_report_and_home_page_name_a_shared_organization_once(cli, two, tmp_path):
+    report, home = published_pages(cli, two, tmp_path / "site", "/report?period=2009", "/")
     assert report.status_code == 200 and home.status_code == 200
     assert report.text.count("<tr><td>The WCO<") == 1
     assert report.text.count("<option value=\"The WCO\">") == 1
@@ -127,19 +132,7 @@ def test_an_event_id_two_logs_hold_is_reported_once_in_each(cli, twins, lang, sa
 
 @pytest.mark.slow
 def test_the_sites_report_reads_an_event_id_two_logs_hold_once_in_each(cli, twins, tmp_path):
-    from datasette.app import Datasette
-
-    basel, stockholm = twins
-    done = cli(basel, "publish", tmp_path / "site", "--log", f"basel={basel}",
-               "--log", f"stockholm={stockholm}")
-    assert done.exit_code == 0, done.output
-    ds = Datasette(config_dir=tmp_path / "site")
-
-    async def page():
-        await ds.invoke_startup()
-        return await ds.client.get("/report?period=2009")
-
-    report = asyncio.run(page())
+    report, = published_pages(cli, twins, tmp_path / "site", "/report?period=2009")
     assert report.status_code == 200
     _once_a_log(report.text, "Met the WCO in Brussels", "Met alone in Geneva.")
 
