@@ -19,7 +19,6 @@ import sqlite3
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,11 +32,11 @@ from . import database, dates, events, places, recorded
 from .errors import CooplogError
 from .resolution import CORRECTION, RETRACTION, Resolved, organization, resolve
 from .schema import (
-    CHANGES_EPOCH,
     FIRST_CREATORS,
     FTS_TABLES,
     TABLES,
     ensure_shape,
+    new_change_epoch,
     ref_resolved,
     sql_list,
 )
@@ -893,8 +892,7 @@ class Projection:
             self.record_breaches()
             for _, sql in triggers:
                 self.conn.execute(sql)
-            self.conn.execute("insert or replace into _state (name, value) values (?, ?)",
-                              [CHANGES_EPOCH, uuid.uuid4().hex])
+            new_change_epoch(self.conn)
         return {"files": count, "readers": readers}
 
 

@@ -388,8 +388,13 @@ def ensure_shape(db: sqlite_utils.Database) -> None:
         # the record starts with the tables (empty, or just made): every change from here on
         # is in it
         with db.conn:
-            db.execute("insert or ignore into _state (name, value) values "
-                       "(?, lower(hex(randomblob(16))))", [CHANGES_EPOCH])
+            new_change_epoch(db.conn)
+
+
+def new_change_epoch(conn) -> None:
+    """Start the change record afresh: a place in the one before means nothing in it."""
+    conn.execute("insert or replace into _state (name, value) values "
+                 "(?, lower(hex(randomblob(16))))", [CHANGES_EPOCH])
 
 
 def _not_null(pk) -> set[str]:

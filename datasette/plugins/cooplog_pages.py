@@ -548,9 +548,7 @@ async def org_page(db, key: str, period: tuple | None, lang: str,
             org["by_period"] = _by_period(spans, lang)
     if org["pages"]:
         rows = org["pages"].pop("rows")
-        within = (" and e.id in (select value from json_each(:ids))"
-                  + (" and e.log || ' ' || e.id in (select value from json_each(:keys))"
-                     if logs.visibility else ""))
+        within = _on_the_page("e", "id", logs)
         params.update(ids=json.dumps([row["id"] for row in rows]),
                       keys=json.dumps([f"{row['log']} {row['id']}" for row in rows]))
     else:
@@ -562,18 +560,13 @@ async def org_page(db, key: str, period: tuple | None, lang: str,
         activity["others"] = [o for o in activity["org_list"] if o["key"] != org["key"]]
         activity["outside"] = _outside(activity, period)
 
-    on_this_page = ""
-    if org["pages"]:
-        on_this_page = " and {alias}.event_id in (select value from json_each(:ids))" + (
-            " and {alias}.log || ' ' || {alias}.event_id in (select value from json_each(:keys))"
-            if logs.visibility else "")
-
     def involved(alias: str, keyed: bool = True) -> str:
         """Its agreements, submissions, requests (`keyed`) and partnerships: in a period,
         those made in it or, keyed, whose status changed in it."""
         return (f"exists (select 1 from event_orgs eo where eo.org_key = :key and "
                 f"eo.event_id = {alias}.event_id and {logs.same('eo', alias)} "
-                f"and {inside('eo')}){on_this_page.format(alias=alias)}"
+                f"and {inside('eo')})"
+                f"{_on_the_page(alias, 'event_id', logs) if org['pages'] else ''}"
                 f"{_in_period(alias, keyed, logs) if period else ''}")
 
     org["agreements"] = await _rows(db, f"""select {logs.column('t')} as log, key, event_id,
@@ -617,6 +610,14 @@ async def org_page(db, key: str, period: tuple | None, lang: str,
     org["children"] = await _rows(db, f"""select distinct key, name, acronym from organizations o
         where parent = :key and {inside('o')} order by name""", params)
     return org
+
+
+def _on_the_page(alias: str, event_id: str, logs: Logs) -> str:
+    """Whether `alias`'s event (its column `event_id`) is one of the page's items (:ids,
+    and on a site of several logs :keys, each item's log and id)."""
+    return (f" and {alias}.{event_id} in (select value from json_each(:ids))"
+            + (f" and {alias}.log || ' ' || {alias}.{event_id} in "
+               "(select value from json_each(:keys))" if logs.visibility else ""))
 
 
 def _in_period(alias: str, keyed: bool, logs: Logs) -> str:
